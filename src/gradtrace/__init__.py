@@ -1,0 +1,39 @@
+"""gradtrace: exact, explained gradients of chain networks; watch them vanish and explode.
+
+The public API, by layer (imports flow one way, top to bottom)::
+
+    activations, losses   value, derivatives, SymPy forms
+    network               ChainSpec (architecture), Network (with numbers), presets
+    backprop              backprop -> Trace, backprop_log -> LogTrace
+    gradcheck             central differences
+    symbolic              SymPy derivations (part a, closed-form gradients)
+    exercise              the worked solution of parts a-d as data
+"""
+
+from gradtrace.activations import ACTIVATIONS, Activation, get_activation
+from gradtrace.backprop import LogTrace, Trace, backprop, backprop_log
+from gradtrace.errors import SpecError
+from gradtrace.losses import LOSSES, Loss, get_loss
+from gradtrace.network import PRESETS, ChainSpec, Network, Preset, get_preset
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "PRESETS",
+    "Activation",
+    "ChainSpec",
+    "LogTrace",
+    "Loss",
+    "Network",
+    "Preset",
+    "SpecError",
+    "Trace",
+    "__version__",
+    "backprop",
+    "backprop_log",
+    "get_activation",
+    "get_loss",
+    "get_preset",
+]

@@ -1,0 +1,340 @@
+"""Forward pass, explicit backward pass, and the Trace that records both.
+
+Notation (the exercise's, layer ``k = 1 .. L``)::
+
+    forward     a_0 = x,  z_k = w_k a_(k-1) (+ b_k),  a_k = phi_k(z_k),  y = a_L
+    output      delta_L = dL/dz_L = dL/dy * phi_L'(z_L)          (bce after sigmoid: s(z_L) - y_hat)
+    recursion   delta_k = delta_(k+1) * w_(k+1) * phi_k'(z_k)     (the chain rule, one layer back)
+    gradients   dL/dw_k = delta_k * a_(k-1),   dL/db_k = delta_k
+
+(Rumelhart, Hinton & Williams 1986, eq. 14; Goodfellow, Bengio & Courville 2016, Algorithm 6.4.)
+The factor ``w_(k+1) phi_k'(z_k)`` passed back per layer is at most ``|w_(k+1)| / 4`` for the
+sigmoid, which is why gradients vanish geometrically with depth.
+
+Shapes: parameters ``(..., L)``, ``x`` and ``target`` broadcast against ``(...)``; every
+per-layer array of a Trace is ``(..., L)`` with the layer axis last.
+
+``backprop_log`` runs the same recursion on ``(log|.|, sign)`` pairs, so a depth-10,000
+sigmoid chain gives finite ``log10|dL/dw_k|`` where float64 itself underflows to 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradtrace.activations import log_sigmoid
+from gradtrace.losses import bce_dloss_dprediction_from_logit, bce_from_logit, bce_grad_logit
+from gradtrace.network import ChainSpec, Network, check_finite
+
+__all__ = ["LogTrace", "Trace", "backprop", "backprop_log"]
+
+Array = np.ndarray
+_LN10 = float(np.log(10.0))
+
+
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """Every intermediate of one forward and backward pass (plain data).
+
+    **Fields** (``(...)`` = batch shape, ``L`` = depth):
+    - ``spec``: the architecture; ``weights``, ``biases``: ``(..., L)`` (``biases`` may be None).
+    - ``x``, ``target``: ``(...)``.
+    - ``z``, ``a``: pre-activations and activations ``(..., L)``.
+    - ``activation_derivative``: ``phi_k'(z_k)``, ``(..., L)``.
+    - ``delta``: ``dL/dz_k``, ``(..., L)``.
+    - ``grad_weight``: ``dL/dw_k``; ``grad_bias``: ``dL/db_k`` or None; ``(..., L)``.
+    - ``loss``, ``prediction`` (``y = a_L``), ``dloss_dprediction`` (``dL/dy``): ``(...)``.
+    - ``nonfinite``: one message per quantity where float64 gave inf or NaN (empty if none).
+    """
+
+    spec: ChainSpec
+    weights: Array
+    biases: Array | None
+    x: Array
+    target: Array
+    z: Array
+    a: Array
+    activation_derivative: Array
+    delta: Array
+    grad_weight: Array
+    grad_bias: Array | None
+    loss: Array
+    prediction: Array
+    dloss_dprediction: Array
+    nonfinite: tuple[str, ...]
+
+    @property
+    def depth(self) -> int:
+        """Number of layers ``L``."""
+        return self.spec.depth
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """Leading batch axes."""
+        return self.loss.shape
+
+    @property
+    def inputs(self) -> Array:
+        """``a_(k-1)``, the input of each layer, ``(..., L)``: ``x`` then ``a_1 .. a_(L-1)``."""
+        return np.concatenate([self.x[..., None], self.a[..., :-1]], axis=-1)
+
+    @property
+    def backward_factor(self) -> Array:
+        """``w_(k+1) phi_k'(z_k)`` for ``k = 1 .. L-1``: what ``delta`` is multiplied by per layer
+        passed back, ``(..., L-1)``."""
+        return self.weights[..., 1:] * self.activation_derivative[..., :-1]
+
+    def _repr_html_(self) -> str:  # Jupyter: presentation lives in render/, imported lazily
+        from gradtrace.render.html import trace_html
+
+        return trace_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from gradtrace.render.markdown import trace_markdown
+
+        return trace_markdown(self)
+
+
+def _broadcast_inputs(net: Network, x: Array | float, target: Array | float) -> tuple[Array, ...]:
+    x = check_finite("x", x)
+    t = net.spec.check_target(target)
+    shape = np.broadcast_shapes(net.batch_shape, x.shape, t.shape)
+    w = np.broadcast_to(net.weights, (*shape, net.depth))
+    b = None if net.biases is None else np.broadcast_to(net.biases, (*shape, net.depth))
+    return w, b, np.broadcast_to(x, shape), np.broadcast_to(t, shape)
+
+
+def backprop(net: Network, x: Array | float, target: Array | float) -> Trace:
+    """Forward and backward pass of ``net`` on the sample ``(x, target)``.
+
+    **Arguments:**
+    - ``net``: the network; its parameters may carry batch axes ``(..., L)``.
+    - ``x``, ``target``: input and label/target, broadcastable against the batch shape.
+
+    **Returns:** a ``Trace`` (float64). Where float64 overflows, the Trace lists it in
+    ``nonfinite`` rather than warning; ``backprop_log`` then gives the exact magnitudes.
+
+    Raises ``SpecError`` for non-finite inputs or a label outside the loss's range.
+    """
+    spec, L = net.spec, net.depth
+    w, b, x, t = _broadcast_inputs(net, x, target)
+    shape = x.shape
+    z = np.empty((*shape, L))
+    a = np.empty((*shape, L))
+    d1 = np.empty((*shape, L))
+    with np.errstate(over="ignore", invalid="ignore"):
+        # 1. forward, caching z_k, a_k and phi_k'(z_k)
+        a_prev = x
+        for k in range(L):
+            phi = spec.phi(k + 1)
+            z[..., k] = w[..., k] * a_prev + (0.0 if b is None else b[..., k])
+            a[..., k] = phi.value(z[..., k])
+            d1[..., k] = phi.d1(z[..., k])
+            a_prev = a[..., k]
+        y, z_out = a[..., -1], z[..., -1]
+
+        # 2. loss and delta_L = dL/dz_L at the output
+        delta = np.empty((*shape, L))
+        if spec.fused_bce:
+            loss = bce_from_logit(z_out, t)
+            dloss_dy = bce_dloss_dprediction_from_logit(z_out, t)
+            delta[..., -1] = bce_grad_logit(z_out, t)
+        else:
+            loss = spec.loss_fn.value(y, t)
+            dloss_dy = spec.loss_fn.grad(y, t)
+            delta[..., -1] = dloss_dy * d1[..., -1]
+
+        # 3. backward: delta_k = delta_(k+1) w_(k+1) phi_k'(z_k)
+        for k in range(L - 2, -1, -1):
+            delta[..., k] = delta[..., k + 1] * w[..., k + 1] * d1[..., k]
+
+        # 4. parameter gradients
+        inputs = np.concatenate([x[..., None], a[..., :-1]], axis=-1)
+        grad_w = delta * inputs
+    grad_b = None if b is None else delta.copy()
+
+    named = {
+        "z": z,
+        "a": a,
+        "delta": delta,
+        "grad_weight": grad_w,
+        "loss": loss,
+        "dloss_dprediction": dloss_dy,
+    }
+    nonfinite = tuple(
+        f"{name} is not finite in float64 ({int(np.size(v) - np.isfinite(v).sum())} entries); "
+        "use the log-magnitude mode"
+        for name, v in named.items()
+        if not np.isfinite(v).all()
+    )
+    return Trace(
+        spec=spec,
+        weights=w,
+        biases=b,
+        x=x,
+        target=t,
+        z=z,
+        a=a,
+        activation_derivative=d1,
+        delta=delta,
+        grad_weight=grad_w,
+        grad_bias=grad_b,
+        loss=np.asarray(loss),
+        prediction=y.copy(),
+        dloss_dprediction=np.asarray(dloss_dy),
+        nonfinite=nonfinite,
+    )
+
+
+# ---- log-magnitude mode ---------------------------------------------------------------------------
+
+
+def _log_abs(v: Array) -> tuple[Array, Array]:
+    with np.errstate(divide="ignore"):
+        return np.log(np.abs(v)), np.sign(v)
+
+
+def _log_add(la: Array, sa: Array, lb: Array, sb: Array) -> tuple[Array, Array]:
+    """``(log|u + v|, sign(u + v))`` from ``u = sa e^la``, ``v = sb e^lb`` (zero: ``-inf, 0``)."""
+    la = np.where(sa == 0, -np.inf, la)
+    lb = np.where(sb == 0, -np.inf, lb)
+    a_big = la >= lb
+    hi, lo = np.where(a_big, la, lb), np.where(a_big, lb, la)
+    s_hi, s_lo = np.where(a_big, sa, sb), np.where(a_big, sb, sa)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(np.isneginf(hi), 0.0, np.exp(lo - hi))  # in [0, 1]
+        mag = np.where(s_hi * s_lo >= 0, np.log1p(r), np.log1p(-r))
+    out = hi + mag
+    sign = np.where(np.isneginf(out), 0.0, s_hi)
+    return np.where(sign == 0, -np.inf, out), sign
+
+
+@dataclass(frozen=True, eq=False)
+class LogTrace:
+    """Gradient magnitudes in log10 with signs, exact where float64 under- or overflows.
+
+    **Fields** (``(..., L)`` unless noted):
+    - ``spec``: the architecture.
+    - ``log10_abs_z``, ``sign_z``; ``log10_abs_a``, ``sign_a``: forward values.
+    - ``log10_abs_activation_derivative``: ``log10|phi_k'(z_k)|``.
+    - ``log10_abs_delta``, ``sign_delta``: ``dL/dz_k``.
+    - ``log10_abs_grad_weight``, ``sign_grad_weight``: ``dL/dw_k`` (``-inf``, sign 0 for an exact 0).
+    - ``loss``: float64 ``(...)`` (``inf`` flagged in ``nonfinite`` when beyond range).
+    - ``float64_underflow``: ``dL/dw_k`` is 0 in plain float64 but not truly zero.
+    - ``float64_overflow``: ``dL/dw_k`` is inf/NaN in plain float64 but finite in log space.
+    - ``nonfinite``: messages from the plain float64 pass.
+    """
+
+    spec: ChainSpec
+    log10_abs_z: Array
+    sign_z: Array
+    log10_abs_a: Array
+    sign_a: Array
+    log10_abs_activation_derivative: Array
+    log10_abs_delta: Array
+    sign_delta: Array
+    log10_abs_grad_weight: Array
+    sign_grad_weight: Array
+    loss: Array
+    float64_underflow: Array
+    float64_overflow: Array
+    nonfinite: tuple[str, ...]
+
+    @property
+    def log10_abs_grad_bias(self) -> Array:
+        """``log10|dL/db_k|`` (equal to ``log10|delta_k|``)."""
+        return self.log10_abs_delta
+
+
+def backprop_log(net: Network, x: Array | float, target: Array | float) -> LogTrace:
+    """The backward pass in log-magnitude arithmetic: ``log|.|`` and sign per quantity.
+
+    Products become sums of logs (``log|delta_k| = log|delta_(k+1)| + log|w_(k+1)| +
+    log|phi_k'(z_k)|``), and sums (biases, the l2 residual) use a stable log-add, so no step
+    underflows or overflows. Each activation supplies its own log-space rule
+    (``Activation.log_forward``).
+
+    **Returns:** a ``LogTrace``, which also records where plain float64 (``backprop``) gave 0
+    or inf instead of the true value.
+    """
+    spec, L = net.spec, net.depth
+    w, b, x, t = _broadcast_inputs(net, x, target)
+    shape = x.shape
+    lw, sw = _log_abs(w)
+    lz = np.empty((*shape, L))
+    sz = np.empty((*shape, L))
+    la = np.empty((*shape, L))
+    sa = np.empty((*shape, L))
+    ld1 = np.empty((*shape, L))
+
+    # 1. forward in log space
+    la_prev, sa_prev = _log_abs(x)
+    for k in range(L):
+        lzk, szk = lw[..., k] + la_prev, sw[..., k] * sa_prev
+        if b is not None:
+            lb, sb = _log_abs(b[..., k])
+            lzk, szk = _log_add(lzk, szk, lb, sb)
+        lzk = np.where(szk == 0, -np.inf, lzk)
+        lz[..., k], sz[..., k] = lzk, szk
+        la[..., k], sa[..., k], ld1[..., k] = spec.phi(k + 1).log_forward(lzk, szk)
+        la_prev, sa_prev = la[..., k], sa[..., k]
+
+    # 2. output: delta_L in log space
+    with np.errstate(over="ignore"):
+        z_out = sz[..., -1] * np.exp(lz[..., -1])  # +-inf only beyond float64's range
+    if spec.fused_bce:
+        loss = bce_from_logit(z_out, t)
+        l_plain, s_plain = _log_abs(bce_grad_logit(z_out, t))
+        # s(z) - 1 = -s(-z) and s(z) - 0 = s(z): exact logs in the saturated tails
+        l_delta_out = np.where(
+            t == 1, log_sigmoid(-z_out), np.where(t == 0, log_sigmoid(z_out), l_plain)
+        )
+        s_delta_out = np.where(t == 1, -1.0, np.where(t == 0, 1.0, s_plain))
+    else:  # l2: dL/dy = 2 (y - y_hat), y = a_L in log space
+        lt, st = _log_abs(t)
+        l_res, s_res = _log_add(la[..., -1], sa[..., -1], lt, -st)
+        with np.errstate(over="ignore"):
+            loss = np.exp(2.0 * l_res)
+        l_delta_out = np.log(2.0) + l_res + ld1[..., -1]
+        s_delta_out = s_res * np.where(np.isneginf(ld1[..., -1]), 0.0, 1.0)
+
+    # 3. backward: log|delta_k| = log|delta_(k+1)| + log|w_(k+1)| + log|phi_k'(z_k)|
+    ld = np.empty((*shape, L))
+    sd = np.empty((*shape, L))
+    ld[..., -1], sd[..., -1] = l_delta_out, s_delta_out
+    for k in range(L - 2, -1, -1):
+        ld[..., k] = ld[..., k + 1] + lw[..., k + 1] + ld1[..., k]
+        sd[..., k] = sd[..., k + 1] * sw[..., k + 1] * np.where(np.isneginf(ld1[..., k]), 0.0, 1.0)
+
+    # 4. dL/dw_k = delta_k a_(k-1)
+    lx, sx = _log_abs(x)
+    l_in = np.concatenate([lx[..., None], la[..., :-1]], axis=-1)
+    s_in = np.concatenate([sx[..., None], sa[..., :-1]], axis=-1)
+    with np.errstate(invalid="ignore"):
+        lg = ld + l_in  # -inf + inf cannot occur: both are finite or -inf
+    sg = sd * s_in
+    ld = np.where(sd == 0, -np.inf, ld)
+    lg = np.where(sg == 0, -np.inf, lg)
+
+    # 5. where plain float64 lost the value
+    plain_trace = backprop(net, x, t)
+    g = plain_trace.grad_weight
+    finite_log = np.isfinite(lg)
+    return LogTrace(
+        spec=spec,
+        log10_abs_z=lz / _LN10,
+        sign_z=sz,
+        log10_abs_a=la / _LN10,
+        sign_a=sa,
+        log10_abs_activation_derivative=ld1 / _LN10,
+        log10_abs_delta=ld / _LN10,
+        sign_delta=sd,
+        log10_abs_grad_weight=lg / _LN10,
+        sign_grad_weight=sg,
+        loss=np.asarray(loss),
+        float64_underflow=(g == 0) & finite_log,
+        float64_overflow=~np.isfinite(g) & finite_log,
+        nonfinite=plain_trace.nonfinite,
+    )

@@ -1,0 +1,298 @@
+"""The ``gradtrace`` command line: thin wrappers that parse flags, call one function, print.
+
+Commands::
+
+    gradtrace solve  [--format text|markdown|latex|json]
+    gradtrace grad   (--preset NAME | --weights W1,W2,.. --x X --target T) [spec flags] [--json]
+    gradtrace derive (--preset NAME | --depth N) [spec flags] [--format ...]
+
+Options take ``--name value`` or ``--name=value`` (``--weights=-1.2,0.4``). Bad input prints one
+line on stderr naming the value and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from gradtrace.errors import SpecError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="gradtrace",
+    help="Exact, explained gradients of chain networks: watch them vanish and explode.",
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+class Format(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    latex = "latex"
+    json = "json"
+
+
+ACTIVATION_HELP = "sigmoid, tanh, relu, leaky_relu, softsign or identity"
+
+PresetOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="exercise-classification or exercise-regression: supplies every other option "
+        "(options given explicitly override it)"
+    ),
+]
+ActivationOpt = Annotated[
+    str | None, typer.Option(help=f"Hidden activation: {ACTIVATION_HELP} [default: sigmoid]")
+]
+OutputActivationOpt = Annotated[
+    str | None, typer.Option(help=f"Output activation: {ACTIVATION_HELP} [default: sigmoid]")
+]
+LossOpt = Annotated[
+    str | None, typer.Option(help="bce (needs a sigmoid output) or l2 [default: bce]")
+]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format")]
+
+
+def _floats(text: str, option: str) -> list[float]:
+    """Comma-separated numbers; SpecError naming the item that is not a number."""
+    items = [s.strip() for s in text.split(",")]
+    out = []
+    for i, item in enumerate(items, start=1):
+        try:
+            out.append(float(item))
+        except ValueError:
+            raise SpecError(f"{option}: {item!r} is not a number (item {i} of {text!r})") from None
+    return out
+
+
+def _float(text: str | None, option: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise SpecError(f"{option}: {text!r} is not a number") from None
+
+
+def _int(text: str | None, option: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise SpecError(f"{option}: {text!r} is not a whole number") from None
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _json(obj: Any) -> None:
+    _write(json.dumps(obj, indent=2, allow_nan=False))
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 110)
+
+
+def _emit(blocks: list[Any], fmt: Format) -> None:
+    if fmt is Format.text:
+        from gradtrace.render.text import print_document
+
+        print_document(blocks, _console())
+    elif fmt is Format.markdown:
+        from gradtrace.render.markdown import document_markdown
+
+        _write(document_markdown(blocks))
+    else:
+        from gradtrace.render.latex import document_latex
+
+        _write(document_latex(blocks))
+
+
+@app.command()
+def solve(fmt: FormatOpt = Format.text) -> None:
+    """The worked solution of the exercise, parts a-d, step by step."""
+    from gradtrace.exercise import solve as solve_exercise
+
+    solution = solve_exercise()
+    if fmt is Format.json:
+        from gradtrace.render.json import solution_dict
+
+        _json(solution_dict(solution))
+        return
+    from gradtrace.render.document import solution_document
+
+    _emit(solution_document(solution), fmt)
+
+
+def _spec_values(
+    preset: str | None, activation: str | None, output_activation: str | None, loss: str | None
+) -> tuple[Any, dict[str, str]]:
+    from gradtrace.network import get_preset
+
+    p = get_preset(preset) if preset is not None else None
+    base = p.network.spec if p is not None else None
+    values = {
+        "activation": activation or (base.activation if base else "sigmoid"),
+        "output_activation": output_activation or (base.output_activation if base else "sigmoid"),
+        "loss": loss or (base.loss if base else "bce"),
+    }
+    return p, values
+
+
+@app.command()
+def grad(
+    preset: PresetOpt = None,
+    weights: Annotated[
+        str | None, typer.Option(help="Comma-separated w1,...,wL (the depth is their count)")
+    ] = None,
+    biases: Annotated[
+        str | None, typer.Option(help="Comma-separated b1,...,bL (one per layer)")
+    ] = None,
+    x: Annotated[str | None, typer.Option("--x", help="The input x")] = None,
+    target: Annotated[str | None, typer.Option(help="The label or target y_hat")] = None,
+    activation: ActivationOpt = None,
+    output_activation: OutputActivationOpt = None,
+    loss: LossOpt = None,
+    depth: Annotated[
+        str | None, typer.Option(help="Check that --weights has this many entries")
+    ] = None,
+    log: Annotated[
+        bool, typer.Option("--log", help="Also give log10|dL/dw| exactly (log-magnitude mode)")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (same as --format json)")
+    ] = False,
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """Forward and backward pass of any chain: every z, a, phi'(z), delta and dL/dw."""
+    from gradtrace.backprop import backprop, backprop_log
+    from gradtrace.network import ChainSpec, Network
+
+    p, spec_values = _spec_values(preset, activation, output_activation, loss)
+    depth_n, x_in, t_in = _int(depth, "--depth"), _float(x, "--x"), _float(target, "--target")
+    if weights is not None:
+        w = _floats(weights, "--weights")
+    elif p is not None:
+        w = [float(v) for v in p.network.weights]
+    else:
+        raise SpecError("give --weights (for example --weights=0.25,-0.11,0.78) or --preset")
+    if depth_n is not None:
+        ChainSpec(depth=depth_n, **spec_values)  # validates the depth itself
+        if depth_n != len(w):
+            raise SpecError(
+                f"--depth {depth_n} does not match the {len(w)} weights given in --weights"
+            )
+    b = _floats(biases, "--biases") if biases is not None else None
+    if x_in is None and p is None:
+        raise SpecError("give --x (the input) or --preset")
+    if t_in is None and p is None:
+        raise SpecError("give --target (the label y_hat) or --preset")
+    x_val = x_in if x_in is not None else p.x  # type: ignore[union-attr]
+    t_val = t_in if t_in is not None else p.target  # type: ignore[union-attr]
+
+    net = Network.chain(w, biases=b, **spec_values)
+    trace = backprop(net, x_val, t_val)
+    log_trace = backprop_log(net, x_val, t_val) if log else None
+    if as_json or fmt is Format.json:
+        from gradtrace.render.json import log_trace_dict, trace_dict
+
+        out = trace_dict(trace)
+        if log_trace is not None:
+            out["log_magnitude"] = log_trace_dict(log_trace)
+        _json(out)
+        return
+    from gradtrace.render.document import log_table, trace_document
+
+    blocks = trace_document(
+        trace, title=p.title if p is not None and weights is None else "Gradient trace"
+    )
+    if log_trace is not None:
+        blocks.append(log_table(log_trace))
+    _emit(blocks, fmt)
+
+
+@app.command()
+def derive(
+    preset: PresetOpt = None,
+    depth: Annotated[str | None, typer.Option(help="Number of layers L")] = None,
+    activation: ActivationOpt = None,
+    output_activation: OutputActivationOpt = None,
+    loss: LossOpt = None,
+    biases: Annotated[
+        bool, typer.Option("--biases/--no-biases", help="Add a bias b_k to each layer")
+    ] = False,
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """Symbolic gradients dL/dw_k (and dL/db_k) of a chain, in chain-product and closed form."""
+    from gradtrace.network import ChainSpec
+    from gradtrace.symbolic import derive_chain
+
+    p, spec_values = _spec_values(preset, activation, output_activation, loss)
+    depth_n = _int(depth, "--depth")
+    if depth_n is None:
+        if p is None:
+            raise SpecError("give --depth (the number of layers) or --preset")
+        depth_n = p.network.depth
+    deriv = derive_chain(ChainSpec(depth=depth_n, biases=biases, **spec_values))
+    if fmt is Format.json:
+        from gradtrace.render.json import derivation_dict
+
+        _json(derivation_dict(deriv))
+        return
+    from gradtrace.render.document import derivation_document
+
+    _emit(derivation_document(deriv), fmt)
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"gradtrace: error: {' '.join(message.split())}\n")
+    return 2
+
+
+def _is_usage_error(e: Exception) -> bool:
+    """A click-style parse error (click's or the copy that typer vendors)."""
+    return hasattr(e, "format_message") and isinstance(getattr(e, "exit_code", None), int)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="gradtrace", standalone_mode=False)
+    except SpecError as e:
+        return _fail(str(e))
+    except BrokenPipeError:  # e.g. `gradtrace solve | head`
+        return 0
+    except Exception as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # bare `gradtrace`: show the help
+            ctx = getattr(e, "ctx", None)
+            sys.stdout.write((ctx.get_help() if ctx else "") + "\n")
+            return 0
+        if _is_usage_error(e):
+            ctx = getattr(e, "ctx", None)
+            hint = (
+                f" (see 'gradtrace {ctx.info_name} --help')"
+                if ctx is not None and ctx.parent
+                else ""
+            )
+            return _fail(e.format_message() + hint)  # type: ignore[attr-defined]
+        if isinstance(e, typer.Abort):
+            return _fail("aborted")
+        raise
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

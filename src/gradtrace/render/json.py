@@ -1,0 +1,159 @@
+"""JSON-ready dictionaries: the contract other tools read (keep the key names).
+
+* ``trace_dict``: ``gradtrace grad --json``.
+* ``solution_dict``: ``gradtrace solve --format json``.
+* ``derivation_dict``: ``gradtrace derive --format json``.
+
+Expression strings are SymPy-parseable in the symbols ``w1 .. wL``, ``b1 .. bL``, ``x``,
+``y_hat``, with the sigmoid written out through ``exp``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+
+from gradtrace.backprop import LogTrace, Trace
+from gradtrace.exercise import NumericPart, Solution
+from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis
+
+__all__ = ["derivation_dict", "log_trace_dict", "solution_dict", "trace_dict"]
+
+
+def _f(v: Any) -> float | None:
+    """A JSON number; ``null`` for inf or NaN (the trace's ``warnings`` say where)."""
+    v = float(v)
+    return v if v == v and abs(v) != float("inf") else None
+
+
+def trace_dict(trace: Trace) -> dict[str, Any]:
+    """An unbatched trace: loss, prediction, dL/dy and one object per layer."""
+    if trace.batch_shape:
+        raise ValueError("trace_dict needs an unbatched trace")
+    layers = []
+    for k in range(trace.depth):
+        layer: dict[str, Any] = {
+            "layer": k + 1,
+            "weight": _f(trace.weights[k]),
+            "z": _f(trace.z[k]),
+            "a": _f(trace.a[k]),
+            "activation_derivative": _f(trace.activation_derivative[k]),
+            "delta": _f(trace.delta[k]),
+            "grad_weight": _f(trace.grad_weight[k]),
+        }
+        if trace.biases is not None and trace.grad_bias is not None:
+            layer["bias"] = _f(trace.biases[k])
+            layer["grad_bias"] = _f(trace.grad_bias[k])
+        layers.append(layer)
+    out: dict[str, Any] = {
+        "loss": _f(trace.loss),
+        "prediction": _f(trace.prediction),
+        "dloss_dprediction": _f(trace.dloss_dprediction),
+        "layers": layers,
+    }
+    if trace.nonfinite:
+        out["warnings"] = list(trace.nonfinite)
+    return out
+
+
+def log_trace_dict(lt: LogTrace) -> dict[str, Any]:
+    """Per layer: log10|dL/dw_k| and its sign (``null`` for an exact zero gradient), log10|delta_k|,
+    and whether plain float64 underflowed or overflowed there."""
+    if lt.loss.shape:
+        raise ValueError("log_trace_dict needs an unbatched trace")
+    return {
+        "layers": [
+            {
+                "layer": k + 1,
+                "log10_abs_grad_weight": _f(lt.log10_abs_grad_weight[k]),
+                "sign_grad_weight": int(lt.sign_grad_weight[k]),
+                "log10_abs_delta": _f(lt.log10_abs_delta[k]),
+                "float64_underflow": bool(lt.float64_underflow[k]),
+                "float64_overflow": bool(lt.float64_overflow[k]),
+            }
+            for k in range(lt.spec.depth)
+        ]
+    }
+
+
+def _num(e: sp.Expr) -> float:
+    return float(e)
+
+
+def _part_a(a: SigmoidAnalysis) -> dict[str, Any]:
+    return {
+        "derivative": sp.sstr(a.d1),
+        "derivative_in_s": sp.sstr(a.d1_in_s),
+        "identity_verified": a.d1_identity_holds,
+        "second_derivative": sp.sstr(a.d2),
+        "second_derivative_in_s": sp.sstr(a.d2_in_s),
+        "critical_points": [sp.sstr(z) for z in a.critical_points],
+        "maximum": {
+            "z": _num(a.maximum[0]),
+            "value": _num(a.maximum[1]),
+            "exact": sp.sstr(a.maximum[1]),
+        },
+        "infimum": {"value": _num(a.infimum), "attained": a.infimum_attained},
+        "minimum": None,
+        "limits": {"-oo": _num(a.limits[0]), "+oo": _num(a.limits[1])},
+        "strictly_positive": a.strictly_positive,
+        "steepest": [
+            {"z": _num(z), "z_exact": sp.sstr(z), "second_derivative": _num(v), "exact": sp.sstr(v)}
+            for z, v in a.steepest
+        ],
+        "backprop_factor_bound": "|w_j * s'(z_j)| <= |w_j|/4",
+    }
+
+
+def _numeric_part(p: NumericPart) -> dict[str, Any]:
+    t = p.trace
+    names = [f"w{k + 1}" for k in range(t.depth)]
+    return {
+        "preset": p.preset.name,
+        "weights": dict(zip(names, map(float, t.weights), strict=True)),
+        "x": float(t.x),
+        "y_hat": float(t.target),
+        "loss": float(t.loss),
+        "prediction": float(t.prediction),
+        "dloss_dprediction": float(t.dloss_dprediction),
+        "gradients": dict(zip(names, map(float, t.grad_weight), strict=True)),
+        "trace": trace_dict(t),
+        "ratio_to_last": dict(zip(names, map(float, p.ratio_to_last), strict=True)),
+        "backward_factors": [float(f) for f in t.backward_factor],
+        "gradient_steps": [
+            {
+                "learning_rate": st.learning_rate,
+                "weights_after": dict(zip(names, map(float, st.weights_after), strict=True)),
+                "relative_change": dict(zip(names, map(float, st.relative_change), strict=True)),
+                "prediction_after": st.prediction_after,
+                "loss_after": st.loss_after,
+            }
+            for st in p.steps
+        ],
+    }
+
+
+def derivation_dict(d: ChainDerivation) -> dict[str, Any]:
+    """Closed-form gradients by parameter name, plus the chain-product forms."""
+    return {
+        "gradients": {g.parameter: g.closed_str() for g in d.gradients},
+        "chain": {g.parameter: g.chain_text("*") for g in d.gradients},
+        "spec": {
+            "depth": d.spec.depth,
+            "activation": d.spec.activation,
+            "output_activation": d.spec.output_activation,
+            "loss": d.spec.loss,
+            "biases": d.spec.biases,
+        },
+    }
+
+
+def solution_dict(sol: Solution) -> dict[str, Any]:
+    """The worked solution: parts a-d."""
+    return {
+        "a": _part_a(sol.a),
+        "b": _numeric_part(sol.b),
+        "c": derivation_dict(sol.c),
+        "d": _numeric_part(sol.d),
+    }

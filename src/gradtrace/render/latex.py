@@ -1,0 +1,70 @@
+"""LaTeX layout of a document: a complete article that compiles with pdflatex and amsmath."""
+
+from __future__ import annotations
+
+from gradtrace.render.document import Block, Bullets, Equations, Heading, Inline, Paragraph, Table
+
+__all__ = ["document_latex"]
+
+_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def _escape(text: str) -> str:
+    return "".join(_ESCAPES.get(ch, ch) for ch in text)
+
+
+def _inline(parts: tuple[Inline, ...] | Inline) -> str:
+    if isinstance(parts, tuple):
+        return "".join(_inline(p) for p in parts)
+    return _escape(parts) if isinstance(parts, str) else f"${parts.latex}$"
+
+
+_SECTION = {1: "section*", 2: "subsection*", 3: "subsubsection*"}
+
+
+def document_latex(blocks: list[Block], *, standalone: bool = True) -> str:
+    """The document as LaTeX; ``standalone`` wraps it in a compilable article."""
+    out: list[str] = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            out.append(rf"\{_SECTION.get(block.level, 'paragraph*')}{{{_escape(block.text)}}}")
+        elif isinstance(block, Paragraph):
+            out.append(_inline(block.parts))
+        elif isinstance(block, Equations):
+            body = " \\\\\n".join(f"  & {line.latex}" for line in block.lines)
+            out.append("\\begin{align*}\n" + body + "\n\\end{align*}")
+        elif isinstance(block, Table):
+            cols = "l" * len(block.header)
+            rows = [" & ".join(_inline(c) for c in row) + r" \\" for row in block.rows]
+            header = " & ".join(_inline(h) for h in block.header) + r" \\ \hline"
+            caption = rf"\caption*{{{_escape(block.caption)}}}" + "\n" if block.caption else ""
+            out.append(
+                "\\begin{table}[h]\n\\centering\\small\n"
+                + caption
+                + "\\resizebox{\\textwidth}{!}{%\n"
+                + f"\\begin{{tabular}}{{{cols}}}\n{header}\n"
+                + "\n".join(rows)
+                + "\n\\end{tabular}}\n\\end{table}"
+            )
+        elif isinstance(block, Bullets):
+            items = "\n".join(r"  \item " + _inline(item.parts) for item in block.items)
+            out.append("\\begin{itemize}\n" + items + "\n\\end{itemize}")
+    body = "\n\n".join(out) + "\n"
+    if not standalone:
+        return body
+    return (
+        "\\documentclass[11pt]{article}\n\\usepackage[margin=2cm]{geometry}\n"
+        "\\usepackage{amsmath,amssymb,graphicx,caption}\n\\allowdisplaybreaks\n"
+        "\\begin{document}\n" + body + "\\end{document}\n"
+    )

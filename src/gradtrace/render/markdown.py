@@ -1,0 +1,61 @@
+"""Markdown layout of a document (math as ``$...$``, as Jupyter and GitHub render it)."""
+
+from __future__ import annotations
+
+from gradtrace.backprop import Trace
+from gradtrace.render.document import (
+    Block,
+    Bullets,
+    Equations,
+    Heading,
+    Inline,
+    Paragraph,
+    Table,
+    solution_document,
+    trace_document,
+)
+
+__all__ = ["document_markdown", "solution_markdown", "trace_markdown"]
+
+
+def _inline(parts: tuple[Inline, ...] | Inline) -> str:
+    if isinstance(parts, tuple):
+        return "".join(_inline(p) for p in parts)
+    return parts if isinstance(parts, str) else f"${parts.latex}$"
+
+
+def _cell(c: Inline) -> str:
+    return _inline(c).replace("|", r"\vert ")
+
+
+def document_markdown(blocks: list[Block]) -> str:
+    """The document as a Markdown string."""
+    out: list[str] = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            out.append("#" * block.level + " " + block.text)
+        elif isinstance(block, Paragraph):
+            out.append(_inline(block.parts))
+        elif isinstance(block, Equations):
+            out.append("\n".join(f"$$\n{line.latex}\n$$" for line in block.lines))
+        elif isinstance(block, Table):
+            lines = [f"**{block.caption}**", ""] if block.caption else []
+            lines.append("| " + " | ".join(_cell(h) for h in block.header) + " |")
+            lines.append("|" + "---|" * len(block.header))
+            lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in block.rows]
+            out.append("\n".join(lines))
+        elif isinstance(block, Bullets):
+            out.append("\n".join("- " + _inline(item.parts) for item in block.items))
+    return "\n\n".join(out) + "\n"
+
+
+def solution_markdown(solution: object) -> str:
+    """The worked solution as Markdown."""
+    return document_markdown(solution_document(solution))  # type: ignore[arg-type]
+
+
+def trace_markdown(trace: Trace) -> str:
+    """An unbatched trace as Markdown tables; a batched one as a one-line summary."""
+    if trace.batch_shape:
+        return f"Trace of depth {trace.depth} over a batch of shape {trace.batch_shape}"
+    return document_markdown(trace_document(trace))

@@ -1,0 +1,114 @@
+"""Hypothesis strategies for chain problems, and the guards that say where an oracle is exact."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from gradtrace import Network, Trace, backprop
+from gradtrace.activations import ACTIVATIONS
+
+ACTS = list(ACTIVATIONS)
+SMOOTH = ["sigmoid", "tanh", "softsign", "identity"]
+KINKED = {"relu", "leaky_relu", "softsign"}  # softsign: phi'' jumps at 0
+
+
+@st.composite
+def chains(
+    draw,
+    *,
+    max_depth: int = 30,
+    batch: bool = False,
+    acts: list[str] | None = None,
+    wmax: float = 2.0,
+    xmax: float = 2.0,
+):
+    """A chain problem: dict(weights, biases, x, target, activation, output_activation, loss)."""
+    acts = acts or ACTS
+    depth = draw(st.integers(1, max_depth))
+    activation = draw(st.sampled_from(acts))
+    loss = draw(st.sampled_from(["bce", "l2"]))
+    output = "sigmoid" if loss == "bce" else draw(st.sampled_from(acts))
+    shape = draw(st.sampled_from([(), (3,), (2, 2)])) if batch else ()
+    fl = lambda m: st.floats(-m, m, allow_nan=False, allow_subnormal=False)  # noqa: E731
+    weights = draw(hnp.arrays(np.float64, (*shape, depth), elements=fl(wmax)))
+    biases = draw(st.none() | hnp.arrays(np.float64, (*shape, depth), elements=fl(1.0)))
+    x = draw(hnp.arrays(np.float64, shape, elements=fl(xmax)))
+    if loss == "bce":
+        target = draw(
+            hnp.arrays(np.float64, shape, elements=st.sampled_from([0.0, 1.0]) | st.floats(0, 1))
+        )
+    else:
+        target = draw(hnp.arrays(np.float64, shape, elements=fl(3.0)))
+    return {
+        "weights": weights,
+        "biases": biases,
+        "x": x,
+        "target": target,
+        "activation": activation,
+        "output_activation": output,
+        "loss": loss,
+    }
+
+
+def build(p: dict) -> tuple[Network, Trace]:
+    net = Network.chain(
+        p["weights"],
+        biases=p["biases"],
+        activation=p["activation"],
+        output_activation=p["output_activation"],
+        loss=p["loss"],
+    )
+    return net, backprop(net, p["x"], p["target"])
+
+
+def names(p: dict) -> list[str]:
+    L = p["weights"].shape[-1]
+    return [p["output_activation"] if k == L - 1 else p["activation"] for k in range(L)]
+
+
+def unsaturated(p: dict, trace: Trace, *, sigmoid_max: float = 12.0, tanh_max: float = 6.0) -> bool:
+    """torch's sigmoid' = y(1-y) and tanh' = 1-y^2 lose relative precision in saturation."""
+    for k, n in enumerate(names(p)):
+        z = np.abs(trace.z[..., k])
+        if (n == "sigmoid" and (z > sigmoid_max).any()) or (n == "tanh" and (z > tanh_max).any()):
+            return False
+    return True
+
+
+def away_from_kinks(p: dict, trace: Trace, margin: float = 0.05) -> bool:
+    """Finite differences and mpmath.diff need every kinked unit away from z = 0."""
+    return all(
+        not (n in KINKED and (np.abs(trace.z[..., k]) < margin).any())
+        for k, n in enumerate(names(p))
+    )
+
+
+def well_conditioned(p: dict, trace: Trace, ratio: float = 1e-3) -> bool:
+    """No catastrophic cancellation (the only float64 sums: w a + b, the residual).
+
+    Where these cancel, every float64 implementation loses digits, the exact value is tiny
+    relative to its terms, and agreement with an exact oracle is not expected.
+    """
+    if p["biases"] is not None:
+        terms = np.abs(trace.weights * trace.inputs) + np.abs(trace.biases)
+        if (np.abs(trace.z) < ratio * terms).any():
+            return False
+    y, t = trace.prediction, trace.target
+    if p["loss"] == "l2":
+        return bool((np.abs(y - t) > ratio * (np.abs(y) + np.abs(t))).all())
+    return bool((np.abs(trace.delta[..., -1]) > ratio).all())
+
+
+def assert_grads_close(
+    ours: np.ndarray, ref: np.ndarray, scale: np.ndarray, *, rtol: float, floor: float
+) -> None:
+    """``|ours - ref| <= rtol |ref| + floor * scale``: relative agreement for every gradient above
+    the reference's noise floor (``floor * scale``, per batch element), absolute below it."""
+    bound = rtol * np.abs(ref) + floor * np.asarray(scale)[..., None]
+    err = np.abs(ours - ref)
+    bad = ~(err <= bound)
+    assert not bad.any(), (
+        f"max excess {np.max((err - bound)[bad])}; ours {ours[bad]}, ref {ref[bad]}"
+    )
