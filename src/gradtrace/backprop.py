@@ -46,7 +46,8 @@ class Trace:
     - ``delta``: ``dL/dz_k``, ``(..., L)``.
     - ``grad_weight``: ``dL/dw_k``; ``grad_bias``: ``dL/db_k`` or None; ``(..., L)``.
     - ``loss``, ``prediction`` (``y = a_L``), ``dloss_dprediction`` (``dL/dy``): ``(...)``.
-    - ``nonfinite``: one message per quantity where float64 gave inf or NaN (empty if none).
+    - ``warnings``: one message per quantity where float64 gave inf or NaN, and one if gradients
+      underflowed to 0 or to subnormals (empty if none).
     """
 
     spec: ChainSpec
@@ -63,7 +64,7 @@ class Trace:
     loss: Array
     prediction: Array
     dloss_dprediction: Array
-    nonfinite: tuple[str, ...]
+    warnings: tuple[str, ...]
 
     @property
     def depth(self) -> int:
@@ -114,7 +115,7 @@ def backprop(net: Network, x: Array | float, target: Array | float) -> Trace:
     - ``x``, ``target``: input and label/target, broadcastable against the batch shape.
 
     **Returns:** a ``Trace`` (float64). Where float64 overflows, the Trace lists it in
-    ``nonfinite`` rather than warning; ``backprop_log`` then gives the exact magnitudes.
+    ``warnings`` rather than warning; ``backprop_log`` then gives the exact magnitudes.
 
     Raises ``SpecError`` for non-finite inputs or a label outside the loss's range.
     """
@@ -163,12 +164,18 @@ def backprop(net: Network, x: Array | float, target: Array | float) -> Trace:
         "loss": loss,
         "dloss_dprediction": dloss_dy,
     }
-    nonfinite = tuple(
+    messages = [
         f"{name} is not finite in float64 ({int(np.size(v) - np.isfinite(v).sum())} entries); "
         "use the log-magnitude mode"
         for name, v in named.items()
         if not np.isfinite(v).all()
-    )
+    ]
+    n_under = _count_underflow(w, x, inputs, d1, delta, grad_w)
+    if n_under:
+        messages.append(
+            f"grad_weight underflowed in float64 ({n_under} entries are 0 or subnormal although no "
+            "factor is 0); use the log-magnitude mode"
+        )
     return Trace(
         spec=spec,
         weights=w,
@@ -184,8 +191,27 @@ def backprop(net: Network, x: Array | float, target: Array | float) -> Trace:
         loss=np.asarray(loss),
         prediction=y.copy(),
         dloss_dprediction=np.asarray(dloss_dy),
-        nonfinite=nonfinite,
+        warnings=tuple(messages),
     )
+
+
+def _count_underflow(
+    w: Array, x: Array, inputs: Array, d1: Array, delta: Array, grad_w: Array
+) -> int:
+    """Entries of dL/dw_k that are 0 or subnormal in float64 although none of their factors is 0.
+
+    ``dL/dw_k = delta_L * prod_(j>k) w_j phi'_(j-1) * a_(k-1)`` is truly zero only if a factor is
+    (a relu switched off, a zero weight, a zero input, a zero residual)."""
+    tiny = np.finfo(np.float64).tiny
+    nonzero = (w[..., 1:] != 0) & (
+        d1[..., :-1] != 0
+    )  # the factor passed back per layer, (..., L-1)
+    # all factors from the output down to layer k are nonzero: reverse cumulative AND
+    path = np.flip(np.logical_and.accumulate(np.flip(nonzero, -1), axis=-1), -1)
+    path = np.concatenate([path, np.ones((*path.shape[:-1], 1), dtype=bool)], axis=-1)
+    expect = path & (delta[..., -1:] != 0) & (inputs != 0)
+    lost = expect & (np.abs(grad_w) < tiny)
+    return int(lost.sum())
 
 
 # ---- log-magnitude mode ---------------------------------------------------------------------------
@@ -221,10 +247,13 @@ class LogTrace:
     - ``log10_abs_activation_derivative``: ``log10|phi_k'(z_k)|``.
     - ``log10_abs_delta``, ``sign_delta``: ``dL/dz_k``.
     - ``log10_abs_grad_weight``, ``sign_grad_weight``: ``dL/dw_k`` (``-inf``, sign 0 for an exact 0).
-    - ``loss``: float64 ``(...)`` (``inf`` flagged in ``nonfinite`` when beyond range).
+    - ``loss``: float64 ``(...)`` (``inf`` flagged in ``warnings`` when beyond range).
     - ``float64_underflow``: ``dL/dw_k`` is 0 in plain float64 but not truly zero.
     - ``float64_overflow``: ``dL/dw_k`` is inf/NaN in plain float64 but finite in log space.
-    - ``nonfinite``: messages from the plain float64 pass.
+    - ``float64_inaccurate``: plain float64 gives a finite, nonzero ``dL/dw_k`` that is off by more
+      than 1e-9 relative (an intermediate underflowed: a subnormal lost digits, or a value that
+      should be tiny became 0 and switched a relu branch).
+    - ``warnings``: messages from the plain float64 pass.
     """
 
     spec: ChainSpec
@@ -240,7 +269,8 @@ class LogTrace:
     loss: Array
     float64_underflow: Array
     float64_overflow: Array
-    nonfinite: tuple[str, ...]
+    float64_inaccurate: Array
+    warnings: tuple[str, ...]
 
     @property
     def log10_abs_grad_bias(self) -> Array:
@@ -322,6 +352,10 @@ def backprop_log(net: Network, x: Array | float, target: Array | float) -> LogTr
     plain_trace = backprop(net, x, t)
     g = plain_trace.grad_weight
     finite_log = np.isfinite(lg)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # |log(g_plain) - log(g_exact)| > 1e-9 means a relative error above 1e-9
+        off = (np.abs(np.log(np.abs(g)) - lg) > 1e-9) | (np.sign(g) != sg)
+    plain_ok = np.isfinite(g) & (g != 0)
     return LogTrace(
         spec=spec,
         log10_abs_z=lz / _LN10,
@@ -336,5 +370,6 @@ def backprop_log(net: Network, x: Array | float, target: Array | float) -> LogTr
         loss=np.asarray(loss),
         float64_underflow=(g == 0) & finite_log,
         float64_overflow=~np.isfinite(g) & finite_log,
-        nonfinite=plain_trace.nonfinite,
+        float64_inaccurate=plain_ok & off,
+        warnings=plain_trace.warnings,
     )

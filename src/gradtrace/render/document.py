@@ -395,6 +395,8 @@ def log_table(lt: LogTrace) -> Table:
             if lt.float64_underflow[k]
             else "overflows"
             if lt.float64_overflow[k]
+            else "inaccurate"
+            if lt.float64_inaccurate[k]
             else "ok"
         )
         rows.append(
@@ -429,8 +431,8 @@ def trace_document(trace: Trace, title: str = "Gradient trace") -> list[Block]:
         backward_table(trace),
         _result_line(trace),
     ]
-    if trace.nonfinite:
-        blocks.append(Bullets(tuple(par("warning: " + msg) for msg in trace.nonfinite)))
+    if trace.warnings:
+        blocks.append(Bullets(tuple(par("warning: " + msg) for msg in trace.warnings)))
     return blocks
 
 

@@ -52,14 +52,14 @@ def trace_dict(trace: Trace) -> dict[str, Any]:
         "dloss_dprediction": _f(trace.dloss_dprediction),
         "layers": layers,
     }
-    if trace.nonfinite:
-        out["warnings"] = list(trace.nonfinite)
+    if trace.warnings:
+        out["warnings"] = list(trace.warnings)
     return out
 
 
 def log_trace_dict(lt: LogTrace) -> dict[str, Any]:
     """Per layer: log10|dL/dw_k| and its sign (``null`` for an exact zero gradient), log10|delta_k|,
-    and whether plain float64 underflowed or overflowed there."""
+    and whether plain float64 underflowed, overflowed or lost accuracy there."""
     if lt.loss.shape:
         raise ValueError("log_trace_dict needs an unbatched trace")
     return {
@@ -71,6 +71,7 @@ def log_trace_dict(lt: LogTrace) -> dict[str, Any]:
                 "log10_abs_delta": _f(lt.log10_abs_delta[k]),
                 "float64_underflow": bool(lt.float64_underflow[k]),
                 "float64_overflow": bool(lt.float64_overflow[k]),
+                "float64_inaccurate": bool(lt.float64_inaccurate[k]),
             }
             for k in range(lt.spec.depth)
         ]

@@ -1,0 +1,271 @@
+"""The command line: JSON contract, formats, presets, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import mpmath as mp
+import pytest
+import sympy as sp
+
+from gradtrace.cli import main
+from oracles import mp_grads
+
+EXERCISE_B = [
+    "--weights",
+    "0.25,-0.11,0.78",
+    "--x",
+    "0.63",
+    "--target",
+    "1",
+    "--activation",
+    "sigmoid",
+    "--output-activation",
+    "sigmoid",
+    "--loss",
+    "bce",
+]
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_grad_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "grad", *EXERCISE_B, "--json")
+    assert code == 0 and err == ""
+    d = json.loads(out)
+    assert set(d) == {"loss", "prediction", "dloss_dprediction", "layers"}
+    assert [layer["layer"] for layer in d["layers"]] == [1, 2, 3]
+    for layer in d["layers"]:
+        assert set(layer) == {
+            "layer",
+            "weight",
+            "z",
+            "a",
+            "activation_derivative",
+            "delta",
+            "grad_weight",
+        }
+        assert all(isinstance(v, int | float) for v in layer.values())
+    exact, _ = mp_grads([0.25, -0.11, 0.78], None, 0.63, 1.0, "sigmoid", "sigmoid", "bce")
+    for layer, g in zip(d["layers"], exact, strict=True):
+        assert layer["grad_weight"] == pytest.approx(float(g), rel=1e-13)
+
+
+def test_grad_with_biases_and_equals_form(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "grad",
+        "--weights=-1.2,0.4,0.3",
+        "--biases=0.1,0,-0.2",
+        "--x=-0.5",
+        "--target=0",
+        "--json",
+    )
+    assert code == 0
+    d = json.loads(out)
+    assert [layer["bias"] for layer in d["layers"]] == [0.1, 0.0, -0.2]
+    assert d["layers"][0]["weight"] == -1.2
+    _, gb = mp_grads([-1.2, 0.4, 0.3], [0.1, 0.0, -0.2], -0.5, 0.0, "sigmoid", "sigmoid", "bce")
+    for layer, g in zip(d["layers"], gb, strict=True):
+        assert layer["grad_bias"] == pytest.approx(float(g), rel=1e-12)
+
+
+def test_preset_supplies_and_options_override(capsys: pytest.CaptureFixture[str]) -> None:
+    _, preset_out, _ = run(capsys, "grad", "--preset", "exercise-regression", "--json")
+    _, explicit_out, _ = run(
+        capsys,
+        "grad",
+        "--weights=0.25,-0.11,0.78",
+        "--x",
+        "0.63",
+        "--target",
+        "128",
+        "--output-activation",
+        "identity",
+        "--loss",
+        "l2",
+        "--json",
+    )
+    assert json.loads(preset_out) == json.loads(explicit_out)
+    _, changed, _ = run(
+        capsys, "grad", "--preset", "exercise-regression", "--target", "1", "--json"
+    )
+    assert (
+        json.loads(changed)["layers"][2]["grad_weight"]
+        != json.loads(preset_out)["layers"][2]["grad_weight"]
+    )
+
+
+def test_grad_text_and_log_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "grad", "--preset", "exercise-classification", "--log")
+    assert code == 0
+    exact, _ = mp_grads([0.25, -0.11, 0.78], None, 0.63, 1.0, "sigmoid", "sigmoid", "bce")
+    log_g1 = float(mp.log10(abs(exact[0])))
+    assert "0.00136364" in out and "Log-magnitude mode" in out and f"{log_g1:.8g}" in out
+    code, out, _ = run(capsys, "grad", "--preset", "exercise-classification", "--log", "--json")
+    layers = json.loads(out)["log_magnitude"]["layers"]
+    assert layers[0]["log10_abs_grad_weight"] == pytest.approx(log_g1, rel=1e-14)
+    assert layers[0]["sign_grad_weight"] == 1
+    assert layers[0]["float64_underflow"] is False and layers[0]["float64_inaccurate"] is False
+
+
+def test_grad_log_mode_flags_underflow(capsys: pytest.CaptureFixture[str]) -> None:
+    # 40 sigmoid layers of weight 1e-10: dL/dw1 ~ 1e-400 is 0 in float64, finite in log space
+    weights = ",".join(["1e-10"] * 40)
+    code, out, _err = run(
+        capsys, "grad", f"--weights={weights}", "--x", "1", "--target", "1", "--log", "--json"
+    )
+    assert code == 0
+    d = json.loads(out)
+    assert d["layers"][0]["grad_weight"] == 0.0
+    assert any("underflowed" in w for w in d["warnings"])
+    first = d["log_magnitude"]["layers"][0]
+    assert first["float64_underflow"] is True and first["log10_abs_grad_weight"] < -324
+
+
+def test_derive_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "derive",
+        "--depth",
+        "3",
+        "--activation",
+        "sigmoid",
+        "--output-activation",
+        "identity",
+        "--loss",
+        "l2",
+        "--format",
+        "json",
+    )
+    assert code == 0
+    d = json.loads(out)
+    assert set(d["gradients"]) == {"w1", "w2", "w3"}
+    syms = {n: sp.Symbol(n) for n in ("w1", "w2", "w3", "x", "y_hat")}
+    vals = {
+        syms["w1"]: 0.25,
+        syms["w2"]: -0.11,
+        syms["w3"]: 0.78,
+        syms["x"]: 0.63,
+        syms["y_hat"]: 128,
+    }
+    exact, _ = mp_grads([0.25, -0.11, 0.78], None, 0.63, 128.0, "sigmoid", "identity", "l2")
+    for k, name in enumerate(("w1", "w2", "w3")):
+        assert float(sp.sympify(d["gradients"][name], locals=syms).subs(vals)) == pytest.approx(
+            float(exact[k]), rel=1e-13
+        )
+    # the chain-product strings parse too; at the forward values a_k they give the same numbers
+    _, fwd, _ = run(capsys, "grad", "--preset", "exercise-regression", "--json")
+    a_vals = {
+        sp.Symbol(f"a{k + 1}"): layer["a"] for k, layer in enumerate(json.loads(fwd)["layers"])
+    }
+    for k, name in enumerate(("w1", "w2", "w3")):
+        chain = sp.sympify(d["chain"][name], locals=syms).subs({**vals, **a_vals})
+        assert float(chain) == pytest.approx(float(exact[k]), rel=1e-13)
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "latex", "json"])
+def test_solve_every_format(capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    code, out, err = run(capsys, "solve", "--format", fmt)
+    assert code == 0 and err == ""
+    assert "0.00136364" in out or (
+        fmt == "json" and json.loads(out)["b"]["gradients"]["w1"] == pytest.approx(0.0013636421727)
+    )
+    assert "-123.837" in out or fmt == "json"
+
+
+BAD = [
+    (["grad", "--weights", "0.2,abc", "--x", "1", "--target", "1"], "'abc' is not a number"),
+    (["grad", "--weights", "0.2", "--x", "one", "--target", "1"], "--x: 'one' is not a number"),
+    (
+        ["grad", "--weights", "0.2,nan", "--x", "1", "--target", "1"],
+        "weights must be finite numbers, got nan",
+    ),
+    (["grad", "--weights", "0.2,inf", "--x", "1", "--target", "1"], "got inf"),
+    (
+        ["grad", "--weights", "0.2", "--x", "nan", "--target", "1"],
+        "x must be a finite number, got nan",
+    ),
+    (
+        ["grad", "--weights", "0.2", "--x", "1", "--target", "-inf"],
+        "target must be a finite number, got -inf",
+    ),
+    (
+        ["grad", "--weights", "0.2,0.3", "--depth", "3", "--x", "1", "--target", "1"],
+        "--depth 3 does not match the 2 weights",
+    ),
+    (
+        ["grad", "--weights", "0.2,0.3", "--biases", "1", "--x", "1", "--target", "1"],
+        "expected 2 biases",
+    ),
+    (
+        ["grad", "--weights", "0.2", "--activation", "swish", "--x", "1", "--target", "1"],
+        "unknown activation 'swish'",
+    ),
+    (
+        ["grad", "--weights", "0.2", "--loss", "hinge", "--x", "1", "--target", "1"],
+        "unknown loss 'hinge'",
+    ),
+    (["grad", "--preset", "exercise-b"], "unknown preset 'exercise-b'"),
+    (["grad", "--weights", "0.2", "--x", "1", "--target", "1.5"], "target 1.5 is outside [0, 1]"),
+    (["grad", "--weights", "0.2", "--x", "1", "--target", "-0.1"], "target -0.1 is outside [0, 1]"),
+    (
+        ["grad", "--weights", "0.2", "--output-activation", "tanh", "--x", "1", "--target", "1"],
+        "needs output activation 'sigmoid'",
+    ),
+    (["derive", "--depth", "0"], "depth must be at least 1, got 0"),
+    (["derive", "--depth", "-3"], "depth must be at least 1, got -3"),
+    (["derive", "--depth", "2.5"], "--depth: '2.5' is not a whole number"),
+    (["derive", "--depth", "3", "--activation", "gelu"], "unknown activation 'gelu'"),
+    (
+        ["grad", "--weights", "0.2", "--depth", "0", "--x", "1", "--target", "1"],
+        "depth must be at least 1, got 0",
+    ),
+    (["grad", "--x", "1", "--target", "1"], "give --weights"),
+    (["grad", "--weights", "0.2", "--bogus", "1"], "No such option: --bogus"),
+    (["solve", "--format", "pdf"], "'pdf' is not one of"),
+    (["nonsense"], "No such command 'nonsense'"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("gradtrace: error: ")
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_console_script_and_module_entry_point() -> None:
+    for cmd in (["gradtrace"], [sys.executable, "-m", "gradtrace"]):
+        ok = subprocess.run(
+            [*cmd, "grad", "--preset", "exercise-regression", "--json"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert ok.returncode == 0 and json.loads(ok.stdout)["layers"][0][
+            "grad_weight"
+        ] == pytest.approx(0.8562278, rel=1e-6)
+        bad = subprocess.run(
+            [*cmd, "grad", "--weights=1,x", "--x", "1", "--target", "1"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_bare_command_shows_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys)
+    assert code == 0 and "solve" in out and "grad" in out and "derive" in out

@@ -1,0 +1,112 @@
+"""The worked solution: its numbers, the JSON contract, every format, and golden text."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+from rich.console import Console
+
+from gradtrace.exercise import LEARNING_RATES, solve
+from gradtrace.render.document import solution_document
+from gradtrace.render.json import solution_dict
+from gradtrace.render.latex import document_latex
+from gradtrace.render.markdown import document_markdown
+from gradtrace.render.text import print_document
+from oracles import mp_grads, mp_loss
+
+GOLDEN = Path(__file__).parent / "golden" / "solve.txt"
+SYMBOLS = {n: sp.Symbol(n) for n in ("w1", "w2", "w3", "x", "y_hat")}
+POINT = {"w1": 0.25, "w2": -0.11, "w3": 0.78, "x": 0.63}
+
+
+def render_text(width: int = 100) -> str:
+    buf = io.StringIO()
+    console = Console(
+        file=buf, width=width, color_system=None, force_terminal=False, legacy_windows=False
+    )
+    print_document(solution_document(solve()), console)
+    return buf.getvalue()
+
+
+def test_golden_text() -> None:
+    """`gradtrace solve` at width 100; regenerate with GRADTRACE_UPDATE_GOLDEN=1 after a reviewed change."""
+    text = render_text()
+    if os.environ.get("GRADTRACE_UPDATE_GOLDEN"):
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text()
+
+
+def test_json_contract_and_values() -> None:
+    d = solution_dict(solve())
+    a = d["a"]
+    assert (
+        sp.simplify(
+            sp.sympify(a["derivative"])
+            - sp.exp(-sp.Symbol("z")) / (1 + sp.exp(-sp.Symbol("z"))) ** 2
+        )
+        == 0
+    )
+    assert a["maximum"] == {"z": 0.0, "value": 0.25, "exact": "1/4"}
+    assert a["infimum"] == {"value": 0.0, "attained": False}
+    for part, act, loss, t in (("b", "sigmoid", "bce", 1.0), ("d", "identity", "l2", 128.0)):
+        p = d[part]
+        assert set(p["gradients"]) == {"w1", "w2", "w3"}
+        exact, _ = mp_grads([0.25, -0.11, 0.78], None, 0.63, t, "sigmoid", act, loss)
+        for k, name in enumerate(("w1", "w2", "w3")):
+            assert p["gradients"][name] == pytest.approx(float(exact[k]), rel=1e-13)
+        assert p["loss"] == pytest.approx(
+            float(mp_loss([0.25, -0.11, 0.78], None, 0.63, t, "sigmoid", act, loss)), rel=1e-14
+        )
+        assert isinstance(p["prediction"], float)
+    # (c): strings in w1, w2, w3, x, y_hat that evaluate to (d)'s numbers at y_hat = 128
+    c = d["c"]["gradients"]
+    assert set(c) == {"w1", "w2", "w3"}
+    for name, text in c.items():
+        expr = sp.sympify(text, locals=SYMBOLS)
+        assert {str(s) for s in expr.free_symbols} <= set(SYMBOLS)
+        value = float(expr.subs({SYMBOLS[k]: v for k, v in {**POINT, "y_hat": 128}.items()}))
+        assert value == pytest.approx(d["d"]["gradients"][name], rel=1e-13)
+
+
+def test_observations_are_computed_from_the_numbers() -> None:
+    sol = solve()
+    g = sol.b.gradients
+    assert sol.b.ratio_to_last[0] == pytest.approx(abs(g[2] / g[0]), rel=1e-15)
+    assert 140 < sol.b.ratio_to_last[0] < 150
+    # the residual in (d): -2 (128 - y), about -255
+    y = float(sol.d.trace.prediction)
+    assert float(sol.d.trace.dloss_dprediction) == pytest.approx(-2 * (128 - y), rel=1e-15)
+    # one step: w <- w - lr g, and the loss after it from a fresh forward pass
+    for st, lr in zip(sol.d.steps, LEARNING_RATES, strict=True):
+        np.testing.assert_allclose(
+            st.weights_after, np.array([0.25, -0.11, 0.78]) - lr * sol.d.gradients, rtol=1e-15
+        )
+        w1, w2, w3 = st.weights_after
+        a1 = 1 / (1 + np.exp(-w1 * 0.63))
+        a2 = 1 / (1 + np.exp(-w2 * a1))
+        assert st.loss_after == pytest.approx((128 - w3 * a2) ** 2, rel=1e-13)
+
+
+def test_every_format_carries_every_gradient() -> None:
+    sol = solve()
+    blocks = solution_document(sol)
+    md, tex, text = document_markdown(blocks), document_latex(blocks), render_text(140)
+    for g in (*sol.b.gradients, *sol.d.gradients):
+        shown = f"{g:.6g}"
+        assert shown in text and shown in md and shown in tex
+    assert tex.startswith("\\documentclass") and tex.rstrip().endswith("\\end{document}")
+    assert tex.count("\\begin{") == tex.count("\\end{")
+    assert "$$" in md and "| layer |" in md
+
+
+def test_notebook_reprs() -> None:
+    sol = solve()
+    assert "0.00136364" in sol._repr_markdown_()
+    html = sol.b.trace._repr_html_()
+    assert html.startswith("<table>") and "0.00136364" in html and "-0.197225" in html
+    assert "| layer |" in sol.d.trace._repr_markdown_()
