@@ -10,7 +10,13 @@ from hypothesis import assume, given, settings
 
 from chains import away_from_kinks, build, chains, well_conditioned
 from gradtrace import ChainSpec, SpecError
-from gradtrace.symbolic import MAX_SYMBOLIC_DEPTH, derive_chain, sigmoid_analysis
+from gradtrace.symbolic import (
+    MAX_SYMBOLIC_DEPTH,
+    derive_chain,
+    sigmoid_analysis,
+    sympy_function,
+    sympy_locals,
+)
 
 
 def test_part_a_from_sympy() -> None:
@@ -37,13 +43,19 @@ def test_part_a_from_sympy() -> None:
     assert sp.simplify(z2 - sp.log(2 + sp.sqrt(3))) == 0
 
 
-def _lambdify(deriv, expr):
-    return sp.lambdify(deriv.inputs, expr, modules="mpmath")
-
-
 @settings(max_examples=30)
 @given(p=chains(max_depth=5))
 def test_closed_form_matches_backprop_to_1e12(p: dict) -> None:
+    _check_closed_form(p)
+
+
+@settings(max_examples=8)
+@given(p=chains(max_depth=30).filter(lambda p: p["weights"].shape[-1] >= 10))
+def test_closed_form_matches_backprop_deep(p: dict) -> None:
+    _check_closed_form(p)
+
+
+def _check_closed_form(p: dict) -> None:
     _, trace = build(p)
     assume(away_from_kinks(p, trace, margin=1e-6) and well_conditioned(p, trace))
     spec = ChainSpec(
@@ -55,9 +67,9 @@ def test_closed_form_matches_backprop_to_1e12(p: dict) -> None:
     )
     deriv = derive_chain(spec)
     args = [*p["weights"], *(p["biases"] if p["biases"] is not None else []), p["x"], p["target"]]
-    with mp.workdps(30):
-        args_mp = [mp.mpf(float(v)) for v in args]
-        got = [float(_lambdify(deriv, g.closed)(*args_mp)) for g in deriv.gradients]
+    # substitute 30-digit numbers and evaluate (each Max and named activation evaluates as built)
+    vals = {s: sp.Float(float(v), 30) for s, v in zip(deriv.inputs, args, strict=True)}
+    got = [float(sp.N(g.closed.xreplace(vals), 30)) for g in deriv.gradients]
     ours = list(trace.grad_weight) + (list(trace.grad_bias) if trace.grad_bias is not None else [])
     for o, g in zip(ours, got, strict=True):
         assert abs(o - g) <= 1e-12 * abs(g) + 1e-300, (o, g)
@@ -120,6 +132,48 @@ def test_closed_forms_are_parseable_and_in_the_input_symbols() -> None:
             ),
             rel=1e-14,
         )
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "softsign", "tanh"])
+def test_depth_30_derivation_is_quick_and_exact_at_kinks(activation: str) -> None:
+    # nested Piecewise once made relu at depth 30 hang; Max keeps the size linear in depth
+    import time
+
+    start = time.perf_counter()
+    d = derive_chain(ChainSpec(30, activation, "identity", "l2", biases=True))
+    assert time.perf_counter() - start < 20  # generous: about 0.5 s here; the bug took > 10 min
+    assert len(d.gradients[0].closed_str()) < 50_000  # linear in depth, not 2^depth
+    # the derivative's value at a kink follows the engine (left slope): relu'(0) = 0, leaky'(0) = 0.01
+    from gradtrace.activations import get_activation
+    from gradtrace.symbolic import Z, _derivative_rule
+
+    rule = _derivative_rule(activation)
+    assert float(rule.subs(Z, 0)) == float(get_activation(activation).d1(0.0))
+
+
+def test_named_activations_parse_back_and_evaluate() -> None:
+    d = derive_chain(ChainSpec(3, "softsign", "identity", "l2"))
+    text = d.gradient("w1").closed_str()
+    assert "softsign(" in text
+    parsed = sp.sympify(text, locals=sympy_locals())
+    vals = {"w1": 0.7, "w2": -1.3, "w3": 0.4, "x": 0.9, "y_hat": 2.0}
+    sub = {sym: vals[str(sym)] for sym in parsed.free_symbols}
+    from gradtrace import Network, backprop
+
+    g = backprop(
+        Network.chain(
+            [0.7, -1.3, 0.4], activation="softsign", output_activation="identity", loss="l2"
+        ),
+        0.9,
+        2.0,
+    )
+    assert float(
+        parsed.xreplace({k: sp.Float(v, 30) for k, v in sub.items()}).evalf(30)
+    ) == pytest.approx(g.grad_weight[0], rel=1e-13)
+    # its derivative is SymPy's derivative of the explicit form
+    u = sp.Symbol("u", real=True)
+    f = sympy_function("softsign")
+    assert sp.simplify(sp.diff(f(u), u) - sp.diff(u / (1 + sp.Abs(u)), u)) == 0
 
 
 def test_depth_limit() -> None:

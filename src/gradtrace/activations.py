@@ -216,7 +216,10 @@ def _identity_log(lz: Array, sz: Array) -> tuple[Array, Array, Array]:
 
 
 def _piecewise_linear(slope: sp.Expr) -> Callable[[sp.Expr], sp.Expr]:
-    return lambda z: sp.Piecewise((slope * z, z <= 0), (z, True))
+    """``slope z + (1 - slope) max(0, z)``: Max nests linearly with depth (nested Piecewise
+    conditions grow exponentially), and with ``Heaviside(0) = 0`` its derivative has the left
+    slope at 0, as PyTorch does."""
+    return lambda z: slope * z + (1 - slope) * sp.Max(0, z)
 
 
 _INF = float("inf")

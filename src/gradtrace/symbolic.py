@@ -17,6 +17,7 @@ Gradients are given in two forms (symbols: ``w1 .. wL``, ``b1 .. bL``, ``x``, ``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -35,6 +36,8 @@ __all__ = [
     "SigmoidAnalysis",
     "derive_chain",
     "sigmoid_analysis",
+    "sympy_function",
+    "sympy_locals",
 ]
 
 MAX_SYMBOLIC_DEPTH = 60
@@ -270,17 +273,75 @@ def _in_terms_of_a(expr_z: sp.Expr, act_name: str, a_sym: sp.Symbol) -> sp.Expr 
     return None if in_a is None else in_a.subs(A, a_sym)
 
 
+def _left_slope(expr: sp.Expr) -> sp.Expr:
+    """``Heaviside(u) -> Heaviside(u, 0)``: at a kink take the left slope, as the engine does."""
+    return expr.replace(sp.Heaviside, lambda u, *_: sp.Heaviside(u, 0))
+
+
+@cache
+def sympy_function(act_name: str) -> type[sp.Function]:
+    """A named SymPy function for an activation whose explicit form uses ``z`` more than once.
+
+    Nesting ``z / (1 + |z|)`` through L layers doubles the expression per layer (2^30 nodes at
+    depth 30); a named ``softsign(u)`` keeps closed forms linear in depth and reads like the math.
+    Its derivative (``fdiff``) is ``sympy.diff`` of the explicit form, and on numbers it evaluates
+    the explicit form, so nothing is typed in twice.
+    """
+    explicit = get_activation(act_name).sympy
+    u = sp.Dummy("u", real=True)
+    form = explicit(u)
+    deriv = _left_slope(sp.diff(form, u))
+
+    def eval_(cls: type, arg: sp.Expr) -> sp.Expr | None:
+        return form.subs(u, arg) if arg.is_Number else None
+
+    def fdiff(self: sp.Function, argindex: int = 1) -> sp.Expr:
+        return deriv.subs(u, self.args[0])
+
+    def imp(v: float) -> float:  # numbers for lambdify: the explicit form, exact for mpmath
+        return float(form.subs(u, v)) if isinstance(v, float) else sp.N(form.subs(u, sp.sympify(v)))
+
+    return type(
+        act_name,
+        (sp.Function,),
+        {
+            "eval": classmethod(eval_),
+            "fdiff": fdiff,
+            "_imp_": staticmethod(imp),
+            "is_real": True,
+            "_eval_rewrite_as_explicit": lambda self, arg, **kw: form.subs(u, arg),
+        },
+    )
+
+
+def sympy_locals() -> dict[str, object]:
+    """Names for ``sympy.sympify`` to parse gradtrace's expression strings back (the named
+    activations ``softsign``, ``leaky_relu`` and the symbols ``y_hat``, ``x``)."""
+    names: dict[str, object] = {"y_hat": Y_HAT, "x": X}
+    for name in ("softsign", "leaky_relu"):
+        names[name] = sympy_function(name)
+    return names
+
+
+def _phi_symbolic(act_name: str) -> Callable[[sp.Expr], sp.Expr]:
+    """``phi`` for building closed forms: explicit where ``z`` occurs once, else named."""
+    form = get_activation(act_name).sympy(Z)
+    if sum(1 for node in sp.preorder_traversal(form) if node == Z) > 1:
+        return sympy_function(act_name)
+    return get_activation(act_name).sympy
+
+
 @cache
 def _derivative_rule(act_name: str) -> sp.Expr:
     """``phi'(z)`` as a function of ``Z``, tidied."""
-    return tidy(sp.diff(get_activation(act_name).sympy(Z), Z))
+    return tidy(_left_slope(sp.diff(get_activation(act_name).sympy(Z), Z)))
 
 
 @cache
 def _output_delta_rule(act_name: str, loss_name: str) -> sp.Expr:
     """``dL/dz_L`` as a function of ``Z`` and ``Y_HAT``: the loss differentiated through phi."""
     loss = get_loss(loss_name).sympy(get_activation(act_name).sympy(Z), Y_HAT)
-    return tidy(sp.diff(loss, Z))
+    return tidy(_left_slope(sp.diff(loss, Z)))
 
 
 def derive_chain(spec: ChainSpec) -> ChainDerivation:
@@ -305,7 +366,7 @@ def derive_chain(spec: ChainSpec) -> ChainDerivation:
     prev: sp.Expr = X
     for k in range(L):
         zk = w[k] * prev + (b[k] if b else 0)
-        ak = spec.phi(k + 1).sympy(zk)
+        ak = _phi_symbolic(spec.phi(k + 1).name)(zk)
         z_closed.append(zk)
         a_closed.append(ak)
         prev = ak
