@@ -167,11 +167,9 @@ def _part_a(a: SigmoidAnalysis) -> list[Block]:
             " at both ends.",
         ),
         par(
-            "Minimum. SymPy proves ",
+            "Minimum. SymPy " + ("proves " if a.strictly_positive else "could not prove "),
             m("s'(z) > 0", "s'(z) > 0"),
-            " for every real z ("
-            + ("positive" if a.strictly_positive else "not proved")
-            + "), and ",
+            " for every real z, and ",
             m(
                 f"lim s'(z) = {a.limits[0]} as z -> -oo and {a.limits[1]} as z -> +oo",
                 rf"\lim_{{z\to-\infty}} s'(z) = {sp.latex(a.limits[0])},\ "
@@ -557,8 +555,8 @@ def _numeric_part(p: NumericPart, heading: str) -> list[Block]:
                         f"y_hat / a{L - 1} = {fmt(need, 4)}",
                         rf"\hat y / a_{{{L - 1}}} = {fmt(need, 4)}",
                     ),
-                    f", {fmt(abs(need / t.weights[-1]), 3)} times its present value; gradient descent gets there only "
-                    "through many large, unstable steps (the remedies are target scaling and gradient clipping).",
+                    f", {fmt(abs(need / t.weights[-1]), 3)} times its present value.",
+                    *_step_contrast(p),
                 )
             )
     for st in p.steps:
@@ -590,6 +588,21 @@ def _numeric_part(p: NumericPart, heading: str) -> list[Block]:
         )
     blocks += [Heading("Observations", 3), Bullets(tuple(obs))]
     return blocks
+
+
+def _step_contrast(p: NumericPart) -> list[Inline]:
+    """How unevenly the largest step moves the layers (one learning rate serves all of them)."""
+    if not p.steps or p.trace.depth < 2:
+        return []
+    st = p.steps[-1]
+    rc = st.relative_change
+    k = int(np.argmax(rc[:-1]))
+    return [
+        f" With learning rate {st.learning_rate:g}, w{len(rc)} moves by {fmt(100 * rc[-1], 3)}% of its "
+        f"value while w{k + 1} moves by {fmt(100 * rc[k], 3)}%: one learning rate cannot suit layers "
+        "whose gradients differ this much, which is what scaling the target or clipping the gradient "
+        "norm addresses."
+    ]
 
 
 def _part_c(c: ChainDerivation) -> list[Block]:
@@ -630,6 +643,11 @@ def _part_c(c: ChainDerivation) -> list[Block]:
     ]
 
 
+def _at(trace: Trace) -> str:
+    ws = ", ".join(fmt(w) for w in trace.weights)
+    return f"w = ({ws}), x = {fmt(trace.x)}, y_hat = {fmt(trace.target)}"
+
+
 def solution_document(sol: Solution) -> list[Block]:
     """The whole worked solution, parts a-d."""
     intro = par(
@@ -657,9 +675,9 @@ def solution_document(sol: Solution) -> list[Block]:
         Heading("Vanishing and exploding gradients: the exercise, solved", 1),
         intro,
         *_part_a(sol.a),
-        *_numeric_part(sol.b, "(b) Classification at w = (0.25, -0.11, 0.78), x = 0.63, y_hat = 1"),
+        *_numeric_part(sol.b, f"(b) Classification at {_at(sol.b.trace)}"),
         *_part_c(sol.c),
-        *_numeric_part(sol.d, "(d) Regression at the same weights, x = 0.63, y_hat = 128"),
+        *_numeric_part(sol.d, f"(d) Regression at {_at(sol.d.trace)}"),
     ]
 
 
