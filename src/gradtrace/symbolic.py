@@ -38,6 +38,7 @@ __all__ = [
     "sigmoid_analysis",
     "sympy_function",
     "sympy_locals",
+    "to_latex",
 ]
 
 MAX_SYMBOLIC_DEPTH = 60
@@ -47,6 +48,11 @@ Z = sp.Symbol("z", real=True)
 A = sp.Symbol("a", real=True)
 Y_HAT = sp.Symbol("y_hat", real=True)
 X = sp.Symbol("x", real=True)
+
+
+def to_latex(expr: sp.Expr) -> str:
+    """LaTeX with the exercise's notation: ``y_hat`` as ``\\hat{y}``."""
+    return sp.latex(expr, symbol_names={Y_HAT: r"\hat{y}"})
 
 
 def _functions(expr: sp.Expr) -> set[type]:
@@ -199,7 +205,7 @@ class GradientFormula:
 
     def chain_latex(self) -> str:
         """The chain-product form in LaTeX, factors in backward order."""
-        return r" \cdot ".join(_paren(sp.latex(f.expr), f.expr, latex=True) for f in self.factors)
+        return r" \cdot ".join(_paren(to_latex(f.expr), f.expr, latex=True) for f in self.factors)
 
     def closed_str(self) -> str:
         """The closed form as a SymPy-parseable string."""
@@ -207,7 +213,7 @@ class GradientFormula:
 
     def closed_latex(self) -> str:
         """The closed form in LaTeX."""
-        return sp.latex(self.closed)
+        return to_latex(self.closed)
 
 
 def _paren(text: str, expr: sp.Expr, *, latex: bool = False) -> str:

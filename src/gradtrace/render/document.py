@@ -18,7 +18,7 @@ import sympy as sp
 from gradtrace.activations import get_activation
 from gradtrace.backprop import LogTrace, Trace
 from gradtrace.exercise import NumericPart, Solution
-from gradtrace.symbolic import ChainDerivation, GradientFormula, SigmoidAnalysis
+from gradtrace.symbolic import ChainDerivation, GradientFormula, SigmoidAnalysis, to_latex
 
 __all__ = [
     "Block",
@@ -112,7 +112,7 @@ def m(plain: str, latex: str | None = None) -> Math:
 
 def sym(expr: sp.Expr) -> Math:
     """A SymPy expression in both spellings."""
-    return Math(sp.sstr(expr), sp.latex(expr))
+    return Math(sp.sstr(expr), to_latex(expr))
 
 
 def _phi_name(name: str) -> tuple[str, str]:
@@ -140,11 +140,11 @@ def _part_a(a: SigmoidAnalysis) -> list[Block]:
             (
                 Math(
                     f"s'(z) = {sp.sstr(a.d1)} = {sp.sstr(a.d1_in_s)}",
-                    rf"s'(z) = {sp.latex(a.d1)} = {sp.latex(a.d1_in_s).replace('s', 's(z)')}",
+                    rf"s'(z) = {to_latex(a.d1)} = {to_latex(a.d1_in_s).replace('s', 's(z)')}",
                 ),
                 Math(
                     f"s''(z) = {sp.sstr(a.d2_in_s)}   (s = s(z))",
-                    rf"s''(z) = {sp.latex(a.d2_in_s)} \quad (s = s(z))",
+                    rf"s''(z) = {to_latex(a.d2_in_s)} \quad (s = s(z))",
                 ),
             )
         ),
@@ -154,13 +154,13 @@ def _part_a(a: SigmoidAnalysis) -> list[Block]:
             " has the single real solution ",
             m(f"z = {z_max}"),
             " (of the roots of ",
-            m(f"{sp.sstr(a.d2_in_s)} = 0", rf"{sp.latex(a.d2_in_s)} = 0"),
+            m(f"{sp.sstr(a.d2_in_s)} = 0", rf"{to_latex(a.d2_in_s)} = 0"),
             " only s = 1/2 lies in 0 < s < 1; s = 0 and s = 1 are limits), and ",
-            m(f"s'''(0) = {a.d3_at_maximum} < 0", rf"s'''(0) = {sp.latex(a.d3_at_maximum)} < 0"),
+            m(f"s'''(0) = {a.d3_at_maximum} < 0", rf"s'''(0) = {to_latex(a.d3_at_maximum)} < 0"),
             ", so ",
             m(
                 f"s'(0) = {v_max} = {fmt(float(v_max))}",
-                rf"s'(0) = {sp.latex(v_max)} = {fmt(float(v_max))}",
+                rf"s'(0) = {to_latex(v_max)} = {fmt(float(v_max))}",
             ),
             " is a maximum, and the global one: it is the only critical point, and ",
             m("s' -> 0", r"s' \to 0"),
@@ -172,11 +172,11 @@ def _part_a(a: SigmoidAnalysis) -> list[Block]:
             " for every real z, and ",
             m(
                 f"lim s'(z) = {a.limits[0]} as z -> -oo and {a.limits[1]} as z -> +oo",
-                rf"\lim_{{z\to-\infty}} s'(z) = {sp.latex(a.limits[0])},\ "
-                rf"\lim_{{z\to+\infty}} s'(z) = {sp.latex(a.limits[1])}",
+                rf"\lim_{{z\to-\infty}} s'(z) = {to_latex(a.limits[0])},\ "
+                rf"\lim_{{z\to+\infty}} s'(z) = {to_latex(a.limits[1])}",
             ),
             ". So the infimum is ",
-            m(f"inf s' = {a.infimum}", rf"\inf s' = {sp.latex(a.infimum)}"),
+            m(f"inf s' = {a.infimum}", rf"\inf s' = {to_latex(a.infimum)}"),
             ", approached as |z| grows but never attained: s' has no minimum. ",
             "How fast it approaches 0: ",
             *_join(
@@ -193,22 +193,22 @@ def _part_a(a: SigmoidAnalysis) -> list[Block]:
             " at ",
             m(
                 f"z = {z_lo} = {fmt(float(z_lo), 4)}",
-                rf"z = {sp.latex(z_lo)} \approx {fmt(float(z_lo), 4)}",
+                rf"z = {to_latex(z_lo)} \approx {fmt(float(z_lo), 4)}",
             ),
             " where s'' reaches its maximum ",
             m(
                 f"{d2_hi} = {fmt(float(d2_hi), 4)}",
-                rf"{sp.latex(d2_hi)} \approx {fmt(float(d2_hi), 4)}",
+                rf"{to_latex(d2_hi)} \approx {fmt(float(d2_hi), 4)}",
             ),
             ", and at ",
             m(
                 f"z = {z_hi} = {fmt(float(z_hi), 4)}",
-                rf"z = {sp.latex(z_hi)} \approx {fmt(float(z_hi), 4)}",
+                rf"z = {to_latex(z_hi)} \approx {fmt(float(z_hi), 4)}",
             ),
             " where s'' reaches its minimum ",
             m(
                 f"{d2_lo} = {fmt(float(d2_lo), 4)}",
-                rf"{sp.latex(d2_lo)} \approx {fmt(float(d2_lo), 4)}",
+                rf"{to_latex(d2_lo)} \approx {fmt(float(d2_lo), 4)}",
             ),
             f" (s'''' there is {a.d4_at_steepest[0]} and {a.d4_at_steepest[1]}).",
         ),
@@ -563,7 +563,7 @@ def _numeric_part(p: NumericPart, heading: str) -> list[Block]:
         changes = [
             m(
                 f"w{k + 1}: {fmt(w0, 4)} -> {fmt(w1, 4)} ({fmt(100 * rc, 3)}%)",
-                rf"w_{{{k + 1}}}: {fmt(w0, 4)} \to {fmt(w1, 4)}\ ({fmt(100 * rc, 3)}\%)",
+                rf"w_{{{k + 1}}}\colon {fmt(w0, 4)} \to {fmt(w1, 4)}\ ({fmt(100 * rc, 3)}\%)",
             )
             for k, (w0, w1, rc) in enumerate(
                 zip(t.weights, st.weights_after, st.relative_change, strict=True)
@@ -616,7 +616,7 @@ def _part_c(c: ChainDerivation) -> list[Block]:
             ", so SymPy gives ",
             m(
                 f"dL/dz3 = dL/dy = {sp.sstr(c.output_delta)}",
-                rf"\partial L/\partial z_3 = \partial L/\partial y = {sp.latex(c.output_delta)}",
+                rf"\partial L/\partial z_3 = \partial L/\partial y = {to_latex(c.output_delta)}",
             ),
             " and, by the chain rule, the product of the factors met going back (with ",
             m("s'(z) = a (1 - a)", "s'(z) = a(1-a)"),
@@ -696,7 +696,7 @@ def derivation_document(deriv: ChainDerivation) -> list[Block]:
             "; ",
             m(
                 f"dL/dz_L = {sp.sstr(deriv.output_delta)}",
-                rf"\partial L/\partial z_L = {sp.latex(deriv.output_delta)}",
+                rf"\partial L/\partial z_L = {to_latex(deriv.output_delta)}",
             ),
             ".",
         ),

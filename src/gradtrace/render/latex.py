@@ -48,14 +48,15 @@ def document_latex(blocks: list[Block], *, standalone: bool = True) -> str:
             cols = "l" * len(block.header)
             rows = [" & ".join(_inline(c) for c in row) + r" \\" for row in block.rows]
             header = " & ".join(_inline(h) for h in block.header) + r" \\ \hline"
-            caption = rf"\caption*{{{_escape(block.caption)}}}" + "\n" if block.caption else ""
+            caption = rf"\textbf{{{_escape(block.caption)}}}\\[2pt]" + "\n" if block.caption else ""
+            # in place (not a float), shrunk only when wider than the line
             out.append(
-                "\\begin{table}[h]\n\\centering\\small\n"
+                "\\begin{center}\\small\n"
                 + caption
-                + "\\resizebox{\\textwidth}{!}{%\n"
+                + "\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n"
                 + f"\\begin{{tabular}}{{{cols}}}\n{header}\n"
                 + "\n".join(rows)
-                + "\n\\end{tabular}}\n\\end{table}"
+                + "\n\\end{tabular}}\n\\end{center}"
             )
         elif isinstance(block, Bullets):
             items = "\n".join(r"  \item " + _inline(item.parts) for item in block.items)
@@ -65,6 +66,6 @@ def document_latex(blocks: list[Block], *, standalone: bool = True) -> str:
         return body
     return (
         "\\documentclass[11pt]{article}\n\\usepackage[margin=2cm]{geometry}\n"
-        "\\usepackage{amsmath,amssymb,graphicx,caption}\n\\allowdisplaybreaks\n"
+        "\\usepackage{amsmath,amssymb,graphicx}\n\\allowdisplaybreaks\n\\sloppy\n"
         "\\begin{document}\n" + body + "\\end{document}\n"
     )
