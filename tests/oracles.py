@@ -78,27 +78,30 @@ def mp_grads(weights, biases, x, t, activation, output_activation, loss, *, dps:
     """
     zmax = _max_abs_z(weights, biases, x, activation, output_activation)
     dps = dps + int(zmax / 2.3) + 1
-    with mp.workdps(dps + 10):
-        gw = []
-        for k in range(len(weights)):
+
+    def partials(params, rebuild):
+        out = []
+        for k in range(len(params)):
 
             def f(u, k=k):
-                w = list(weights)
-                w[k] = u
-                return mp_loss(w, biases, x, t, activation, output_activation, loss, dps=None)
+                moved = list(params)
+                moved[k] = u
+                return rebuild(moved)
 
-            gw.append(mp.diff(f, mp.mpf(weights[k])))
+            out.append(mp.diff(f, mp.mpf(params[k])))
+        return out
+
+    with mp.workdps(dps + 10):
+        gw = partials(
+            weights,
+            lambda w: mp_loss(w, biases, x, t, activation, output_activation, loss, dps=None),
+        )
         gb = None
         if biases is not None:
-            gb = []
-            for k in range(len(biases)):
-
-                def fb(u, k=k):
-                    b = list(biases)
-                    b[k] = u
-                    return mp_loss(weights, b, x, t, activation, output_activation, loss, dps=None)
-
-                gb.append(mp.diff(fb, mp.mpf(biases[k])))
+            gb = partials(
+                biases,
+                lambda b: mp_loss(weights, b, x, t, activation, output_activation, loss, dps=None),
+            )
     return gw, gb
 
 

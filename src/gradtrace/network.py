@@ -122,25 +122,22 @@ class Network:
     biases: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        w = check_finite("weights", self.weights)
-        if w.ndim == 0 or w.shape[-1] != self.spec.depth:
-            got = 1 if w.ndim == 0 else w.shape[-1]
-            raise SpecError(
-                f"expected {self.spec.depth} weights (one per layer for depth "
-                f"{self.spec.depth}), got {got}"
-            )
-        object.__setattr__(self, "weights", w)
+        object.__setattr__(self, "weights", self._per_layer("weights", self.weights))
         if self.spec.biases != (self.biases is not None):
             raise SpecError("spec.biases must say whether biases are given")
         if self.biases is not None:
-            b = check_finite("biases", self.biases)
-            if b.ndim == 0 or b.shape[-1] != self.spec.depth:
-                got = 1 if b.ndim == 0 else b.shape[-1]
-                raise SpecError(
-                    f"expected {self.spec.depth} biases (one per layer for depth "
-                    f"{self.spec.depth}), got {got}"
-                )
-            object.__setattr__(self, "biases", b)
+            object.__setattr__(self, "biases", self._per_layer("biases", self.biases))
+
+    def _per_layer(self, name: str, value: np.ndarray) -> np.ndarray:
+        """``value`` as finite float64 ``(..., L)``; SpecError if the count per layer is wrong."""
+        arr = check_finite(name, value)
+        if arr.ndim == 0 or arr.shape[-1] != self.spec.depth:
+            got = 1 if arr.ndim == 0 else arr.shape[-1]
+            raise SpecError(
+                f"expected {self.spec.depth} {name} (one per layer for depth {self.spec.depth}), "
+                f"got {got}"
+            )
+        return arr
 
     @classmethod
     def chain(
