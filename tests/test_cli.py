@@ -231,6 +231,16 @@ BAD = [
     (["grad", "--weights", "0.2", "--bogus", "1"], "No such option: --bogus"),
     (["solve", "--format", "pdf"], "'pdf' is not one of"),
     (["nonsense"], "No such command 'nonsense'"),
+    (["montecarlo", "--depth", "3", "--samples", "ten"], "--samples: 'ten' is not a whole number"),
+    (
+        ["montecarlo", "--depth", "3", "--samples", "0"],
+        "samples must be a whole number of at least 1, got 0",
+    ),
+    (["montecarlo", "--depth", "3", "--std", "-1"], "std must be positive, got -1"),
+    (["montecarlo", "--depth", "3", "--init", "cauchy"], "unknown init 'cauchy'"),
+    (["montecarlo", "--depth", "3", "--seed", "-4"], "seed must be a whole number of at least 0"),
+    (["montecarlo", "--depth", "101"], "depth must be at most 100"),
+    (["montecarlo"], "give --depth"),
 ]
 
 
@@ -269,3 +279,46 @@ def test_console_script_and_module_entry_point() -> None:
 def test_bare_command_shows_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys)
     assert code == 0 and "solve" in out and "grad" in out and "derive" in out
+
+
+def test_montecarlo_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    args = [
+        "montecarlo",
+        "--depth",
+        "3",
+        "--activation",
+        "sigmoid",
+        "--output-activation",
+        "sigmoid",
+        "--loss",
+        "bce",
+        "--x",
+        "0.63",
+        "--target",
+        "1",
+        "--samples",
+        "70000",
+        "--seed",
+        "7",
+        "--json",
+    ]
+    code, out, err = run(capsys, *args)
+    assert code == 0 and err == ""
+    d = json.loads(out)
+    assert d["samples"] == 70000 and d["seed"] == 7
+    assert [layer["layer"] for layer in d["layers"]] == [1, 2, 3]
+    for layer in d["layers"]:
+        assert set(layer["abs_grad_quantiles"]) == {"p05", "p25", "p50", "p75", "p95"}
+        assert set(layer["fraction_below"]) == {"1e-3", "1e-6"} and set(
+            layer["fraction_above"]
+        ) == {"1e2"}
+        q = layer["abs_grad_quantiles"]
+        assert q["p05"] <= q["p25"] <= q["p50"] <= q["p75"] <= q["p95"]
+    # vanishing: the first layer's median gradient is far below the last's
+    assert (
+        d["layers"][0]["abs_grad_quantiles"]["p50"]
+        < d["layers"][2]["abs_grad_quantiles"]["p50"] / 10
+    )
+    # the same command again gives the same numbers
+    _, again, _ = run(capsys, *args)
+    assert json.loads(again) == d

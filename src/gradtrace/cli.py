@@ -5,6 +5,7 @@ Commands::
     gradtrace solve  [--format text|markdown|latex|json]
     gradtrace grad   (--preset NAME | --weights W1,W2,.. --x X --target T) [spec flags] [--json]
     gradtrace derive (--preset NAME | --depth N) [spec flags] [--format ...]
+    gradtrace montecarlo (--preset NAME | --depth N) [spec flags] [--samples N --seed S ...]
 
 Options take ``--name value`` or ``--name=value`` (``--weights=-1.2,0.4``). Bad input prints one
 line on stderr naming the value and exits with status 2.
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -254,6 +257,102 @@ def derive(
     from gradtrace.render.document import derivation_document
 
     _emit(derivation_document(deriv), fmt)
+
+
+@app.command()
+def montecarlo(
+    preset: PresetOpt = None,
+    depth: Annotated[str | None, typer.Option(help="Number of layers L (at most 100)")] = None,
+    activation: ActivationOpt = None,
+    output_activation: OutputActivationOpt = None,
+    loss: LossOpt = None,
+    biases: Annotated[
+        bool, typer.Option("--biases/--no-biases", help="Draw a bias per layer too")
+    ] = False,
+    x: Annotated[
+        str | None, typer.Option("--x", help="The input x [default: 0.63, or the preset's]")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="The label y_hat [default: 1, or the preset's]")
+    ] = None,
+    draw_x: Annotated[bool, typer.Option("--draw-x", help="Draw x ~ N(0, 1) per sample")] = False,
+    draw_target: Annotated[
+        bool,
+        typer.Option("--draw-target", help="Draw the label per sample (bce: 0 or 1; l2: N(0, 1))"),
+    ] = False,
+    init: Annotated[
+        str, typer.Option(help="normal: N(0, std^2); uniform: the same variance")
+    ] = "normal",
+    std: Annotated[str, typer.Option(help="Standard deviation of the weights")] = "1",
+    samples: Annotated[str, typer.Option(help="Number of initializations")] = "100000",
+    seed: Annotated[str, typer.Option(help="Seed (the same seed gives the same result)")] = "0",
+    chunk_size: Annotated[
+        str, typer.Option(help="Samples per chunk (memory only; results do not change)")
+    ] = "262144",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (same as --format json)")
+    ] = False,
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """Distribution of |dL/dw_k| per layer over random initializations (N(0, 1) by default)."""
+    from gradtrace.lab.montecarlo import MonteCarloConfig, run_montecarlo
+    from gradtrace.network import ChainSpec
+
+    p, spec_values = _spec_values(preset, activation, output_activation, loss)
+    depth_n = _int(depth, "--depth")
+    if depth_n is None:
+        if p is None:
+            raise SpecError("give --depth (the number of layers) or --preset")
+        depth_n = p.network.depth
+    x_in, t_in = _float(x, "--x"), _float(target, "--target")
+    default_x, default_t = (p.x, p.target) if p is not None else (0.63, 1.0)
+    config = MonteCarloConfig(
+        spec=ChainSpec(depth=depth_n, biases=biases, **spec_values),
+        samples=_int(samples, "--samples"),  # type: ignore[arg-type]
+        seed=_int(seed, "--seed"),  # type: ignore[arg-type]
+        init=init,
+        std=_float(std, "--std"),  # type: ignore[arg-type]
+        x=None if draw_x else (x_in if x_in is not None else default_x),
+        target=None if draw_target else (t_in if t_in is not None else default_t),
+        chunk_size=_int(chunk_size, "--chunk-size"),  # type: ignore[arg-type]
+    )
+    machine = as_json or fmt is Format.json
+    with _progress(enabled=not (quiet or machine) and sys.stderr.isatty()) as update:
+        result = run_montecarlo(config, progress=update)
+    if machine:
+        from gradtrace.render.json import montecarlo_dict
+
+        _json(montecarlo_dict(result))
+        return
+    from gradtrace.render.document import montecarlo_document
+
+    _emit(montecarlo_document(result), fmt)
+
+
+@contextmanager
+def _progress(*, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr, or nothing (not a terminal, --quiet, --json)."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("sampling", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
 
 
 def _fail(message: str) -> int:

@@ -18,6 +18,7 @@ import sympy as sp
 from gradtrace.activations import get_activation
 from gradtrace.backprop import LogTrace, Trace
 from gradtrace.exercise import NumericPart, Solution
+from gradtrace.lab.montecarlo import MonteCarloResult
 from gradtrace.symbolic import ChainDerivation, GradientFormula, SigmoidAnalysis, to_latex
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "derivation_document",
     "fmt",
     "log_table",
+    "montecarlo_document",
     "solution_document",
     "trace_document",
 ]
@@ -713,3 +715,65 @@ def derivation_document(deriv: ChainDerivation) -> list[Block]:
             )
         ),
     ]
+
+
+def montecarlo_document(r: MonteCarloResult) -> list[Block]:
+    """Per-layer quantiles of |dL/dw_k| over random initializations (``gradtrace montecarlo``)."""
+    c = r.config
+    init = (
+        f"N(0, {fmt(c.std)}^2)"
+        if c.init == "normal"
+        else f"U(-sqrt(3) {fmt(c.std)}, sqrt(3) {fmt(c.std)})"
+    )
+    x = "x ~ N(0, 1)" if c.x is None else f"x = {fmt(c.x)}"
+    t = "y_hat drawn" if c.target is None else f"y_hat = {fmt(c.target)}"
+    rows = []
+    for s in r.layers:
+        q = s.abs_grad_quantiles
+        rows.append(
+            (
+                str(s.layer),
+                *(num(q[k], 3) for k in ("p05", "p25", "p50", "p75", "p95")),
+                num(s.mean_log10_abs_grad, 4),
+                f"{100 * s.fraction_below['1e-3']:.2f}%",
+                f"{100 * s.fraction_below['1e-6']:.3f}%",
+                f"{100 * s.fraction_above['1e2']:.3f}%",
+            )
+        )
+    header: tuple[Inline, ...] = (
+        "layer",
+        "p05",
+        "p25",
+        "median",
+        "p75",
+        "p95",
+        Math("mean log10|g|", r"\overline{\log_{10}|g|}"),
+        "< 1e-3",
+        "< 1e-6",
+        "> 1e2",
+    )
+    ratio = r.ratio_quantiles
+    blocks: list[Block] = [
+        Heading("Gradients over random initializations", 1),
+        par(
+            f"{c.samples:,} samples (seed {c.seed}); depth {c.spec.depth}, hidden activation "
+            f"{c.spec.activation}, output activation {c.spec.output_activation}, loss {c.spec.loss}"
+            f"{', biases on' if c.spec.biases else ''}; weights ~ {init}; {x}, {t}.",
+        ),
+        Table(header, tuple(rows), "|dL/dw_k| per layer"),
+    ]
+    if ratio:
+        blocks.append(
+            par(
+                f"|dL/dw1| / |dL/dw{c.spec.depth}|: median {fmt(ratio['p50'], 3)} (p05 {fmt(ratio['p05'], 3)}, "
+                f"p95 {fmt(ratio['p95'], 3)}); on average the first layer's gradient is "
+                f"{fmt(10**-r.mean_log10_ratio, 3)} times smaller than the last's (geometric mean).",
+            )
+        )
+    if r.float64_nonfinite:
+        blocks.append(
+            par(
+                f"warning: {r.float64_nonfinite} gradients were not finite in float64 and are left out."
+            )
+        )
+    return blocks

@@ -16,9 +16,10 @@ import sympy as sp
 
 from gradtrace.backprop import LogTrace, Trace
 from gradtrace.exercise import NumericPart, Solution
+from gradtrace.lab.montecarlo import RESOLUTION, MonteCarloResult
 from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis
 
-__all__ = ["derivation_dict", "log_trace_dict", "solution_dict", "trace_dict"]
+__all__ = ["derivation_dict", "log_trace_dict", "montecarlo_dict", "solution_dict", "trace_dict"]
 
 
 def _f(v: Any) -> float | None:
@@ -157,4 +158,41 @@ def solution_dict(sol: Solution) -> dict[str, Any]:
         "b": _numeric_part(sol.b),
         "c": derivation_dict(sol.c),
         "d": _numeric_part(sol.d),
+    }
+
+
+def montecarlo_dict(r: MonteCarloResult) -> dict[str, Any]:
+    """``gradtrace montecarlo --json``: per-layer statistics of |dL/dw_k|, and the config."""
+    c = r.config
+    return {
+        "samples": c.samples,
+        "seed": c.seed,
+        "layers": [
+            {
+                "layer": s.layer,
+                "abs_grad_quantiles": {k: _f(v) for k, v in s.abs_grad_quantiles.items()},
+                "mean_log10_abs_grad": _f(s.mean_log10_abs_grad),
+                "fraction_zero": s.fraction_zero,
+                "fraction_below": s.fraction_below,
+                "fraction_above": s.fraction_above,
+            }
+            for s in r.layers
+        ],
+        "ratio_first_to_last": {
+            "abs_quantiles": {k: _f(v) for k, v in r.ratio_quantiles.items()},
+            "mean_log10": _f(r.mean_log10_ratio),
+        },
+        "float64_nonfinite": r.float64_nonfinite,
+        "config": {
+            "depth": c.spec.depth,
+            "activation": c.spec.activation,
+            "output_activation": c.spec.output_activation,
+            "loss": c.spec.loss,
+            "biases": c.spec.biases,
+            "init": c.init,
+            "std": c.std,
+            "x": c.x,
+            "target": c.target,
+            "quantile_resolution_log10": RESOLUTION,
+        },
     }
