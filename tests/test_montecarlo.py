@@ -21,7 +21,6 @@ def test_depth_one_matches_the_closed_form() -> None:
     x, N = 5.0, 1_000_000  # x = 5: |g| < 1e-3 has probability 4.5%, not 1e-24 as at x = 0.63
     r = run_montecarlo(MonteCarloConfig(ChainSpec(1), N, seed=3, x=x, target=1.0))
     layer = r.layers[0]
-    s = lambda u: 1 / (1 + math.exp(-u))  # noqa: E731
 
     def cdf(v: float) -> float:  # exact P(|g| <= v) = 1 - Phi(w) with x s(-x w) = v
         if v >= x:
@@ -73,7 +72,7 @@ def test_matches_a_plain_numpy_loop_with_the_same_seed() -> None:
         srt = np.sort(g[:, k])
         for key, q in (("p05", 0.05), ("p50", 0.5), ("p95", 0.95)):
             rank = q * n
-            lo, hi = srt[max(int(math.floor(rank)) - 1, 0)], srt[min(int(math.ceil(rank)), n - 1)]
+            lo, hi = srt[max(math.floor(rank) - 1, 0)], srt[min(math.ceil(rank), n - 1)]
             got = layer.abs_grad_quantiles[key]
             assert lo * 10 ** (-2 * RESOLUTION) <= got <= hi * 10 ** (2 * RESOLUTION), (k, key)
         assert layer.mean_log10_abs_grad == pytest.approx(lg[:, k].mean(), rel=1e-10)
