@@ -1,8 +1,9 @@
 """Monte Carlo over random initializations: the distribution of |dL/dw_k| per layer.
 
 The exercise draws its weights from N(0, 1); one draw shows one snapshot. Here N weight vectors
-are drawn and every gradient is computed by the engine (``backprop``), in chunks, so that 10^8
-samples run in bounded memory.
+are drawn and every gradient is computed, in chunks, so that 10^8 samples run in bounded memory,
+by the fused kernel of ``kernel.py`` (the engine's formulas with one exponential per sigmoid
+layer; the tests hold it to the engine's ``backprop`` at 1e-12).
 
 Reproducibility: the random stream is cut into fixed blocks of ``BLOCK`` samples, block ``i``
 drawn from ``numpy.random.default_rng([seed, i])``. Chunks are whole numbers of blocks and every
@@ -21,9 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gradtrace.backprop import backprop
 from gradtrace.errors import SpecError
-from gradtrace.network import ChainSpec, Network, check_finite
+from gradtrace.lab.kernel import grad_weights
+from gradtrace.network import ChainSpec, check_finite
 
 __all__ = [
     "BLOCK",
@@ -217,8 +218,7 @@ def run_montecarlo(
         for b in range(start, min(start + blocks_per_chunk, n_blocks)):
             n = min(BLOCK, N - b * BLOCK)
             d = draw_block(config, b, n)
-            net = Network(spec, d["weights"], d["biases"])
-            g = np.abs(backprop(net, d["x"], d["target"]).grad_weight)  # (n, L)
+            g = np.abs(grad_weights(spec, d["weights"], d["biases"], d["x"], d["target"]))  # (n, L)
             bad = ~np.isfinite(g)
             nonfinite += int(bad.sum())
             g = np.where(bad, np.nan, g)
