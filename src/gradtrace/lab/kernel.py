@@ -33,14 +33,37 @@ def _sigmoid_and_d1(z: Array) -> tuple[Array, Array, Array]:
     return np.where(pos, r, er), np.where(pos, er, r), er * r
 
 
+TILE = 4096
+"""Samples per inner pass: 32 KB arrays stay in cache and below malloc's mmap threshold, so the
+temporaries of each NumPy operation are reused instead of faulted in."""
+
+
 def grad_weights(
     spec: ChainSpec, weights: Array, biases: Array | None, x: Array, target: Array
 ) -> Array:
     """``dL/dw_k`` for a batch of chains, ``(n, L)``.
 
     **Arguments:** ``weights`` and ``biases`` ``(n, L)``; ``x`` and ``target`` ``(n,)``. Inputs
-    are assumed validated (the Monte Carlo config draws them).
+    are assumed validated (the Monte Carlo config draws them). Every operation is elementwise,
+    so the result does not depend on the tiling.
     """
+    n = weights.shape[0]
+    x = np.broadcast_to(np.asarray(x, dtype=np.float64), (n,))
+    target = np.broadcast_to(np.asarray(target, dtype=np.float64), (n,))
+    if n <= TILE:
+        return _grad_weights_tile(spec, weights, biases, x, target)
+    out = np.empty((n, spec.depth))
+    for i in range(0, n, TILE):
+        sl = slice(i, i + TILE)
+        b = None if biases is None else biases[sl]
+        out[sl] = _grad_weights_tile(spec, weights[sl], b, x[sl], target[sl])
+    return out
+
+
+def _grad_weights_tile(
+    spec: ChainSpec, weights: Array, biases: Array | None, x: Array, target: Array
+) -> Array:
+    """One tile of ``grad_weights``."""
     L = spec.depth
     wT = np.ascontiguousarray(weights.T)  # (L, n)
     bT = None if biases is None else np.ascontiguousarray(biases.T)
