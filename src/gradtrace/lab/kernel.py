@@ -27,6 +27,8 @@ Array = np.ndarray
 TILE = 8192
 """Samples per inner pass: 64 KB arrays stay in cache and below malloc's mmap threshold, so the
 temporaries of each NumPy operation are reused instead of faulted in."""
+WORKING_SET = 4 << 20
+"""Bytes a tile may use across all layers (deep chains get smaller tiles)."""
 
 
 def grad_weights(
@@ -41,11 +43,13 @@ def grad_weights(
     n = weights.shape[0]
     x = np.broadcast_to(np.asarray(x, dtype=np.float64), (n,))
     target = np.broadcast_to(np.asarray(target, dtype=np.float64), (n,))
-    if n <= TILE:
+    # a tile's working set is about 3 L tile doubles: keep it near 4 MB for deep chains
+    tile = int(np.clip(WORKING_SET // (24 * spec.depth), 1024, TILE))
+    if n <= tile:
         return _grad_weights_tile(spec, weights, biases, x, target)
     out = np.empty((n, spec.depth))
-    for i in range(0, n, TILE):
-        sl = slice(i, i + TILE)
+    for i in range(0, n, tile):
+        sl = slice(i, i + tile)
         b = None if biases is None else biases[sl]
         out[sl] = _grad_weights_tile(spec, weights[sl], b, x[sl], target[sl])
     return out
