@@ -71,7 +71,9 @@ def test_matches_torch_autograd(p: dict) -> None:
         p["loss"],
     )
     scale = np.maximum(np.abs(trace.loss), np.max(np.abs(gw), axis=-1))
-    np.testing.assert_allclose(trace.loss, loss, rtol=1e-12, atol=1e-300)
+    # torch's bce-with-logits takes log(1 + e^-|z|) without log1p: ~1e-11 off for small losses
+    # (the engine's loss is held to mpmath at 1e-13 in test_losses.py)
+    np.testing.assert_allclose(trace.loss, loss, rtol=1e-9, atol=1e-300)
     assert_grads_close(trace.grad_weight, gw, scale, rtol=1e-9, floor=1e-15)
     if gb is not None:
         assert_grads_close(trace.grad_bias, gb, scale, rtol=1e-9, floor=1e-15)
