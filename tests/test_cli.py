@@ -241,6 +241,10 @@ BAD = [
     (["montecarlo", "--depth", "3", "--seed", "-4"], "seed must be a whole number of at least 0"),
     (["montecarlo", "--depth", "101"], "depth must be at most 100"),
     (["montecarlo"], "give --depth"),
+    (["depth", "--depths", "0,5"], "depths must be between 1 and 10000, got 0"),
+    (["depth", "--depths", "1.5"], "--depths: 1.5 is not a whole number"),
+    (["depth", "--std", "0"], "std must be positive, got 0"),
+    (["depth", "--activation", "gelu"], "unknown activation 'gelu'"),
 ]
 
 
@@ -322,3 +326,23 @@ def test_montecarlo_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     # the same command again gives the same numbers
     _, again, _ = run(capsys, *args)
     assert json.loads(again) == d
+
+
+def test_depth_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "depth",
+        "--activation",
+        "sigmoid",
+        "--depths",
+        "10,2000",
+        "--samples",
+        "40",
+        "--json",
+    )
+    assert code == 0
+    d = json.loads(out)
+    assert [p["depth"] for p in d["depths"]] == [10, 2000]
+    assert d["depths"][1]["mean_log10_abs_grad_first"] < -1500  # finite, far below float64's range
+    assert d["profile"]["depth"] == 2000 and len(d["profile"]["layer"]) == 1000
+    assert abs(d["rate"]["fitted"] - d["rate"]["expected"]) < 4 * d["rate"]["fitted_se"] + 1e-3

@@ -6,6 +6,7 @@ Commands::
     gradtrace grad   (--preset NAME | --weights W1,W2,.. --x X --target T) [spec flags] [--json]
     gradtrace derive (--preset NAME | --depth N) [spec flags] [--format ...]
     gradtrace montecarlo (--preset NAME | --depth N) [spec flags] [--samples N --seed S ...]
+    gradtrace depth [--activation A --std S --depths 1,10,100,... --samples N --seed S]
 
 Options take ``--name value`` or ``--name=value`` (``--weights=-1.2,0.4``). Bad input prints one
 line on stderr naming the value and exits with status 2.
@@ -328,6 +329,58 @@ def montecarlo(
     from gradtrace.render.document import montecarlo_document
 
     _emit(montecarlo_document(result), fmt)
+
+
+@app.command()
+def depth(
+    activation: Annotated[
+        str, typer.Option(help=f"Activation of every layer: {ACTIVATION_HELP}")
+    ] = "sigmoid",
+    std: Annotated[str, typer.Option(help="Standard deviation of the weights")] = "1",
+    depths: Annotated[
+        str, typer.Option(help="Comma-separated depths, each 1 to 10,000")
+    ] = "1,3,10,30,100,300,1000,3000,10000",
+    samples: Annotated[str, typer.Option(help="Chains per depth")] = "200",
+    seed: Annotated[str, typer.Option(help="Seed (the same seed gives the same result)")] = "0",
+    init: Annotated[
+        str, typer.Option(help="normal: N(0, std^2); uniform: the same variance")
+    ] = "normal",
+    x: Annotated[str, typer.Option("--x", help="The input x")] = "1",
+    target: Annotated[str, typer.Option(help="The target y_hat (l2 loss, identity output)")] = "0",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (same as --format json)")
+    ] = False,
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """log10|dL/dw_1| against depth (up to 10,000) and the per-layer rate, fitted and expected."""
+    from gradtrace.lab.depth import DepthConfig, run_depth
+
+    depth_list = tuple(int(v) for v in _floats(depths, "--depths") if _whole(v, "--depths"))
+    config = DepthConfig(
+        activation=activation,
+        std=_float(std, "--std"),  # type: ignore[arg-type]
+        depths=depth_list,
+        samples=_int(samples, "--samples"),  # type: ignore[arg-type]
+        seed=_int(seed, "--seed"),  # type: ignore[arg-type]
+        x=_float(x, "--x"),  # type: ignore[arg-type]
+        target=_float(target, "--target"),  # type: ignore[arg-type]
+        init=init,
+    )
+    result = run_depth(config)
+    if as_json or fmt is Format.json:
+        from gradtrace.render.json import depth_dict
+
+        _json(depth_dict(result))
+        return
+    from gradtrace.render.document import depth_document
+
+    _emit(depth_document(result), fmt)
+
+
+def _whole(value: float, option: str) -> bool:
+    if value != int(value):
+        raise SpecError(f"{option}: {value:g} is not a whole number")
+    return True
 
 
 @contextmanager

@@ -12,14 +12,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import sympy as sp
 
 from gradtrace.backprop import LogTrace, Trace
 from gradtrace.exercise import NumericPart, Solution
+from gradtrace.lab.depth import DepthResult
 from gradtrace.lab.montecarlo import RESOLUTION, MonteCarloResult
 from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis
 
-__all__ = ["derivation_dict", "log_trace_dict", "montecarlo_dict", "solution_dict", "trace_dict"]
+__all__ = [
+    "depth_dict",
+    "derivation_dict",
+    "log_trace_dict",
+    "montecarlo_dict",
+    "solution_dict",
+    "trace_dict",
+]
 
 
 def _f(v: Any) -> float | None:
@@ -194,5 +203,42 @@ def montecarlo_dict(r: MonteCarloResult) -> dict[str, Any]:
             "x": c.x,
             "target": c.target,
             "quantile_resolution_log10": RESOLUTION,
+        },
+    }
+
+
+def depth_dict(r: DepthResult) -> dict[str, Any]:
+    """``gradtrace depth --json``: log10|dL/dw_1| per depth, the profile of the deepest chain
+    (every layer up to 1,000; thinned evenly beyond), and the fitted and expected rates."""
+    c = r.config
+    L = r.profile_depth
+    keep = np.unique(np.linspace(0, L - 1, min(L, 1000)).astype(int))
+    return {
+        "samples": c.samples,
+        "seed": c.seed,
+        "activation": c.activation,
+        "std": c.std,
+        "init": c.init,
+        "depths": [
+            {
+                "depth": p.depth,
+                "mean_log10_abs_grad_first": _f(p.mean_log10_abs_grad_first),
+                "median_log10_abs_grad_first": _f(p.median_log10_abs_grad_first),
+                "fraction_zero_first": p.fraction_zero_first,
+                "fraction_float64_lost_first": p.fraction_float64_lost_first,
+            }
+            for p in r.points
+        ],
+        "profile": {
+            "depth": L,
+            "layer": [int(k) + 1 for k in keep],
+            "mean_log10_abs_grad": [_f(v) for v in r.profile_mean_log10_grad[keep]],
+            "mean_log10_abs_delta": [_f(v) for v in r.profile_mean_log10_delta[keep]],
+        },
+        "rate": {
+            "fitted": _f(r.fitted_rate),
+            "fitted_se": _f(r.fitted_rate_se),
+            "expected": None if r.expected_rate is None else _f(r.expected_rate),
+            "units": "decades per layer",
         },
     }
