@@ -245,6 +245,19 @@ BAD = [
     (["depth", "--depths", "1.5"], "--depths: 1.5 is not a whole number"),
     (["depth", "--std", "0"], "std must be positive, got 0"),
     (["depth", "--activation", "gelu"], "unknown activation 'gelu'"),
+    (
+        ["train", "--preset", "exercise-regression", "--lr=-1"],
+        "learning rate must be positive, got -1",
+    ),
+    (
+        ["train", "--preset", "exercise-regression", "--steps", "0"],
+        "steps must be between 1 and 100000",
+    ),
+    (
+        ["train", "--preset", "exercise-regression", "--dataset", "0"],
+        "dataset size must be at least 1",
+    ),
+    (["train", "--weights", "0.1", "--x", "1"], "give --target"),
 ]
 
 
@@ -346,3 +359,43 @@ def test_depth_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert d["depths"][1]["mean_log10_abs_grad_first"] < -1500  # finite, far below float64's range
     assert d["profile"]["depth"] == 2000 and len(d["profile"]["layer"]) == 1000
     assert abs(d["rate"]["fitted"] - d["rate"]["expected"]) < 4 * d["rate"]["fitted_se"] + 1e-3
+
+
+def test_train_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--preset",
+        "exercise-regression",
+        "--lr",
+        "0.1",
+        "--steps",
+        "500",
+        "--json",
+    )
+    assert code == 0
+    d = json.loads(out)
+    assert d["outcome"] == "converged" and d["converged_at"] == d["steps_taken"]
+    assert d["final_loss"] <= 1e-6 and d["loss_curve"]["loss"][0] == pytest.approx(
+        16287.2637, rel=1e-8
+    )
+    assert [layer["layer"] for layer in d["layers"]] == [1, 2, 3]
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--weights=1,1",
+        "--activation",
+        "identity",
+        "--output-activation",
+        "identity",
+        "--loss",
+        "l2",
+        "--x",
+        "3",
+        "--target",
+        "0",
+        "--lr",
+        "1",
+        "--json",
+    )
+    assert code == 0 and json.loads(out)["outcome"] == "diverged"

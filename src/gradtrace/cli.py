@@ -7,6 +7,7 @@ Commands::
     gradtrace derive (--preset NAME | --depth N) [spec flags] [--format ...]
     gradtrace montecarlo (--preset NAME | --depth N) [spec flags] [--samples N --seed S ...]
     gradtrace depth [--activation A --std S --depths 1,10,100,... --samples N --seed S]
+    gradtrace train (--preset NAME | --weights W1,..,WL) [--lr LR --steps T --dataset N ...]
 
 Options take ``--name value`` or ``--name=value`` (``--weights=-1.2,0.4``). Bad input prints one
 line on stderr naming the value and exits with status 2.
@@ -375,6 +376,78 @@ def depth(
     from gradtrace.render.document import depth_document
 
     _emit(depth_document(result), fmt)
+
+
+@app.command()
+def train(
+    preset: PresetOpt = None,
+    weights: Annotated[
+        str | None, typer.Option(help="Comma-separated starting weights w1,...,wL")
+    ] = None,
+    activation: ActivationOpt = None,
+    output_activation: OutputActivationOpt = None,
+    loss: LossOpt = None,
+    x: Annotated[str | None, typer.Option("--x", help="The input x (one sample)")] = None,
+    target: Annotated[
+        str | None, typer.Option(help="The label or target y_hat (one sample)")
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Train on N seeded 1-D samples instead of one")
+    ] = None,
+    seed: Annotated[str, typer.Option(help="Seed of --dataset")] = "0",
+    learning_rate: Annotated[
+        str, typer.Option("--learning-rate", "--lr", help="Step size")
+    ] = "0.01",
+    steps: Annotated[str, typer.Option(help="Most steps to take (at most 100,000)")] = "1000",
+    tolerance: Annotated[
+        str, typer.Option(help="A loss at or below this counts as converged")
+    ] = "1e-6",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (same as --format json)")
+    ] = False,
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """Gradient descent step by step: converged, oscillating or diverged, and how each layer moved."""
+    from gradtrace.lab.training import TrainConfig, make_dataset
+    from gradtrace.lab.training import train as run_training
+    from gradtrace.network import Network
+
+    p, spec_values = _spec_values(preset, activation, output_activation, loss)
+    if weights is not None:
+        w = _floats(weights, "--weights")
+    elif p is not None:
+        w = [float(v) for v in p.network.weights]
+    else:
+        raise SpecError("give --weights (for example --weights=0.25,-0.11,0.78) or --preset")
+    net = Network.chain(w, **spec_values)
+    if dataset is not None:
+        xs, ts = make_dataset(net.spec, _int(dataset, "--dataset"), _int(seed, "--seed"))  # type: ignore[arg-type]
+    else:
+        x_in, t_in = _float(x, "--x"), _float(target, "--target")
+        if x_in is None and p is None:
+            raise SpecError("give --x and --target, --dataset N, or --preset")
+        if t_in is None and p is None:
+            raise SpecError("give --target (the label y_hat), --dataset N, or --preset")
+        xs = x_in if x_in is not None else p.x  # type: ignore[union-attr]
+        ts = t_in if t_in is not None else p.target  # type: ignore[union-attr]
+    history = run_training(
+        TrainConfig(
+            network=net,
+            x=xs,
+            target=ts,  # type: ignore[arg-type]
+            learning_rate=_float(learning_rate, "--learning-rate"),  # type: ignore[arg-type]
+            steps=_int(steps, "--steps"),  # type: ignore[arg-type]
+            tolerance=_float(tolerance, "--tolerance"),  # type: ignore[arg-type]
+        )
+    )
+    if as_json or fmt is Format.json:
+        from gradtrace.render.json import train_dict
+
+        _json(train_dict(history))
+        return
+    from gradtrace.render.document import train_document
+
+    _emit(train_document(history), fmt)
 
 
 def _whole(value: float, option: str) -> bool:

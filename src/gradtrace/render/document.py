@@ -20,6 +20,7 @@ from gradtrace.backprop import LogTrace, Trace
 from gradtrace.exercise import NumericPart, Solution
 from gradtrace.lab.depth import DepthResult
 from gradtrace.lab.montecarlo import MonteCarloResult
+from gradtrace.lab.training import TrainHistory
 from gradtrace.symbolic import ChainDerivation, GradientFormula, SigmoidAnalysis, to_latex
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "montecarlo_document",
     "solution_document",
     "trace_document",
+    "train_document",
 ]
 
 
@@ -829,4 +831,84 @@ def depth_document(r: DepthResult) -> list[Block]:
             + trend,
         )
     )
+    return blocks
+
+
+def train_document(h: TrainHistory) -> list[Block]:
+    """The outcome of a gradient-descent run, per-layer movement and the loss curve."""
+    c = h.config
+    spec = c.network.spec
+    T = h.steps_taken
+    rows = []
+    for k in range(spec.depth):
+        rows.append(
+            (
+                str(k + 1),
+                num(h.weights[0, k], 4),
+                num(h.weights[-1, k], 4),
+                num(h.grads[0, k], 4) if T else "-",
+                f"{100 * h.relative_update[0, k]:.3g}%" if T else "-",
+                f"{100 * np.median(h.relative_update[:, k]):.3g}%" if T else "-",
+                f"{100 * h.total_relative_change[k]:.3g}%",
+            )
+        )
+    header: tuple[Inline, ...] = (
+        "layer",
+        "w start",
+        "w end",
+        "dL/dw at start",
+        "first step |dw|/|w|",
+        "median |dw|/|w|",
+        "total change",
+    )
+    marks = [
+        s
+        for s in (
+            0,
+            1,
+            2,
+            5,
+            10,
+            20,
+            50,
+            100,
+            200,
+            500,
+            1000,
+            2000,
+            5000,
+            10000,
+            20000,
+            50000,
+            100000,
+        )
+        if s < h.loss.size
+    ]
+    if h.loss.size - 1 not in marks:
+        marks.append(h.loss.size - 1)
+    curve = Table(("step", "loss"), tuple((str(s), num(h.loss[s], 6)) for s in marks), "Loss")
+    blocks: list[Block] = [
+        Heading("Gradient descent", 1),
+        par(
+            f"Depth {spec.depth}, hidden activation {spec.activation}, output activation "
+            f"{spec.output_activation}, loss {spec.loss}; {c.x.size} sample{'s' if c.x.size > 1 else ''}; "
+            f"learning rate {c.learning_rate:g}, up to {c.steps} steps.",
+        ),
+        par("Outcome: " + h.message + "."),
+        Table(header, tuple(rows), "Per layer"),
+        curve,
+    ]
+    if T and spec.depth > 1:
+        first, last = h.relative_update[0, 0], h.relative_update[0, -1]
+        if first > 0 and last > 0:
+            blocks.append(
+                par(
+                    f"At the first step w1 moves by {fmt(100 * first, 3)}% of its value and w{spec.depth} by "
+                    f"{fmt(100 * last, 3)}%: the first layer's update is {fmt(last / first, 3)} times smaller "
+                    "in relative terms."
+                    if last > first
+                    else f"At the first step w1 moves by {fmt(100 * first, 3)}% of its value and w{spec.depth} by "
+                    f"{fmt(100 * last, 3)}%.",
+                )
+            )
     return blocks

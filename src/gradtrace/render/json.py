@@ -19,6 +19,7 @@ from gradtrace.backprop import LogTrace, Trace
 from gradtrace.exercise import NumericPart, Solution
 from gradtrace.lab.depth import DepthResult
 from gradtrace.lab.montecarlo import RESOLUTION, MonteCarloResult
+from gradtrace.lab.training import TrainHistory
 from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "montecarlo_dict",
     "solution_dict",
     "trace_dict",
+    "train_dict",
 ]
 
 
@@ -241,4 +243,41 @@ def depth_dict(r: DepthResult) -> dict[str, Any]:
             "expected": None if r.expected_rate is None else _f(r.expected_rate),
             "units": "decades per layer",
         },
+    }
+
+
+def _curve_steps(n: int, points: int = 200) -> np.ndarray:
+    """Step indices to show of a curve of length ``n``: all of them up to ``points``, else evenly
+    spread on a log scale (the early steps are where things happen)."""
+    if n <= points:
+        return np.arange(n)
+    return np.unique(np.concatenate([[0], np.geomspace(1, n - 1, points).astype(int), [n - 1]]))
+
+
+def train_dict(h: TrainHistory) -> dict[str, Any]:
+    """``gradtrace train --json``: the outcome, per-layer movement, and the loss curve."""
+    steps = _curve_steps(h.loss.size)
+    rel = h.relative_update
+    return {
+        "outcome": h.outcome,
+        "message": h.message,
+        "converged_at": h.converged_at,
+        "diverged_at": h.diverged_at,
+        "steps_taken": h.steps_taken,
+        "learning_rate": float(h.config.learning_rate),
+        "samples": int(h.config.x.size),
+        "final_loss": _f(h.loss[-1]) if h.loss.size else None,
+        "layers": [
+            {
+                "layer": k + 1,
+                "initial_weight": _f(h.weights[0, k]),
+                "final_weight": _f(h.weights[-1, k]),
+                "first_grad": _f(h.grads[0, k]) if h.steps_taken else None,
+                "first_relative_update": _f(rel[0, k]) if h.steps_taken else None,
+                "median_relative_update": _f(np.median(rel[:, k])) if h.steps_taken else None,
+                "total_relative_change": _f(h.total_relative_change[k]),
+            }
+            for k in range(h.weights.shape[1])
+        ],
+        "loss_curve": {"step": [int(s) for s in steps], "loss": [_f(h.loss[s]) for s in steps]},
     }
