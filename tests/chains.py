@@ -28,7 +28,7 @@ def chains(
     acts = acts or ACTS
     depth = draw(st.integers(1, max_depth))
     activation = draw(st.sampled_from(acts))
-    loss = draw(st.sampled_from(["bce", "l2"]))
+    loss = draw(st.sampled_from(["bce", "l2", "huber"]))
     output = "sigmoid" if loss == "bce" else draw(st.sampled_from(acts))
     shape = draw(st.sampled_from([(), (3,), (2, 2)])) if batch else ()
     fl = lambda m: st.floats(-m, m, allow_nan=False, allow_subnormal=False)  # noqa: E731
@@ -68,11 +68,19 @@ def names(p: dict) -> list[str]:
     return [p["output_activation"] if k == L - 1 else p["activation"] for k in range(L)]
 
 
-def unsaturated(p: dict, trace: Trace, *, sigmoid_max: float = 12.0, tanh_max: float = 6.0) -> bool:
-    """torch's sigmoid' = y(1-y) and tanh' = 1-y^2 lose relative precision in saturation."""
+def unsaturated(
+    p: dict,
+    trace: Trace,
+    *,
+    sigmoid_max: float = 12.0,
+    tanh_max: float = 6.0,
+    softsign_max: float = 1e4,
+) -> bool:
+    """torch's sigmoid' = y(1-y) and tanh' = 1-y^2 lose relative precision in saturation, and its
+    softsign' (autograd through z/(1+|z|): a difference of near-equal terms) loses eps |z|."""
+    limits = {"sigmoid": sigmoid_max, "tanh": tanh_max, "softsign": softsign_max}
     for k, n in enumerate(names(p)):
-        z = np.abs(trace.z[..., k])
-        if (n == "sigmoid" and (z > sigmoid_max).any()) or (n == "tanh" and (z > tanh_max).any()):
+        if n in limits and (np.abs(trace.z[..., k]) > limits[n]).any():
             return False
     return True
 
@@ -96,8 +104,12 @@ def well_conditioned(p: dict, trace: Trace, ratio: float = 1e-3) -> bool:
         if (np.abs(trace.z) < ratio * terms).any():
             return False
     y, t = trace.prediction, trace.target
-    if p["loss"] == "l2":
-        return bool((np.abs(y - t) > ratio * (np.abs(y) + np.abs(t))).all())
+    if p["loss"] in ("l2", "huber"):
+        r = np.abs(y - t)
+        kink = np.abs(r - 1.0) > 1e-6  # huber's second derivative jumps at |r| = 1
+        return bool(
+            (r > ratio * (np.abs(y) + np.abs(t))).all() and (p["loss"] == "l2" or kink.all())
+        )
     return bool((np.abs(trace.delta[..., -1]) > ratio).all())
 
 

@@ -57,6 +57,9 @@ def mp_loss(
         t = mp.mpf(t)
         if loss == "bce":
             return -(t * mp.log(a) + (1 - t) * mp.log(1 - a))
+        if loss == "huber":
+            r = abs(a - t)
+            return r**2 / 2 if r <= 1 else r - mp.mpf(1) / 2
         return (t - a) ** 2
 
 
@@ -171,6 +174,8 @@ def torch_grads(weights, biases, x, t, activation, output_activation, loss):
     if loss == "bce":
         T = T.expand_as(z)
         lo = F.binary_cross_entropy_with_logits(z, T, reduction="none")
+    elif loss == "huber":
+        lo = F.huber_loss(a, T.expand_as(a), reduction="none", delta=1.0)
     else:
         lo = (T - a) ** 2
     lo.sum().backward()

@@ -63,3 +63,18 @@ def test_l2_is_the_exercise_form() -> None:
 def test_unknown_loss() -> None:
     with pytest.raises(SpecError, match="unknown loss 'hinge'"):
         get_loss("hinge")
+
+
+@pytest.mark.parametrize("r", [-5.0, -1.0, -0.3, 0.0, 0.7, 1.0, 2.5, 255.0])
+def test_huber_matches_its_definition(r: float) -> None:
+    from gradtrace.losses import huber, huber_grad
+
+    with mp.workdps(30):
+        f = lambda y: (y**2 / 2) if abs(y) <= 1 else abs(y) - mp.mpf(1) / 2  # noqa: E731
+        want = f(mp.mpf(r))
+        slope = (
+            mp.diff(f, mp.mpf(r)) if abs(r) != 1 else mp.sign(r)
+        )  # the kink's one-sided slopes agree
+    assert float(huber(r + 3.0, 3.0)) == pytest.approx(float(want), rel=1e-15, abs=1e-300)
+    assert float(huber_grad(r + 3.0, 3.0)) == pytest.approx(float(slope), rel=1e-12, abs=1e-300)
+    assert abs(float(huber_grad(r, 0.0))) <= 1.0  # bounded: the point of the remedy

@@ -322,12 +322,18 @@ def backprop_log(net: Network, x: Array | float, target: Array | float) -> LogTr
             t == 1, log_sigmoid(-z_out), np.where(t == 0, log_sigmoid(z_out), l_plain)
         )
         s_delta_out = np.where(t == 1, -1.0, np.where(t == 0, 1.0, s_plain))
-    else:  # l2: dL/dy = 2 (y - y_hat), y = a_L in log space
+    else:  # residual r = y - y_hat with y = a_L in log space
         lt, st = _log_abs(t)
         l_res, s_res = _log_add(la[..., -1], sa[..., -1], lt, -st)
         with np.errstate(over="ignore"):
-            loss = np.exp(2.0 * l_res)
-        l_delta_out = np.log(2.0) + l_res + ld1[..., -1]
+            if spec.loss == "huber":  # dL/dy = clip(r, -1, 1); L = r^2/2 or |r| - 1/2
+                l_dldy = np.minimum(l_res, 0.0)
+                r_abs = np.exp(l_res)
+                loss = np.where(l_res <= 0.0, 0.5 * r_abs * r_abs, r_abs - 0.5)
+            else:  # l2: dL/dy = 2 r, L = r^2
+                l_dldy = np.log(2.0) + l_res
+                loss = np.exp(2.0 * l_res)
+        l_delta_out = l_dldy + ld1[..., -1]
         s_delta_out = s_res * np.where(np.isneginf(ld1[..., -1]), 0.0, 1.0)
 
     # 3. backward: log|delta_k| = log|delta_(k+1)| + log|w_(k+1)| + log|phi_k'(z_k)|

@@ -61,7 +61,7 @@ OutputActivationOpt = Annotated[
     str | None, typer.Option(help=f"Output activation: {ACTIVATION_HELP} [default: sigmoid]")
 ]
 LossOpt = Annotated[
-    str | None, typer.Option(help="bce (needs a sigmoid output) or l2 [default: bce]")
+    str | None, typer.Option(help="bce (needs a sigmoid output), l2 or huber [default: bce]")
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format")]
 

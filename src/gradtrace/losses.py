@@ -4,6 +4,8 @@ Notation (the exercise's): ``y`` is the prediction, ``y_hat`` the label or targe
 
 * bce: ``L(y, y_hat) = -(y_hat log y + (1 - y_hat) log(1 - y))``.
 * l2:  ``L(y, y_hat) = (y_hat - y)**2`` (no factor 1/2, as in the exercise).
+* huber: ``L = r**2 / 2`` for ``|r| <= 1``, else ``|r| - 1/2``, with ``r = y - y_hat`` (Huber 1964,
+  delta = 1): quadratic near the target, linear far from it, so ``|dL/dy| <= 1``.
 
 When the output activation is the sigmoid, ``y = s(z)`` and the engine works from the logit
 ``z``: ``L = softplus(z) - y_hat z`` and ``dL/dz = s(z) - y_hat`` (the sigmoid's derivative
@@ -31,6 +33,8 @@ __all__ = [
     "bce_grad",
     "bce_grad_logit",
     "get_loss",
+    "huber",
+    "huber_grad",
     "l2",
     "l2_grad",
 ]
@@ -95,6 +99,28 @@ def l2_grad(y: Array, y_hat: Array) -> Array:
     return -2.0 * (np.asarray(y_hat, dtype=np.float64) - y)
 
 
+HUBER_DELTA = 1.0
+
+
+def huber(y: Array, y_hat: Array) -> Array:
+    """Huber loss with delta 1: ``r^2 / 2`` for ``|r| <= 1``, else ``|r| - 1/2``."""
+    r = np.asarray(y, dtype=np.float64) - np.asarray(y_hat, dtype=np.float64)
+    a = np.abs(r)
+    return np.where(a <= HUBER_DELTA, 0.5 * r * r, HUBER_DELTA * (a - 0.5 * HUBER_DELTA))
+
+
+def huber_grad(y: Array, y_hat: Array) -> Array:
+    """dL/dy of the Huber loss: the residual clipped to [-1, 1]."""
+    r = np.asarray(y, dtype=np.float64) - np.asarray(y_hat, dtype=np.float64)
+    return np.clip(r, -HUBER_DELTA, HUBER_DELTA)
+
+
+def _huber_sympy(y: sp.Expr, y_hat: sp.Expr) -> sp.Expr:
+    r = y - y_hat
+    d = sp.Integer(1)
+    return sp.Piecewise((r**2 / 2, sp.Abs(r) <= d), (d * (sp.Abs(r) - d / 2), True))
+
+
 @dataclass(frozen=True)
 class Loss:
     """A loss ``L(y, y_hat)`` with its derivative and SymPy form.
@@ -125,6 +151,7 @@ LOSSES: dict[str, Loss] = {
         (0.0, 1.0),
     ),
     "l2": Loss("l2", l2, l2_grad, lambda y, y_hat: (y_hat - y) ** 2, (-np.inf, np.inf)),
+    "huber": Loss("huber", huber, huber_grad, _huber_sympy, (-np.inf, np.inf)),
 }
 """Every loss by name."""
 
