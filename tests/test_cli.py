@@ -258,6 +258,7 @@ BAD = [
         "dataset size must be at least 1",
     ),
     (["train", "--weights", "0.1", "--x", "1"], "give --target"),
+    (["remedies", "--steps", "0"], "steps must be between 1 and 100000"),
 ]
 
 
@@ -399,3 +400,13 @@ def test_train_json(capsys: pytest.CaptureFixture[str]) -> None:
         "--json",
     )
     assert code == 0 and json.loads(out)["outcome"] == "diverged"
+
+
+def test_remedies_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "remedies", "--steps", "100", "--json")
+    assert code == 0
+    rows = json.loads(out)["rows"]
+    assert {r["problem"] for r in rows} == {"exploding", "vanishing"} and len(rows) == 9
+    assert all(
+        set(r) >= {"remedy", "why", "steps_to_tolerance", "diverged", "final_loss"} for r in rows
+    )

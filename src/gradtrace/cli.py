@@ -8,6 +8,7 @@ Commands::
     gradtrace montecarlo (--preset NAME | --depth N) [spec flags] [--samples N --seed S ...]
     gradtrace depth [--activation A --std S --depths 1,10,100,... --samples N --seed S]
     gradtrace train (--preset NAME | --weights W1,..,WL) [--lr LR --steps T --dataset N ...]
+    gradtrace remedies [--steps T --seed S]
 
 Options take ``--name value`` or ``--name=value`` (``--weights=-1.2,0.4``). Bad input prints one
 line on stderr naming the value and exits with status 2.
@@ -448,6 +449,32 @@ def train(
     from gradtrace.render.document import train_document
 
     _emit(train_document(history), fmt)
+
+
+@app.command()
+def remedies(
+    steps: Annotated[
+        str, typer.Option(help="Steps per run (the same budget for every row)")
+    ] = "300",
+    seed: Annotated[str, typer.Option(help="Seed of the vanishing case's weights and data")] = "0",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (same as --format json)")
+    ] = False,
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """Remedies side by side: smaller steps, clipping, target scaling, Huber; tanh, relu, init scale."""
+    from gradtrace.lab.remedies import run_remedies
+
+    n_steps = _int(steps, "--steps")
+    rows = run_remedies(steps=n_steps, seed=_int(seed, "--seed"))  # type: ignore[arg-type]
+    if as_json or fmt is Format.json:
+        from gradtrace.render.json import remedies_dict
+
+        _json(remedies_dict(rows))
+        return
+    from gradtrace.render.document import remedies_document
+
+    _emit(remedies_document(rows, n_steps), fmt)  # type: ignore[arg-type]
 
 
 def _whole(value: float, option: str) -> bool:

@@ -22,7 +22,7 @@ from gradtrace.backprop import backprop
 from gradtrace.errors import SpecError
 from gradtrace.network import ChainSpec, Network, check_finite
 
-__all__ = ["MAX_STEPS", "TrainConfig", "TrainHistory", "make_dataset", "train"]
+__all__ = ["MAX_STEPS", "TrainConfig", "TrainHistory", "clip_gradient", "make_dataset", "train"]
 
 MAX_STEPS = 100_000
 OSCILLATION_SHARE = 0.3
@@ -60,6 +60,7 @@ class TrainConfig:
     steps: int = 1000
     tolerance: float = 1e-6
     divergence_factor: float = 1e6
+    clip_norm: float | None = None  # Pascanu et al. 2013, Algorithm 1: rescale g when ||g|| > c
 
     def __post_init__(self) -> None:
         if self.network.batch_shape:
@@ -79,6 +80,8 @@ class TrainConfig:
             raise SpecError(f"steps must be between 1 and {MAX_STEPS}, got {self.steps}")
         if float(check_finite("tolerance", self.tolerance)) < 0:
             raise SpecError(f"tolerance must be at least 0, got {self.tolerance:g}")
+        if self.clip_norm is not None and not float(check_finite("clip norm", self.clip_norm)) > 0:
+            raise SpecError(f"clip norm must be positive, got {self.clip_norm:g}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,7 +89,8 @@ class TrainHistory:
     """Every step of one run (``T`` = steps taken).
 
     **Fields:** ``loss`` ``(T+1,)`` (before each step and after the last); ``weights``
-    ``(T+1, L)``; ``grads`` ``(T, L)`` (at ``weights[t]``); ``relative_update`` ``(T, L)``;
+    ``(T+1, L)``; ``grads`` ``(T, L)`` (at ``weights[t]``, before any clipping);
+    ``relative_update`` ``(T, L)`` (of the step actually taken);
     ``outcome`` (``converged``, ``diverged``, ``oscillating``, ``decreasing``); ``converged_at``
     and ``diverged_at`` (step indices or None); ``message``: the outcome in a sentence.
     """
@@ -111,6 +115,15 @@ class TrainHistory:
         w0, w1 = self.weights[0], self.weights[-1]
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.abs(w1 - w0) / np.abs(w0)
+
+
+def clip_gradient(g: np.ndarray, threshold: float | None) -> np.ndarray:
+    """Gradient-norm clipping (Pascanu, Mikolov & Bengio 2013, Algorithm 1): if
+    ``||g||_2 >= threshold`` then ``g <- threshold / ||g||_2 * g``; the direction is kept."""
+    if threshold is None:
+        return g
+    norm = float(np.linalg.norm(g))
+    return g * (threshold / norm) if norm >= threshold else g
 
 
 def _loss_and_grad(
@@ -143,7 +156,7 @@ def train(config: TrainConfig) -> TrainHistory:
                 break
             if step == config.steps:
                 break
-            update = lr * g
+            update = lr * clip_gradient(g, config.clip_norm)
             new_w = w - update
             if not np.isfinite(new_w).all():
                 diverged_at = step + 1

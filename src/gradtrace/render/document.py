@@ -20,6 +20,7 @@ from gradtrace.backprop import LogTrace, Trace
 from gradtrace.exercise import NumericPart, Solution
 from gradtrace.lab.depth import DepthResult
 from gradtrace.lab.montecarlo import MonteCarloResult
+from gradtrace.lab.remedies import RemedyRow
 from gradtrace.lab.training import TrainHistory
 from gradtrace.symbolic import ChainDerivation, GradientFormula, SigmoidAnalysis, to_latex
 
@@ -36,6 +37,7 @@ __all__ = [
     "fmt",
     "log_table",
     "montecarlo_document",
+    "remedies_document",
     "solution_document",
     "trace_document",
     "train_document",
@@ -912,3 +914,47 @@ def train_document(h: TrainHistory) -> list[Block]:
                 )
             )
     return blocks
+
+
+def remedies_document(rows: tuple[RemedyRow, ...], steps: int) -> list[Block]:
+    """The remedies table: one row per run, with the reason it helps or not."""
+    header: tuple[Inline, ...] = (
+        "problem",
+        "remedy",
+        "steps to tolerance",
+        "diverged",
+        "final loss",
+        Math("min |dL/dw|", r"\min_k |\partial L/\partial w_k|"),
+        Math("max |dL/dw|", r"\max_k |\partial L/\partial w_k|"),
+    )
+    table = Table(
+        header,
+        tuple(
+            (
+                r.problem,
+                r.name,
+                str(r.steps_to_tolerance) if r.steps_to_tolerance is not None else "-",
+                "yes" if r.diverged else "no",
+                num(r.final_loss, 4),
+                num(r.min_abs_grad, 3),
+                num(r.max_abs_grad, 3),
+            )
+            for r in rows
+        ),
+        f"Same starting weights, {steps} steps each",
+    )
+    return [
+        Heading("Remedies for exploding and vanishing gradients", 1),
+        par(
+            "Exploding: the exercise's regression net (target 128) at learning rate 1, tolerance 1e-6 "
+            "on the l2 loss. Vanishing: a depth-6 sigmoid chain, N(0, 1) weights, 64 seeded 1-D "
+            "classification samples, learning rate 1, tolerance 0.2 on the bce loss. Gradients are at the "
+            "start (full batch).",
+        ),
+        table,
+        Bullets(tuple(par(f"{r.name}: {r.why}. Outcome: {r.outcome}.") for r in rows)),
+        par(
+            "Not in the table: a skip connection (a path with derivative 1 around each layer) needs a "
+            "residual architecture that the engine does not have yet.",
+        ),
+    ]

@@ -19,6 +19,7 @@ from gradtrace.backprop import LogTrace, Trace
 from gradtrace.exercise import NumericPart, Solution
 from gradtrace.lab.depth import DepthResult
 from gradtrace.lab.montecarlo import RESOLUTION, MonteCarloResult
+from gradtrace.lab.remedies import RemedyRow
 from gradtrace.lab.training import TrainHistory
 from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis
 
@@ -27,6 +28,7 @@ __all__ = [
     "derivation_dict",
     "log_trace_dict",
     "montecarlo_dict",
+    "remedies_dict",
     "solution_dict",
     "trace_dict",
     "train_dict",
@@ -280,4 +282,24 @@ def train_dict(h: TrainHistory) -> dict[str, Any]:
             for k in range(h.weights.shape[1])
         ],
         "loss_curve": {"step": [int(s) for s in steps], "loss": [_f(h.loss[s]) for s in steps]},
+    }
+
+
+def remedies_dict(rows: tuple[RemedyRow, ...]) -> dict[str, Any]:
+    """``gradtrace remedies --json``: one object per run."""
+    return {
+        "rows": [
+            {
+                "problem": r.problem,
+                "remedy": r.name,
+                "why": r.why,
+                "outcome": r.outcome,
+                "steps_to_tolerance": r.steps_to_tolerance,
+                "diverged": r.diverged,
+                "final_loss": _f(r.final_loss),
+                "min_abs_grad": _f(r.min_abs_grad),
+                "max_abs_grad": _f(r.max_abs_grad),
+            }
+            for r in rows
+        ]
     }
