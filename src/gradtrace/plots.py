@@ -187,7 +187,7 @@ def training_figure(h: TrainHistory) -> Figure:
         extent=(-0.5, max(h.steps_taken, 1) - 0.5, 0.5, heat.shape[0] + 0.5),
         cmap="viridis",
     )
-    ax2.set(xlabel="step", ylabel="layer k")
+    ax2.set(title="Gradient magnitude per layer and step", xlabel="step", ylabel="layer k")
     fig.colorbar(im, ax=ax2, label="log10|dL/dw_k|")
     fig.tight_layout()
     return fig
