@@ -259,6 +259,12 @@ BAD = [
     ),
     (["train", "--weights", "0.1", "--x", "1"], "give --target"),
     (["remedies", "--steps", "0"], "steps must be between 1 and 100000"),
+    (
+        ["report", "--out", "/nonexistent-gradtrace-dir/r"],
+        "folder '/nonexistent-gradtrace-dir' does not exist",
+    ),
+    (["report", "--out", "."], "output folder '.' exists; choose another or pass --force"),
+    (["report"], "Missing option '--out'"),
 ]
 
 

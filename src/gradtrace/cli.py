@@ -9,6 +9,7 @@ Commands::
     gradtrace depth [--activation A --std S --depths 1,10,100,... --samples N --seed S]
     gradtrace train (--preset NAME | --weights W1,..,WL) [--lr LR --steps T --dataset N ...]
     gradtrace remedies [--steps T --seed S]
+    gradtrace report --out DIR [--samples N --seed S --quick --force]
 
 Options take ``--name value`` or ``--name=value`` (``--weights=-1.2,0.4``). Bad input prints one
 line on stderr naming the value and exits with status 2.
@@ -475,6 +476,52 @@ def remedies(
     from gradtrace.render.document import remedies_document
 
     _emit(remedies_document(rows, n_steps), fmt)  # type: ignore[arg-type]
+
+
+@app.command()
+def report(
+    out: Annotated[
+        str, typer.Option("--out", help="Folder to create (it must not exist, unless --force)")
+    ],
+    samples: Annotated[str, typer.Option(help="Monte Carlo initializations per depth")] = "100000",
+    seed: Annotated[str, typer.Option(help="Seed of every random draw")] = "0",
+    force: Annotated[bool, typer.Option("--force", help="Replace the folder if it exists")] = False,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Fewer samples and steps (a draft in seconds)")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
+) -> None:
+    """One self-contained HTML report (and a Markdown twin, figures, config.json) in --out."""
+    from pathlib import Path
+
+    try:
+        from gradtrace.report import ReportConfig, build_report, write_report
+    except ImportError as e:
+        raise SpecError(str(e)) from None
+    n, s = _int(samples, "--samples"), _int(seed, "--seed")
+    if quick:
+        config = ReportConfig(
+            seed=s,
+            samples=min(n, 20_000),
+            depth_samples=30,
+            depths=(1, 10, 100, 1000),  # type: ignore[arg-type]
+            train_steps=300,
+            remedies_steps=100,
+        )
+    else:
+        config = ReportConfig(seed=s, samples=n)  # type: ignore[arg-type]
+    target = Path(out)
+    if target.exists() and not force:  # before any work: fail fast, write nothing
+        raise SpecError(f"output folder {out!r} exists; choose another or pass --force")
+    if not target.parent.exists():
+        raise SpecError(f"cannot write the report: folder {str(target.parent)!r} does not exist")
+    with _progress(enabled=not quiet and sys.stderr.isatty()) as update:
+        stages = iter(range(1, 6))
+        built = build_report(
+            config, progress=(lambda _m: update(next(stages), 5)) if update else None
+        )
+    paths = write_report(built, target, force=force)
+    sys.stdout.write(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})\n")
 
 
 def _whole(value: float, option: str) -> bool:

@@ -29,6 +29,7 @@ __all__ = [
     "Bullets",
     "Equations",
     "Heading",
+    "Image",
     "Math",
     "Paragraph",
     "Table",
@@ -85,7 +86,16 @@ class Bullets:
     items: tuple[Paragraph, ...]
 
 
-Block = Heading | Paragraph | Equations | Table | Bullets
+@dataclass(frozen=True)
+class Image:
+    """A figure: PNG bytes, the file name it is saved under, and a caption."""
+
+    png: bytes
+    name: str
+    caption: str
+
+
+Block = Heading | Paragraph | Equations | Table | Bullets | Image
 
 
 # ---- numbers and small formulas ----------------------------------------------------------------

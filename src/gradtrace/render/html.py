@@ -1,13 +1,38 @@
-"""HTML for Jupyter: a trace as tables (``Trace._repr_html_``)."""
+"""HTML: a trace as tables for Jupyter (``Trace._repr_html_``), and a whole document as one
+self-contained page (figures embedded as base64 PNG, styles inline, no scripts, no network)."""
 
 from __future__ import annotations
 
+import base64
 from html import escape
 
 from gradtrace.backprop import Trace
-from gradtrace.render.document import Inline, Table, backward_table, fmt, forward_table
+from gradtrace.render.document import (
+    Block,
+    Bullets,
+    Equations,
+    Heading,
+    Image,
+    Inline,
+    Paragraph,
+    Table,
+    backward_table,
+    fmt,
+    forward_table,
+)
 
-__all__ = ["trace_html"]
+__all__ = ["document_html", "trace_html"]
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 64rem; margin: 2rem auto; padding: 0 1rem;
+       line-height: 1.5; color: #1b1b1b; }
+code, .eq { font-family: ui-monospace, monospace; font-size: 0.92em; }
+.eq { display: block; margin: 0.3rem 0 0.3rem 2rem; white-space: pre-wrap; color: #174a7c; }
+table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.9em; }
+caption { text-align: left; font-weight: bold; padding-bottom: 0.3rem; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.2rem 0.6rem; text-align: left; vertical-align: top; }
+figure { margin: 1rem 0; } figure img { max-width: 100%; } figcaption { color: #555; font-size: 0.9em; }
+"""
 
 
 def _cell(c: Inline) -> str:
@@ -28,3 +53,49 @@ def trace_html(trace: Trace) -> str:
         return f"<p>Trace of depth {trace.depth} over a batch of shape {escape(str(trace.batch_shape))}</p>"
     summary = f"<p>y = {fmt(trace.prediction)}, L = {fmt(trace.loss)}, dL/dy = {fmt(trace.dloss_dprediction)}</p>"
     return _table(forward_table(trace)) + _table(backward_table(trace)) + summary
+
+
+def _inline(parts: tuple[Inline, ...] | Inline) -> str:
+    if isinstance(parts, tuple):
+        return "".join(_inline(p) for p in parts)
+    return escape(parts) if isinstance(parts, str) else f"<code>{escape(parts.plain)}</code>"
+
+
+def document_html(blocks: list[Block], *, title: str) -> str:
+    """A complete HTML page; it needs nothing outside itself to display."""
+    body: list[str] = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            level = min(block.level, 6)
+            body.append(f"<h{level}>{escape(block.text)}</h{level}>")
+        elif isinstance(block, Paragraph):
+            body.append(f"<p>{_inline(block.parts)}</p>")
+        elif isinstance(block, Equations):
+            body.append(
+                "".join(f'<span class="eq">{escape(line.plain)}</span>' for line in block.lines)
+            )
+        elif isinstance(block, Table):
+            head = "".join(f"<th>{_inline(h)}</th>" for h in block.header)
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>"
+                for row in block.rows
+            )
+            body.append(
+                f"<table><caption>{escape(block.caption)}</caption><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+            )
+        elif isinstance(block, Bullets):
+            body.append(
+                "<ul>"
+                + "".join(f"<li>{_inline(item.parts)}</li>" for item in block.items)
+                + "</ul>"
+            )
+        elif isinstance(block, Image):
+            data = base64.b64encode(block.png).decode("ascii")
+            body.append(
+                f'<figure><img alt="{escape(block.caption)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{escape(block.caption)}</figcaption></figure>"
+            )
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )

@@ -8,6 +8,7 @@ from gradtrace.render.document import (
     Bullets,
     Equations,
     Heading,
+    Image,
     Inline,
     Paragraph,
     Table,
@@ -46,6 +47,8 @@ def document_markdown(blocks: list[Block]) -> str:
             out.append("\n".join(lines))
         elif isinstance(block, Bullets):
             out.append("\n".join("- " + _inline(item.parts) for item in block.items))
+        elif isinstance(block, Image):
+            out.append(f"![{block.caption}]({block.name})")
     return "\n\n".join(out) + "\n"
 
 

@@ -8,7 +8,16 @@ from rich.padding import Padding
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from gradtrace.render.document import Block, Bullets, Equations, Heading, Inline, Paragraph, Table
+from gradtrace.render.document import (
+    Block,
+    Bullets,
+    Equations,
+    Heading,
+    Image,
+    Inline,
+    Paragraph,
+    Table,
+)
 
 __all__ = ["print_document"]
 
@@ -48,6 +57,9 @@ def print_document(blocks: list[Block], console: Console) -> None:
             for row in block.rows:
                 table.add_row(*(_plain(c) for c in row))
             console.print(table)
+        elif isinstance(block, Image):
+            console.print(Text(f"[figure: {block.caption} ({block.name})]", style="italic"))
+            console.print()
         elif isinstance(block, Bullets):
             for item in block.items:
                 console.print(Padding(Text("- " + _plain(item.parts)), (0, 0, 0, 2)))

@@ -1,0 +1,135 @@
+"""The report: self-contained files, config for re-running, atomic writing, and a real render in
+headless Chromium (Debian's chromium, driven by Playwright; .ci/run installs both)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from gradtrace import SpecError
+from gradtrace.report import Report, ReportConfig, build_report, write_report
+
+SMALL = ReportConfig(
+    seed=3,
+    samples=5000,
+    mc_depths=(3, 6),
+    depth_samples=10,
+    depths=(1, 10, 50),
+    train_steps=100,
+    learning_rates=(1e-2, 1.0),
+    remedies_steps=40,
+)
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def built() -> Report:
+    return build_report(SMALL)
+
+
+@pytest.fixture(scope="module")
+def folder(built: Report, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("rep") / "report"
+    write_report(built, out)
+    return out
+
+
+def test_files_and_config(folder: Path) -> None:
+    names = {p.name for p in folder.iterdir()}
+    assert {"report.html", "report.md", "config.json"} <= names
+    figures = ("sigmoid", "exercise_gradients", "montecarlo", "depth", "training", "remedies")
+    for f in figures:
+        assert f"{f}.png" in names and f"{f}.svg" in names
+    cfg = json.loads((folder / "config.json").read_text())
+    assert cfg["parameters"]["seed"] == 3 and cfg["parameters"]["samples"] == 5000
+    assert {"python", "numpy", "scipy", "sympy", "matplotlib", "gradtrace"} <= set(cfg["versions"])
+    md = (folder / "report.md").read_text()
+    for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
+        assert (folder / link).exists()
+    assert "0.00136364" in md and "Remedies" in md
+
+
+def test_html_is_self_contained(folder: Path) -> None:
+    html = (folder / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 6
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing to fetch
+    assert "<script" not in html
+
+
+def test_numbers_in_the_report_come_from_the_runs(built: Report) -> None:
+    from gradtrace.render.markdown import document_markdown
+
+    md = document_markdown(built.blocks)
+    # part (b)'s ratio, and the depth experiment's sigmoid rate, as computed
+    assert "144.6" in md
+    assert re.search(r"sigmoid chains lose 0\.9\d+ decades per layer", md)
+
+
+def test_refuses_an_existing_folder_and_never_half_writes(
+    built: Report, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "r"
+    out.mkdir()
+    with pytest.raises(SpecError, match="exists; choose another or pass --force"):
+        write_report(built, out)
+
+    import gradtrace.plots as plots
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(plots, "save", broken)
+    fresh = tmp_path / "fresh"
+    with pytest.raises(OSError, match="disk full"):
+        write_report(built, fresh)
+    assert not fresh.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["r"]  # no temporary folder left behind
+
+
+@pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None, reason="Debian's chromium not installed (.ci/run installs it)"
+)
+def test_renders_in_headless_chromium(folder: Path, tmp_path: Path) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    errors: list[str] = []
+    outside: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on(
+            "request",
+            lambda r: outside.append(r.url) if not r.url.startswith(("file:", "data:")) else None,
+        )
+        page.goto((folder / "report.html").as_uri())
+        page.wait_for_load_state("load")
+        assert page.title().startswith("gradtrace report")
+        assert "the exercise, solved" in page.inner_text("h1")
+        widths = page.eval_on_selector_all(
+            "img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)"
+        )
+        assert len(widths) == 6 and all(w > 100 for w in widths)
+        shot = tmp_path / "report.png"
+        page.screenshot(path=str(shot), full_page=False)
+        browser.close()
+    assert errors == [] and outside == []
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
