@@ -350,6 +350,7 @@ def depth(
     ] = "normal",
     x: Annotated[str, typer.Option("--x", help="The input x")] = "1",
     target: Annotated[str, typer.Option(help="The target y_hat (l2 loss, identity output)")] = "0",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON (same as --format json)")
     ] = False,
@@ -369,7 +370,10 @@ def depth(
         target=_float(target, "--target"),  # type: ignore[arg-type]
         init=init,
     )
-    result = run_depth(config)
+    with _progress(
+        enabled=not (quiet or as_json or fmt is Format.json) and sys.stderr.isatty()
+    ) as update:
+        result = run_depth(config, progress=update)
     if as_json or fmt is Format.json:
         from gradtrace.render.json import depth_dict
 
@@ -404,6 +408,7 @@ def train(
     tolerance: Annotated[
         str, typer.Option(help="A loss at or below this counts as converged")
     ] = "1e-6",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON (same as --format json)")
     ] = False,
@@ -432,17 +437,18 @@ def train(
             raise SpecError("give --target (the label y_hat), --dataset N, or --preset")
         xs = x_in if x_in is not None else p.x  # type: ignore[union-attr]
         ts = t_in if t_in is not None else p.target  # type: ignore[union-attr]
-    history = run_training(
-        TrainConfig(
-            network=net,
-            x=xs,
-            target=ts,  # type: ignore[arg-type]
-            learning_rate=_float(learning_rate, "--learning-rate"),  # type: ignore[arg-type]
-            steps=_int(steps, "--steps"),  # type: ignore[arg-type]
-            tolerance=_float(tolerance, "--tolerance"),  # type: ignore[arg-type]
-        )
+    config = TrainConfig(
+        network=net,
+        x=xs,
+        target=ts,  # type: ignore[arg-type]
+        learning_rate=_float(learning_rate, "--learning-rate"),  # type: ignore[arg-type]
+        steps=_int(steps, "--steps"),  # type: ignore[arg-type]
+        tolerance=_float(tolerance, "--tolerance"),  # type: ignore[arg-type]
     )
-    if as_json or fmt is Format.json:
+    machine = as_json or fmt is Format.json
+    with _progress(enabled=not (quiet or machine) and sys.stderr.isatty()) as update:
+        history = run_training(config, progress=update)
+    if machine:
         from gradtrace.render.json import train_dict
 
         _json(train_dict(history))

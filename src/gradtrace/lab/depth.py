@@ -23,6 +23,7 @@ same rate and flattens the profile); the tests compare the two.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from math import log, sqrt
 
@@ -189,15 +190,26 @@ class DepthResult:
     fitted_rate_se: float
     expected_rate: float | None
 
+    def _repr_markdown_(self) -> str:  # Jupyter: presentation in render/, imported lazily
+        from gradtrace.render.document import depth_document
+        from gradtrace.render.markdown import document_markdown
 
-def run_depth(config: DepthConfig) -> DepthResult:
-    """Simulate the chains in log-magnitude mode and fit the per-layer rate."""
+        return document_markdown(depth_document(self))
+
+
+def run_depth(
+    config: DepthConfig, *, progress: Callable[[int, int], None] | None = None
+) -> DepthResult:
+    """Simulate the chains in log-magnitude mode and fit the per-layer rate; ``progress(done,
+    total)`` is called after each depth, counting layers."""
     rng = np.random.default_rng(config.seed)
     points = []
     profile_g = profile_d = np.array([])
     rate = se = float("nan")
     L_max = max(config.depths)
-    for L in sorted(set(config.depths)):
+    todo = sorted(set(config.depths))
+    total, done = sum(todo), 0
+    for L in todo:
         if config.init == "normal":
             w = config.std * rng.standard_normal((config.samples, L))
         else:
@@ -220,6 +232,9 @@ def run_depth(config: DepthConfig) -> DepthResult:
                 fraction_float64_lost_first=float(lost.mean()),
             )
         )
+        done += L
+        if progress is not None:
+            progress(done, total)
         if L == L_max:
             profile_g, _ = _mean_finite(g)
             profile_d, _ = _mean_finite(lt.log10_abs_delta)

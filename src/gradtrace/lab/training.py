@@ -14,6 +14,7 @@ a small seeded 1-D dataset), with every step's loss, weights, gradients and rela
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,6 +106,12 @@ class TrainHistory:
     diverged_at: int | None
     message: str
 
+    def _repr_markdown_(self) -> str:  # Jupyter: presentation in render/, imported lazily
+        from gradtrace.render.document import train_document
+        from gradtrace.render.markdown import document_markdown
+
+        return document_markdown(train_document(self))
+
     @property
     def steps_taken(self) -> int:
         return self.grads.shape[0]
@@ -133,8 +140,11 @@ def _loss_and_grad(
     return float(np.mean(trace.loss)), trace.grad_weight.mean(axis=0)
 
 
-def train(config: TrainConfig) -> TrainHistory:
-    """Run gradient descent and classify the run; never raises on divergence, never returns NaN."""
+def train(
+    config: TrainConfig, *, progress: Callable[[int, int], None] | None = None
+) -> TrainHistory:
+    """Run gradient descent and classify the run; never raises on divergence, never returns NaN.
+    ``progress(done, total)`` is called every 1 % of the steps."""
     spec = config.network.spec
     lr = float(config.learning_rate)
     w = config.network.weights.astype(np.float64).copy()
@@ -156,6 +166,8 @@ def train(config: TrainConfig) -> TrainHistory:
                 break
             if step == config.steps:
                 break
+            if progress is not None and step % max(1, config.steps // 100) == 0:
+                progress(step, config.steps)
             update = lr * clip_gradient(g, config.clip_norm)
             new_w = w - update
             if not np.isfinite(new_w).all():
