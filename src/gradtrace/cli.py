@@ -127,20 +127,32 @@ def _emit(blocks: list[Any], fmt: Format) -> None:
         _write(document_latex(blocks))
 
 
+def _output(
+    result: Any, fmt: Format, as_json: bool, to_json: str, to_document: str, *args: Any
+) -> None:
+    """Print ``result`` as JSON (``render.json.<to_json>``) or as a document in ``fmt``
+    (``render.document.<to_document>``); the renderers are imported only when used."""
+    if as_json or fmt is Format.json:
+        from gradtrace.render import json as render_json
+
+        _json(getattr(render_json, to_json)(result))
+        return
+    from gradtrace.render import document
+
+    _emit(getattr(document, to_document)(result, *args), fmt)
+
+
+def _bar(quiet: bool, as_json: bool, fmt: Format) -> bool:
+    """Whether to show a progress bar: on a terminal, unless --quiet or JSON output."""
+    return not (quiet or as_json or fmt is Format.json) and sys.stderr.isatty()
+
+
 @app.command()
 def solve(fmt: FormatOpt = Format.text) -> None:
     """The worked solution of the exercise, parts a-d, step by step."""
     from gradtrace.exercise import solve as solve_exercise
 
-    solution = solve_exercise()
-    if fmt is Format.json:
-        from gradtrace.render.json import solution_dict
-
-        _json(solution_dict(solution))
-        return
-    from gradtrace.render.document import solution_document
-
-    _emit(solution_document(solution), fmt)
+    _output(solve_exercise(), fmt, False, "solution_dict", "solution_document")
 
 
 def _spec_values(
@@ -253,14 +265,7 @@ def derive(
             raise SpecError("give --depth (the number of layers) or --preset")
         depth_n = p.network.depth
     deriv = derive_chain(ChainSpec(depth=depth_n, biases=biases, **spec_values))
-    if fmt is Format.json:
-        from gradtrace.render.json import derivation_dict
-
-        _json(derivation_dict(deriv))
-        return
-    from gradtrace.render.document import derivation_document
-
-    _emit(derivation_document(deriv), fmt)
+    _output(deriv, fmt, False, "derivation_dict", "derivation_document")
 
 
 @app.command()
@@ -321,17 +326,9 @@ def montecarlo(
         target=None if draw_target else (t_in if t_in is not None else default_t),
         chunk_size=_int(chunk_size, "--chunk-size"),  # type: ignore[arg-type]
     )
-    machine = as_json or fmt is Format.json
-    with _progress(enabled=not (quiet or machine) and sys.stderr.isatty()) as update:
+    with _progress(enabled=_bar(quiet, as_json, fmt)) as update:
         result = run_montecarlo(config, progress=update)
-    if machine:
-        from gradtrace.render.json import montecarlo_dict
-
-        _json(montecarlo_dict(result))
-        return
-    from gradtrace.render.document import montecarlo_document
-
-    _emit(montecarlo_document(result), fmt)
+    _output(result, fmt, as_json, "montecarlo_dict", "montecarlo_document")
 
 
 @app.command()
@@ -370,18 +367,9 @@ def depth(
         target=_float(target, "--target"),  # type: ignore[arg-type]
         init=init,
     )
-    with _progress(
-        enabled=not (quiet or as_json or fmt is Format.json) and sys.stderr.isatty()
-    ) as update:
+    with _progress(enabled=_bar(quiet, as_json, fmt)) as update:
         result = run_depth(config, progress=update)
-    if as_json or fmt is Format.json:
-        from gradtrace.render.json import depth_dict
-
-        _json(depth_dict(result))
-        return
-    from gradtrace.render.document import depth_document
-
-    _emit(depth_document(result), fmt)
+    _output(result, fmt, as_json, "depth_dict", "depth_document")
 
 
 @app.command()
@@ -445,17 +433,9 @@ def train(
         steps=_int(steps, "--steps"),  # type: ignore[arg-type]
         tolerance=_float(tolerance, "--tolerance"),  # type: ignore[arg-type]
     )
-    machine = as_json or fmt is Format.json
-    with _progress(enabled=not (quiet or machine) and sys.stderr.isatty()) as update:
+    with _progress(enabled=_bar(quiet, as_json, fmt)) as update:
         history = run_training(config, progress=update)
-    if machine:
-        from gradtrace.render.json import train_dict
-
-        _json(train_dict(history))
-        return
-    from gradtrace.render.document import train_document
-
-    _emit(train_document(history), fmt)
+    _output(history, fmt, as_json, "train_dict", "train_document")
 
 
 @app.command()
@@ -474,14 +454,7 @@ def remedies(
 
     n_steps = _int(steps, "--steps")
     rows = run_remedies(steps=n_steps, seed=_int(seed, "--seed"))  # type: ignore[arg-type]
-    if as_json or fmt is Format.json:
-        from gradtrace.render.json import remedies_dict
-
-        _json(remedies_dict(rows))
-        return
-    from gradtrace.render.document import remedies_document
-
-    _emit(remedies_document(rows, n_steps), fmt)  # type: ignore[arg-type]
+    _output(rows, fmt, as_json, "remedies_dict", "remedies_document", n_steps)
 
 
 @app.command()
