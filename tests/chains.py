@@ -49,6 +49,7 @@ def chains(
         "activation": activation,
         "output_activation": output,
         "loss": loss,
+        "residual": draw(st.booleans()),
     }
 
 
@@ -59,6 +60,7 @@ def build(p: dict) -> tuple[Network, Trace]:
         activation=p["activation"],
         output_activation=p["output_activation"],
         loss=p["loss"],
+        residual=p.get("residual", False),
     )
     return net, backprop(net, p["x"], p["target"])
 

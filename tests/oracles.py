@@ -44,7 +44,16 @@ def mp_dphi(name: str, z: mp.mpf) -> mp.mpf:
 
 
 def mp_loss(
-    weights, biases, x, t, activation, output_activation, loss, *, dps: int | None = 30
+    weights,
+    biases,
+    x,
+    t,
+    activation,
+    output_activation,
+    loss,
+    *,
+    dps: int | None = 30,
+    residual: bool = False,
 ) -> mp.mpf:
     """The loss of the chain, forward pass only, in mpmath (``dps=None``: the caller's precision,
     as inside ``mpmath.diff``, which raises the precision for its own differences)."""
@@ -53,7 +62,8 @@ def mp_loss(
         L = len(weights)
         for k in range(L):
             z = mp.mpf(weights[k]) * a + (mp.mpf(biases[k]) if biases is not None else 0)
-            a = mp_phi(output_activation if k == L - 1 else activation, z)
+            phi = mp_phi(output_activation if k == L - 1 else activation, z)
+            a = a + phi if residual and k < L - 1 else phi
         t = mp.mpf(t)
         if loss == "bce":
             return -(t * mp.log(a) + (1 - t) * mp.log(1 - a))
@@ -73,7 +83,18 @@ def _max_abs_z(weights, biases, x, activation, output_activation) -> float:
     return float(top)
 
 
-def mp_grads(weights, biases, x, t, activation, output_activation, loss, *, dps: int = 30):
+def mp_grads(
+    weights,
+    biases,
+    x,
+    t,
+    activation,
+    output_activation,
+    loss,
+    *,
+    dps: int = 30,
+    residual: bool = False,
+):
     """dL/dw_k (and dL/db_k) by mpmath.diff of ``mp_loss``, as mpf lists.
 
     ``dps`` digits are kept beyond those that saturation eats: ``1 - s(z) = e^-z`` needs about
@@ -97,13 +118,25 @@ def mp_grads(weights, biases, x, t, activation, output_activation, loss, *, dps:
     with mp.workdps(dps + 10):
         gw = partials(
             weights,
-            lambda w: mp_loss(w, biases, x, t, activation, output_activation, loss, dps=None),
+            lambda w: mp_loss(
+                w, biases, x, t, activation, output_activation, loss, dps=None, residual=residual
+            ),
         )
         gb = None
         if biases is not None:
             gb = partials(
                 biases,
-                lambda b: mp_loss(weights, b, x, t, activation, output_activation, loss, dps=None),
+                lambda b: mp_loss(
+                    weights,
+                    b,
+                    x,
+                    t,
+                    activation,
+                    output_activation,
+                    loss,
+                    dps=None,
+                    residual=residual,
+                ),
             )
     return gw, gb
 
@@ -144,7 +177,7 @@ def _dphi_exact(name: str, z: mp.mpf) -> mp.mpf:
     return mp_dphi(name, z)
 
 
-def torch_grads(weights, biases, x, t, activation, output_activation, loss):
+def torch_grads(weights, biases, x, t, activation, output_activation, loss, residual: bool = False):
     """Gradients by torch.autograd in float64; arrays ``(..., L)`` like the engine's."""
     import torch
     import torch.nn.functional as F
@@ -170,7 +203,8 @@ def torch_grads(weights, biases, x, t, activation, output_activation, loss):
     z = None
     for k in range(L):
         z = W[..., k] * a + (B[..., k] if B is not None else 0.0)
-        a = acts[output_activation if k == L - 1 else activation](z)
+        phi = acts[output_activation if k == L - 1 else activation](z)
+        a = a + phi if residual and k < L - 1 else phi
     if loss == "bce":
         T = T.expand_as(z)
         lo = F.binary_cross_entropy_with_logits(z, T, reduction="none")

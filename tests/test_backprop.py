@@ -69,6 +69,7 @@ def test_matches_torch_autograd(p: dict) -> None:
         p["activation"],
         p["output_activation"],
         p["loss"],
+        residual=p["residual"],
     )
     scale = np.maximum(np.abs(trace.loss), np.max(np.abs(gw), axis=-1))
     # torch's bce-with-logits takes log(1 + e^-|z|) without log1p: ~1e-11 off for small losses
@@ -133,6 +134,7 @@ def test_matches_mpmath_including_saturated_units(p: dict) -> None:
         p["output_activation"],
         p["loss"],
         dps=30,
+        residual=p["residual"],
     )
     ref = np.array([float(g) for g in gw])
     # mpmath.diff resolves a gradient down to ~1e-30 of the loss, and not below ~1e-80 at all

@@ -412,7 +412,33 @@ def test_remedies_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "remedies", "--steps", "100", "--json")
     assert code == 0
     rows = json.loads(out)["rows"]
-    assert {r["problem"] for r in rows} == {"exploding", "vanishing"} and len(rows) == 9
+    assert {r["problem"] for r in rows} == {"exploding", "vanishing"} and len(rows) == 10
     assert all(
         set(r) >= {"remedy", "why", "steps_to_tolerance", "diverged", "final_loss"} for r in rows
     )
+
+
+def test_residual_flag_matches_torch(capsys: pytest.CaptureFixture[str]) -> None:
+    from oracles import torch_grads
+
+    code, out, _ = run(
+        capsys,
+        "grad",
+        "--weights=0.5,-1.2,0.8",
+        "--x",
+        "0.7",
+        "--target",
+        "1",
+        "--residual",
+        "--json",
+    )
+    assert code == 0
+    gw, _, _ = torch_grads(
+        [0.5, -1.2, 0.8], None, 0.7, 1.0, "sigmoid", "sigmoid", "bce", residual=True
+    )
+    got = [layer["grad_weight"] for layer in json.loads(out)["layers"]]
+    assert got == pytest.approx(list(gw), rel=1e-12)
+    code, _, _ = run(
+        capsys, "grad", "--weights=0.5,-1.2,0.8", "--x", "0.7", "--target", "1", "--residual"
+    )
+    assert code == 0

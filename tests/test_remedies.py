@@ -40,6 +40,8 @@ def test_remedies_table_findings() -> None:
     assert vb.max_abs_grad / vb.min_abs_grad > 1e4 and vb.steps_to_tolerance is None
     assert rows["tanh hidden layers"].steps_to_tolerance is not None
     assert rows["relu hidden layers"].max_abs_grad == 0.0  # a dead relu chain: nothing flows
+    skip = rows["skip connections (a_k = a_(k-1) + s(z_k))"]
+    assert skip.min_abs_grad / vb.min_abs_grad > 100  # the first layer gets a usable gradient
     assert not any(r.diverged for r in rows.values())
 
 

@@ -5,6 +5,8 @@ Notation (the exercise's, layer ``k = 1 .. L``)::
     forward     a_0 = x,  z_k = w_k a_(k-1) (+ b_k),  a_k = phi_k(z_k),  y = a_L
     output      delta_L = dL/dz_L = dL/dy * phi_L'(z_L)          (bce after sigmoid: s(z_L) - y_hat)
     recursion   delta_k = delta_(k+1) * w_(k+1) * phi_k'(z_k)     (the chain rule, one layer back)
+    residual    g_k = g_(k+1) + delta_(k+1) w_(k+1),  delta_k = g_k phi_k'(z_k)   (g_k = dL/da_k;
+                hidden layers a_k = a_(k-1) + phi_k(z_k): the skip adds an identity path)
     gradients   dL/dw_k = delta_k * a_(k-1),   dL/db_k = delta_k
 
 (Rumelhart, Hinton & Williams 1986, eq. 14; Goodfellow, Bengio & Courville 2016, Algorithm 6.4.)
@@ -65,6 +67,7 @@ class Trace:
     prediction: Array
     dloss_dprediction: Array
     warnings: tuple[str, ...]
+    dloss_dactivation: Array | None = None  # g_k = dL/da_k, (..., L)
 
     @property
     def depth(self) -> int:
@@ -132,6 +135,8 @@ def backprop(net: Network, x: Array | float, target: Array | float) -> Trace:
             phi = spec.phi(k + 1)
             z[..., k] = w[..., k] * a_prev + (0.0 if b is None else b[..., k])
             a[..., k] = phi.value(z[..., k])
+            if spec.residual and k < L - 1:  # skip connection around hidden layer k + 1
+                a[..., k] += a_prev
             d1[..., k] = phi.d1(z[..., k])
             a_prev = a[..., k]
         y, z_out = a[..., -1], z[..., -1]
@@ -147,9 +152,14 @@ def backprop(net: Network, x: Array | float, target: Array | float) -> Trace:
             dloss_dy = spec.loss_fn.grad(y, t)
             delta[..., -1] = dloss_dy * d1[..., -1]
 
-        # 3. backward: delta_k = delta_(k+1) w_(k+1) phi_k'(z_k)
+        # 3. backward: delta_k = delta_(k+1) w_(k+1) phi_k'(z_k); with skip connections the
+        #    gradient reaching a_k is g_k = g_(k+1) + delta_(k+1) w_(k+1) and delta_k = g_k phi_k'
+        dlda = np.empty((*shape, L))  # g_k = dL/da_k
+        dlda[..., -1] = dloss_dy
         for k in range(L - 2, -1, -1):
-            delta[..., k] = delta[..., k + 1] * w[..., k + 1] * d1[..., k]
+            back = delta[..., k + 1] * w[..., k + 1]
+            dlda[..., k] = back + dlda[..., k + 1] if spec.residual and k < L - 2 else back
+            delta[..., k] = dlda[..., k] * d1[..., k]
 
         # 4. parameter gradients
         inputs = np.concatenate([x[..., None], a[..., :-1]], axis=-1)
@@ -192,6 +202,7 @@ def backprop(net: Network, x: Array | float, target: Array | float) -> Trace:
         prediction=y.copy(),
         dloss_dprediction=np.asarray(dloss_dy),
         warnings=tuple(messages),
+        dloss_dactivation=dlda,
     )
 
 
@@ -308,7 +319,10 @@ def backprop_log(net: Network, x: Array | float, target: Array | float) -> LogTr
             lzk, szk = _log_add(lzk, szk, lb, sb)
         lzk = np.where(szk == 0, -np.inf, lzk)
         lz[..., k], sz[..., k] = lzk, szk
-        la[..., k], sa[..., k], ld1[..., k] = spec.phi(k + 1).log_forward(lzk, szk)
+        lak, sak, ld1[..., k] = spec.phi(k + 1).log_forward(lzk, szk)
+        if spec.residual and k < L - 1:  # a_k = a_(k-1) + phi(z_k)
+            lak, sak = _log_add(la_prev, sa_prev, lak, sak)
+        la[..., k], sa[..., k] = lak, sak
         la_prev, sa_prev = la[..., k], sa[..., k]
 
     # 2. output: delta_L in log space
@@ -340,9 +354,14 @@ def backprop_log(net: Network, x: Array | float, target: Array | float) -> LogTr
     ld = np.empty((*shape, L))
     sd = np.empty((*shape, L))
     ld[..., -1], sd[..., -1] = l_delta_out, s_delta_out
+    lg = sg = None  # log|dL/da_k| and its sign, carried along the skip path
     for k in range(L - 2, -1, -1):
-        ld[..., k] = ld[..., k + 1] + lw[..., k + 1] + ld1[..., k]
-        sd[..., k] = sd[..., k + 1] * sw[..., k + 1] * np.where(np.isneginf(ld1[..., k]), 0.0, 1.0)
+        l_back, s_back = ld[..., k + 1] + lw[..., k + 1], sd[..., k + 1] * sw[..., k + 1]
+        if spec.residual and k < L - 2 and lg is not None:  # g_k = g_(k+1) + delta_(k+1) w_(k+1)
+            l_back, s_back = _log_add(lg, sg, l_back, s_back)
+        lg, sg = l_back, s_back
+        ld[..., k] = lg + ld1[..., k]
+        sd[..., k] = sg * np.where(np.isneginf(ld1[..., k]), 0.0, 1.0)
 
     # 4. dL/dw_k = delta_k a_(k-1)
     lx, sx = _log_abs(x)

@@ -187,6 +187,9 @@ def grad(
     depth: Annotated[
         str | None, typer.Option(help="Check that --weights has this many entries")
     ] = None,
+    residual: Annotated[
+        bool, typer.Option("--residual", help="Skip connections: hidden a_k = a_(k-1) + phi(z_k)")
+    ] = False,
     log: Annotated[
         bool, typer.Option("--log", help="Also give log10|dL/dw| exactly (log-magnitude mode)")
     ] = False,
@@ -221,7 +224,7 @@ def grad(
     x_val = x_in if x_in is not None else p.x  # type: ignore[union-attr]
     t_val = t_in if t_in is not None else p.target  # type: ignore[union-attr]
 
-    net = Network.chain(w, biases=b, **spec_values)
+    net = Network.chain(w, biases=b, residual=residual, **spec_values)
     trace = backprop(net, x_val, t_val)
     log_trace = backprop_log(net, x_val, t_val) if log else None
     if as_json or fmt is Format.json:
@@ -278,6 +281,9 @@ def montecarlo(
     biases: Annotated[
         bool, typer.Option("--biases/--no-biases", help="Draw a bias per layer too")
     ] = False,
+    residual: Annotated[
+        bool, typer.Option("--residual", help="Skip connections: hidden a_k = a_(k-1) + phi(z_k)")
+    ] = False,
     x: Annotated[
         str | None, typer.Option("--x", help="The input x [default: 0.63, or the preset's]")
     ] = None,
@@ -317,7 +323,7 @@ def montecarlo(
     x_in, t_in = _float(x, "--x"), _float(target, "--target")
     default_x, default_t = (p.x, p.target) if p is not None else (0.63, 1.0)
     config = MonteCarloConfig(
-        spec=ChainSpec(depth=depth_n, biases=biases, **spec_values),
+        spec=ChainSpec(depth=depth_n, biases=biases, residual=residual, **spec_values),
         samples=_int(samples, "--samples"),  # type: ignore[arg-type]
         seed=_int(seed, "--seed"),  # type: ignore[arg-type]
         init=init,
@@ -381,6 +387,9 @@ def train(
     activation: ActivationOpt = None,
     output_activation: OutputActivationOpt = None,
     loss: LossOpt = None,
+    residual: Annotated[
+        bool, typer.Option("--residual", help="Skip connections: hidden a_k = a_(k-1) + phi(z_k)")
+    ] = False,
     x: Annotated[str | None, typer.Option("--x", help="The input x (one sample)")] = None,
     target: Annotated[
         str | None, typer.Option(help="The label or target y_hat (one sample)")
@@ -414,7 +423,7 @@ def train(
         w = [float(v) for v in p.network.weights]
     else:
         raise SpecError("give --weights (for example --weights=0.25,-0.11,0.78) or --preset")
-    net = Network.chain(w, **spec_values)
+    net = Network.chain(w, residual=residual, **spec_values)
     if dataset is not None:
         xs, ts = make_dataset(net.spec, _int(dataset, "--dataset"), _int(seed, "--seed"))  # type: ignore[arg-type]
     else:

@@ -55,6 +55,8 @@ class ChainSpec:
     - ``output_activation``: activation of layer ``L``.
     - ``loss``: ``"bce"`` (needs a sigmoid output) or ``"l2"``.
     - ``biases``: whether each layer adds a bias ``b_k``.
+    - ``residual``: whether each hidden layer keeps a skip connection, ``a_k = a_(k-1) +
+      phi(z_k)`` (He et al. 2016); the output layer has none, its range may differ.
     """
 
     depth: int
@@ -62,6 +64,7 @@ class ChainSpec:
     output_activation: str = "sigmoid"  # layer L
     loss: str = "bce"
     biases: bool = False
+    residual: bool = False  # hidden layers add a skip connection: a_k = a_(k-1) + phi(z_k)
 
     def __post_init__(self) -> None:
         if isinstance(self.depth, bool) or not isinstance(self.depth, int | np.integer):
@@ -148,6 +151,7 @@ class Network:
         activation: str = "sigmoid",
         output_activation: str = "sigmoid",
         loss: str = "bce",
+        residual: bool = False,
     ) -> Network:
         """A chain whose depth is the length of the last axis of ``weights``."""
         w = check_finite("weights", weights)
@@ -159,6 +163,7 @@ class Network:
             output_activation=output_activation,
             loss=loss,
             biases=biases is not None,
+            residual=residual,
         )
         return cls(spec, w, None if biases is None else np.asarray(biases, dtype=np.float64))
 

@@ -356,6 +356,11 @@ def derive_chain(spec: ChainSpec) -> ChainDerivation:
     Raises ``SpecError`` for depth above ``MAX_SYMBOLIC_DEPTH``.
     """
     L = spec.depth
+    if spec.residual:
+        raise SpecError(
+            "symbolic derivation of residual chains is not supported yet (the gradient is a sum "
+            "over paths, not one chain product); use 'gradtrace grad' for numbers"
+        )
     if L > MAX_SYMBOLIC_DEPTH:
         raise SpecError(
             f"depth {L} is too deep for symbolic derivation (at most {MAX_SYMBOLIC_DEPTH}); "

@@ -92,6 +92,8 @@ def _grad_weights_tile(
             else:  # tanh needs two transcendentals to be exact at both ends: the engine's rules
                 acts[k + 1] = phi.value(z)
                 d1[k] = phi.d1(z)
+            if spec.residual and k < L - 1:  # skip connection around hidden layer k + 1
+                np.add(acts[k + 1], acts[k], out=acts[k + 1])
         # 2. delta_L
         y = acts[L]
         t = np.asarray(target, dtype=np.float64)
@@ -101,9 +103,14 @@ def _grad_weights_tile(
             delta = spec.loss_fn.grad(y, t) * d1[L - 1]
         # 3. backward: dL/dw_k = delta_k a_(k-1); delta_(k-1) = delta_k w_k phi'(z_(k-1))
         grads = np.empty((L, n))
+        g = np.zeros(n)  # dL/da along the skip path (residual chains)
         for k in range(L - 1, -1, -1):
             np.multiply(delta, acts[k], out=grads[k])
             if k:
-                np.multiply(delta, wT[k], out=delta)
+                np.multiply(delta, wT[k], out=delta)  # now delta_k w_k: dL/da_(k-1) via layer k
+                if spec.residual and k < L - 1:
+                    np.add(delta, g, out=delta)
+                if spec.residual:
+                    g[:] = delta
                 np.multiply(delta, d1[k - 1], out=delta)
     return grads.T

@@ -270,6 +270,9 @@ def forward_table(trace: Trace) -> Table:
     for k in range(trace.depth):
         pn, pl = _layer_names(trace)[k]
         prev = "x" if k == 0 else f"a{k}"
+        residual = trace.spec.residual and k < trace.depth - 1
+        skip = f"{prev} + " if residual else ""
+        skip_l = (("x" if k == 0 else f"a_{{{k}}}") + " + ") if residual else ""
         prev_l = "x" if k == 0 else f"a_{{{k}}}"
         zcalc = f"{fmt(trace.weights[k])} * {fmt(inputs[k])}"
         zcalc_l = rf"{num(trace.weights[k]).latex} \cdot {num(inputs[k]).latex}"
@@ -284,7 +287,10 @@ def forward_table(trace: Trace) -> Table:
                 str(k + 1),
                 Math(f"z{k + 1} = {zdef} = {zcalc}", rf"z_{{{k + 1}}} = {zdef_l} = {zcalc_l}"),
                 num(trace.z[k]),
-                Math(f"a{k + 1} = {pn}(z{k + 1})", rf"a_{{{k + 1}}} = {pl}(z_{{{k + 1}}})"),
+                Math(
+                    f"a{k + 1} = {skip}{pn}(z{k + 1})",
+                    rf"a_{{{k + 1}}} = {skip_l}{pl}(z_{{{k + 1}}})",
+                ),
                 num(trace.a[k]),
             )
         )
@@ -312,6 +318,14 @@ def backward_table(trace: Trace) -> Table:
                     rf"\frac{{\partial L}}{{\partial y}}\, {pl}'(z_{{{i}}}) = "
                     rf"{num(trace.dloss_dprediction).latex} \cdot {num(trace.activation_derivative[k]).latex}",
                 )
+        elif trace.spec.residual and k < L - 2 and trace.dloss_dactivation is not None:
+            g = trace.dloss_dactivation[k]  # skip path: dL/da_i = dL/da_(i+1) + delta_(i+1) w_(i+1)
+            rule = Math(
+                f"(dL/da{i + 1} + delta{i + 1} * w{i + 1}) * {pn}'(z{i}) = {fmt(g)} * "
+                f"{fmt(trace.activation_derivative[k])}",
+                rf"\left(\tfrac{{\partial L}}{{\partial a_{{{i + 1}}}}} + \delta_{{{i + 1}}} w_{{{i + 1}}}\right) "
+                rf"{pl}'(z_{{{i}}}) = {num(g).latex} \cdot {num(trace.activation_derivative[k]).latex}",
+            )
         else:
             rule = Math(
                 f"delta{i + 1} * w{i + 1} * {pn}'(z{i}) = {fmt(trace.delta[k + 1])} * "
@@ -963,8 +977,4 @@ def remedies_document(rows: tuple[RemedyRow, ...], steps: int) -> list[Block]:
         ),
         table,
         Bullets(tuple(par(f"{r.name}: {r.why}. Outcome: {r.outcome}.") for r in rows)),
-        par(
-            "Not in the table: a skip connection (a path with derivative 1 around each layer) needs a "
-            "residual architecture that the engine does not have yet.",
-        ),
     ]

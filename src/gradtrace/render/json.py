@@ -202,6 +202,7 @@ def montecarlo_dict(r: MonteCarloResult) -> dict[str, Any]:
             "output_activation": c.spec.output_activation,
             "loss": c.spec.loss,
             "biases": c.spec.biases,
+            "residual": c.spec.residual,
             "init": c.init,
             "std": c.std,
             "x": c.x,
