@@ -87,7 +87,8 @@ class Trace:
     @property
     def backward_factor(self) -> Array:
         """``w_(k+1) phi_k'(z_k)`` for ``k = 1 .. L-1``: what ``delta`` is multiplied by per layer
-        passed back, ``(..., L-1)``."""
+        passed back, ``(..., L-1)``. With skip connections the gradient also flows along the
+        identity path; see ``dloss_dactivation``."""
         return self.weights[..., 1:] * self.activation_derivative[..., :-1]
 
     def _repr_html_(self) -> str:  # Jupyter: presentation lives in render/, imported lazily
