@@ -66,6 +66,11 @@ LossOpt = Annotated[
     str | None, typer.Option(help="bce (needs a sigmoid output), l2 or huber [default: bce]")
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (same as --format json)")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar")]
+ResidualOpt = Annotated[
+    bool, typer.Option("--residual", help="Skip connections: hidden a_k = a_(k-1) + phi(z_k)")
+]
 
 
 def _floats(text: str, option: str) -> list[float]:
@@ -187,15 +192,11 @@ def grad(
     depth: Annotated[
         str | None, typer.Option(help="Check that --weights has this many entries")
     ] = None,
-    residual: Annotated[
-        bool, typer.Option("--residual", help="Skip connections: hidden a_k = a_(k-1) + phi(z_k)")
-    ] = False,
+    residual: ResidualOpt = False,
     log: Annotated[
         bool, typer.Option("--log", help="Also give log10|dL/dw| exactly (log-magnitude mode)")
     ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (same as --format json)")
-    ] = False,
+    as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Forward and backward pass of any chain: every z, a, phi'(z), delta and dL/dw."""
@@ -281,9 +282,7 @@ def montecarlo(
     biases: Annotated[
         bool, typer.Option("--biases/--no-biases", help="Draw a bias per layer too")
     ] = False,
-    residual: Annotated[
-        bool, typer.Option("--residual", help="Skip connections: hidden a_k = a_(k-1) + phi(z_k)")
-    ] = False,
+    residual: ResidualOpt = False,
     x: Annotated[
         str | None, typer.Option("--x", help="The input x [default: 0.63, or the preset's]")
     ] = None,
@@ -304,10 +303,8 @@ def montecarlo(
     chunk_size: Annotated[
         str, typer.Option(help="Samples per chunk (memory only; results do not change)")
     ] = "262144",
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (same as --format json)")
-    ] = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Distribution of |dL/dw_k| per layer over random initializations (N(0, 1) by default)."""
@@ -353,10 +350,8 @@ def depth(
     ] = "normal",
     x: Annotated[str, typer.Option("--x", help="The input x")] = "1",
     target: Annotated[str, typer.Option(help="The target y_hat (l2 loss, identity output)")] = "0",
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (same as --format json)")
-    ] = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """log10|dL/dw_1| against depth (up to 10,000) and the per-layer rate, fitted and expected."""
@@ -387,9 +382,7 @@ def train(
     activation: ActivationOpt = None,
     output_activation: OutputActivationOpt = None,
     loss: LossOpt = None,
-    residual: Annotated[
-        bool, typer.Option("--residual", help="Skip connections: hidden a_k = a_(k-1) + phi(z_k)")
-    ] = False,
+    residual: ResidualOpt = False,
     x: Annotated[str | None, typer.Option("--x", help="The input x (one sample)")] = None,
     target: Annotated[
         str | None, typer.Option(help="The label or target y_hat (one sample)")
@@ -405,10 +398,8 @@ def train(
     tolerance: Annotated[
         str, typer.Option(help="A loss at or below this counts as converged")
     ] = "1e-6",
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (same as --format json)")
-    ] = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Gradient descent step by step: converged, oscillating or diverged, and how each layer moved."""
@@ -453,9 +444,7 @@ def remedies(
         str, typer.Option(help="Steps per run (the same budget for every row)")
     ] = "300",
     seed: Annotated[str, typer.Option(help="Seed of the vanishing case's weights and data")] = "0",
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (same as --format json)")
-    ] = False,
+    as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Remedies side by side: smaller steps, clipping, target scaling, Huber; tanh, relu, init scale."""
@@ -477,7 +466,7 @@ def report(
     quick: Annotated[
         bool, typer.Option("--quick", help="Fewer samples and steps (a draft in seconds)")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """One self-contained HTML report (and a Markdown twin, figures, config.json) in --out."""
     from pathlib import Path
