@@ -442,3 +442,43 @@ def test_residual_flag_matches_torch(capsys: pytest.CaptureFixture[str]) -> None
         capsys, "grad", "--weights=0.5,-1.2,0.8", "--x", "0.7", "--target", "1", "--residual"
     )
     assert code == 0
+
+
+def test_train_diverging_at_once_is_reported_not_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(
+        capsys,
+        "train",
+        "--weights=1e200,1e200",
+        "--activation",
+        "identity",
+        "--output-activation",
+        "identity",
+        "--loss",
+        "l2",
+        "--x",
+        "1",
+        "--target",
+        "0",
+        "--json",
+    )
+    assert code == 0 and err == ""
+    d = json.loads(out)
+    assert d["outcome"] == "diverged" and d["diverged_at"] == 0 and d["final_loss"] is None
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--weights=1e200,1e200",
+        "--activation",
+        "identity",
+        "--output-activation",
+        "identity",
+        "--loss",
+        "l2",
+        "--x",
+        "1",
+        "--target",
+        "0",
+    )
+    assert code == 0 and "diverged at step 0" in out

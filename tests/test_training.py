@@ -39,6 +39,17 @@ def test_divergence_is_detected_without_nan() -> None:
     assert "diverged at step" in h.message
 
 
+def test_divergence_at_the_first_step_is_reported() -> None:
+    # y = 1e200 * 1e200 is inf already: the run reports it instead of failing
+    net = Network.chain(
+        [1e200, 1e200], activation="identity", output_activation="identity", loss="l2"
+    )
+    h = train(TrainConfig(net, 1.0, 0.0, learning_rate=0.1, steps=10))
+    assert h.outcome == "diverged" and h.diverged_at == 0 and h.steps_taken == 0
+    np.testing.assert_array_equal(h.weights, [[1e200, 1e200]])
+    assert h.loss.size == 0
+
+
 def test_oscillation_is_detected() -> None:
     # one weight, L = (t - w x)^2: the step multiplies the error by 1 - 2 lr x^2 = -0.98, so
     # the update changes sign every step while the loss shrinks slowly

@@ -177,11 +177,13 @@ def train(
             rel.append(np.abs(update) / np.abs(w))
             w = new_w
             weights.append(w.copy())
+    # keep the steps whose loss was finite: T of them after the start (a diverging run drops the
+    # update that left float64's range; the starting weights always stay)
+    T = max(len(losses) - 1, 0)
     loss_arr = np.array(losses)
-    weights_arr = np.array(weights[: len(losses)]) if diverged_at is not None else np.array(weights)
-    grads_arr = np.array(grads).reshape(-1, spec.depth)[: max(len(loss_arr) - 1, 0)]
-    rel_arr = np.array(rel).reshape(-1, spec.depth)[: grads_arr.shape[0]]
-    weights_arr = weights_arr[: grads_arr.shape[0] + 1]
+    grads_arr = np.array(grads).reshape(-1, spec.depth)[:T]
+    rel_arr = np.array(rel).reshape(-1, spec.depth)[:T]
+    weights_arr = np.array(weights)[: T + 1]
     outcome, message = _classify(loss_arr, grads_arr, converged_at, diverged_at, config)
     return TrainHistory(
         config,

@@ -910,7 +910,7 @@ def train_document(h: TrainHistory) -> list[Block]:
         )
         if s < h.loss.size
     ]
-    if h.loss.size - 1 not in marks:
+    if h.loss.size and h.loss.size - 1 not in marks:
         marks.append(h.loss.size - 1)
     curve = Table(("step", "loss"), tuple((str(s), num(h.loss[s], 6)) for s in marks), "Loss")
     blocks: list[Block] = [
@@ -922,7 +922,7 @@ def train_document(h: TrainHistory) -> list[Block]:
         ),
         par("Outcome: " + h.message + "."),
         Table(header, tuple(rows), "Per layer"),
-        curve,
+        *([curve] if marks else []),  # no finite loss at all: nothing to draw
     ]
     if T and spec.depth > 1:
         first, last = h.relative_update[0, 0], h.relative_update[0, -1]
