@@ -160,6 +160,25 @@ def solve(fmt: FormatOpt = Format.text) -> None:
     _output(solve_exercise(), fmt, False, "solution_dict", "solution_document")
 
 
+def _weights_or_preset(weights: str | None, p: Any) -> list[float]:
+    """``--weights``, else the preset's weights; SpecError when neither is given."""
+    if weights is not None:
+        return _floats(weights, "--weights")
+    if p is not None:
+        return [float(v) for v in p.network.weights]
+    raise SpecError("give --weights (for example --weights=0.25,-0.11,0.78) or --preset")
+
+
+def _depth_or_preset(depth: str | None, p: Any) -> int:
+    """``--depth``, else the preset's depth; SpecError when neither is given."""
+    depth_n = _int(depth, "--depth")
+    if depth_n is not None:
+        return depth_n
+    if p is not None:
+        return p.network.depth
+    raise SpecError("give --depth (the number of layers) or --preset")
+
+
 def _spec_values(
     preset: str | None, activation: str | None, output_activation: str | None, loss: str | None
 ) -> tuple[Any, dict[str, str]]:
@@ -205,12 +224,7 @@ def grad(
 
     p, spec_values = _spec_values(preset, activation, output_activation, loss)
     depth_n, x_in, t_in = _int(depth, "--depth"), _float(x, "--x"), _float(target, "--target")
-    if weights is not None:
-        w = _floats(weights, "--weights")
-    elif p is not None:
-        w = [float(v) for v in p.network.weights]
-    else:
-        raise SpecError("give --weights (for example --weights=0.25,-0.11,0.78) or --preset")
+    w = _weights_or_preset(weights, p)
     if depth_n is not None:
         ChainSpec(depth=depth_n, **spec_values)  # validates the depth itself
         if depth_n != len(w):
@@ -263,11 +277,7 @@ def derive(
     from gradtrace.symbolic import derive_chain
 
     p, spec_values = _spec_values(preset, activation, output_activation, loss)
-    depth_n = _int(depth, "--depth")
-    if depth_n is None:
-        if p is None:
-            raise SpecError("give --depth (the number of layers) or --preset")
-        depth_n = p.network.depth
+    depth_n = _depth_or_preset(depth, p)
     deriv = derive_chain(ChainSpec(depth=depth_n, biases=biases, **spec_values))
     _output(deriv, fmt, False, "derivation_dict", "derivation_document")
 
@@ -312,11 +322,7 @@ def montecarlo(
     from gradtrace.network import ChainSpec
 
     p, spec_values = _spec_values(preset, activation, output_activation, loss)
-    depth_n = _int(depth, "--depth")
-    if depth_n is None:
-        if p is None:
-            raise SpecError("give --depth (the number of layers) or --preset")
-        depth_n = p.network.depth
+    depth_n = _depth_or_preset(depth, p)
     x_in, t_in = _float(x, "--x"), _float(target, "--target")
     default_x, default_t = (p.x, p.target) if p is not None else (0.63, 1.0)
     config = MonteCarloConfig(
@@ -408,12 +414,7 @@ def train(
     from gradtrace.network import Network
 
     p, spec_values = _spec_values(preset, activation, output_activation, loss)
-    if weights is not None:
-        w = _floats(weights, "--weights")
-    elif p is not None:
-        w = [float(v) for v in p.network.weights]
-    else:
-        raise SpecError("give --weights (for example --weights=0.25,-0.11,0.78) or --preset")
+    w = _weights_or_preset(weights, p)
     net = Network.chain(w, residual=residual, **spec_values)
     if dataset is not None:
         xs, ts = make_dataset(net.spec, _int(dataset, "--dataset"), _int(seed, "--seed"))  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ linear interpolation inside a bin, so memory does not grow with N. The fractions
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -193,7 +193,6 @@ class MonteCarloResult:
     ratio_quantiles: dict[str, float]  # of |dL/dw_1| / |dL/dw_L|
     mean_log10_ratio: float
     float64_nonfinite: int  # gradients that were inf or NaN in float64 (counted as excluded)
-    extra: dict[str, float] = field(default_factory=dict)
 
     def _repr_markdown_(self) -> str:  # Jupyter: presentation in render/, imported lazily
         from gradtrace.render.document import montecarlo_document
@@ -236,8 +235,8 @@ def run_montecarlo(
             nonfinite += int(bad.sum())
             g = np.where(bad, np.nan, g)
             with np.errstate(divide="ignore", invalid="ignore"):
-                lg = np.log10(g)
-            hist.add(np.where(bad, np.nan, lg))
+                lg = np.log10(g)  # NaN where g was not finite: left out of the histogram
+            hist.add(lg)
             for i, th in enumerate(THRESHOLDS_BELOW):
                 below[i] += np.count_nonzero(g < th, axis=0)
             for i, th in enumerate(THRESHOLDS_ABOVE):
