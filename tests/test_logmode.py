@@ -5,9 +5,9 @@ from __future__ import annotations
 import mpmath as mp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 
-from chains import build, chains
+from chains import build, chains, well_conditioned
 from gradtrace import Network, backprop_log
 from oracles import mp_backward_log10
 
@@ -110,6 +110,8 @@ def test_biases_use_a_stable_log_add() -> None:
 @given(p=chains(max_depth=30, batch=True))
 def test_agrees_with_plain_float64_where_that_is_finite(p: dict) -> None:
     net, trace = build(p)
+    # where w a + b or the residual cancels, float64 and log space each lose those digits, differently
+    assume(well_conditioned(p, trace))
     lt = backprop_log(net, p["x"], p["target"])
     g = trace.grad_weight
     # in the normal range both are exact to rounding, unless an intermediate underflowed: then
