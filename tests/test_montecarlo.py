@@ -143,3 +143,12 @@ def test_bad_config(kwargs: dict, message: str) -> None:
     base = {"spec": ChainSpec(3), "samples": 10}
     with pytest.raises(SpecError, match=message):
         MonteCarloConfig(**{**base, **kwargs})
+
+
+def test_overflowed_gradients_are_left_out_not_counted_as_zero() -> None:
+    # identity chain, std 1e150: |y| = |w1 w2 w3| x overflows float64 in part of the samples
+    spec = ChainSpec(3, "identity", "identity", "l2")
+    r = run_montecarlo(MonteCarloConfig(spec, 20_000, seed=2, std=1e150, x=1.0, target=0.0))
+    assert r.float64_nonfinite > 0
+    for layer in r.layers:
+        assert layer.fraction_zero == 0.0  # no gradient of this chain is truly 0

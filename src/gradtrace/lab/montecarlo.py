@@ -144,11 +144,12 @@ class _Histogram:
         self.zeros = np.zeros(columns, dtype=np.int64)
 
     def add(self, log10: np.ndarray) -> None:
-        """``log10`` ``(n, columns)``; ``-inf`` counts as zero."""
+        """``log10`` ``(n, columns)``; ``-inf`` counts as zero, NaN (a value float64 could not
+        hold, reported apart) is left out."""
         for c in range(log10.shape[1]):
             col = log10[:, c]
             finite = np.isfinite(col)
-            self.zeros[c] += int(np.count_nonzero(~finite))
+            self.zeros[c] += int(np.count_nonzero(np.isneginf(col)))
             idx = np.clip(((col[finite] - self.lo) / RESOLUTION).astype(np.int64), 0, self.bins - 1)
             if idx.size:  # count only over the bins this block occupies (a few decades, not 660)
                 lo = int(idx.min())
