@@ -355,14 +355,14 @@ def backprop_log(net: Network, x: Array | float, target: Array | float) -> LogTr
     ld = np.empty((*shape, L))
     sd = np.empty((*shape, L))
     ld[..., -1], sd[..., -1] = l_delta_out, s_delta_out
-    lg = sg = None  # log|dL/da_k| and its sign, carried along the skip path
+    l_dlda = s_dlda = ld[..., -1]  # log|dL/da_k| and its sign; set in the loop before first use
     for k in range(L - 2, -1, -1):
         l_back, s_back = ld[..., k + 1] + lw[..., k + 1], sd[..., k + 1] * sw[..., k + 1]
-        if spec.residual and k < L - 2 and lg is not None:  # g_k = g_(k+1) + delta_(k+1) w_(k+1)
-            l_back, s_back = _log_add(lg, sg, l_back, s_back)
-        lg, sg = l_back, s_back
-        ld[..., k] = lg + ld1[..., k]
-        sd[..., k] = sg * np.where(np.isneginf(ld1[..., k]), 0.0, 1.0)
+        if spec.residual and k < L - 2:  # g_k = g_(k+1) + delta_(k+1) w_(k+1)
+            l_back, s_back = _log_add(l_dlda, s_dlda, l_back, s_back)
+        l_dlda, s_dlda = l_back, s_back
+        ld[..., k] = l_dlda + ld1[..., k]
+        sd[..., k] = s_dlda * np.where(np.isneginf(ld1[..., k]), 0.0, 1.0)
 
     # 4. dL/dw_k = delta_k a_(k-1)
     lx, sx = _log_abs(x)
