@@ -73,13 +73,15 @@ def mp_loss(
         return (t - a) ** 2
 
 
-def _max_abs_z(weights, biases, x, activation, output_activation) -> float:
+def _max_abs_z(weights, biases, x, activation, output_activation, residual: bool = False) -> float:
+    """The largest |z_k| of the same forward pass as ``mp_loss`` (skip connections included)."""
     with mp.workdps(20):
-        a, top = mp.mpf(x), mp.mpf(0)
-        for k in range(len(weights)):
+        a, top, L = mp.mpf(x), mp.mpf(0), len(weights)
+        for k in range(L):
             z = mp.mpf(weights[k]) * a + (mp.mpf(biases[k]) if biases is not None else 0)
             top = max(top, abs(z))
-            a = mp_phi(output_activation if k == len(weights) - 1 else activation, z)
+            phi = mp_phi(output_activation if k == L - 1 else activation, z)
+            a = a + phi if residual and k < L - 1 else phi
     return float(top)
 
 
@@ -100,7 +102,7 @@ def mp_grads(
     ``dps`` digits are kept beyond those that saturation eats: ``1 - s(z) = e^-z`` needs about
     ``z / ln 10`` more digits to be represented next to 1.
     """
-    zmax = _max_abs_z(weights, biases, x, activation, output_activation)
+    zmax = _max_abs_z(weights, biases, x, activation, output_activation, residual)
     dps = dps + int(zmax / 2.3) + 1
 
     def partials(params, rebuild):
