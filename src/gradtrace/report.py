@@ -36,7 +36,7 @@ from gradtrace.render.document import (
     Heading,
     Image,
     Table,
-    depth_document,
+    depth_table,
     fmt,
     montecarlo_document,
     num,
@@ -209,7 +209,7 @@ def build_report(config: ReportConfig, *, progress: Callable[[str], None] | None
             "far below float64's smallest number, so it is computed in log space.",
         )
     )
-    blocks += depth_document(runs[0])[2:3]
+    blocks.append(depth_table(runs[0]))
 
     # 4. training
     step("training")

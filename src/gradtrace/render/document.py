@@ -34,6 +34,7 @@ __all__ = [
     "Paragraph",
     "Table",
     "depth_document",
+    "depth_table",
     "derivation_document",
     "fmt",
     "log_table",
@@ -809,10 +810,8 @@ def montecarlo_document(r: MonteCarloResult) -> list[Block]:
     return blocks
 
 
-def depth_document(r: DepthResult) -> list[Block]:
-    """log10|dL/dw_1| against depth and the per-layer rate (``gradtrace depth``)."""
-    c = r.config
-    init = f"N(0, {fmt(c.std)}^2)" if c.init == "normal" else f"uniform with std {fmt(c.std)}"
+def depth_table(r: DepthResult) -> Table:
+    """log10|dL/dw_1| per depth: mean, median, exact zeros, and where float64 lost it."""
     rows = tuple(
         (
             str(p.depth),
@@ -830,6 +829,13 @@ def depth_document(r: DepthResult) -> list[Block]:
         "exactly 0",
         "float64 lost it",
     )
+    return Table(header, rows, f"log10|dL/dw_1|, {r.config.activation} chains")
+
+
+def depth_document(r: DepthResult) -> list[Block]:
+    """log10|dL/dw_1| against depth and the per-layer rate (``gradtrace depth``)."""
+    c = r.config
+    init = f"N(0, {fmt(c.std)}^2)" if c.init == "normal" else f"uniform with std {fmt(c.std)}"
     blocks: list[Block] = [
         Heading("Gradients against depth", 1),
         par(
@@ -837,7 +843,7 @@ def depth_document(r: DepthResult) -> list[Block]:
             f"identity output, l2 loss; x = {fmt(c.x)}, y_hat = {fmt(c.target)}. Computed in the "
             "log-magnitude mode, so nothing underflows.",
         ),
-        Table(header, rows, "log10|dL/dw_1|"),
+        depth_table(r),
     ]
     fitted = (
         "n/a (no sample kept a nonzero path)"
