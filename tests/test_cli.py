@@ -50,11 +50,22 @@ def test_grad_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
             "activation_derivative",
             "delta",
             "grad_weight",
+            "chain_factor",
         }
-        assert all(isinstance(v, int | float) for v in layer.values())
+        assert all(isinstance(v, int | float) for v in layer.values() if v is not None)
     exact, _ = mp_grads([0.25, -0.11, 0.78], None, 0.63, 1.0, "sigmoid", "sigmoid", "bce")
     for layer, g in zip(d["layers"], exact, strict=True):
         assert layer["grad_weight"] == pytest.approx(float(g), rel=1e-13)
+    # the chain-rule factor w_k s'(z_(k-1)), against mpmath's sigmoid at 30 digits
+    assert d["layers"][0]["chain_factor"] is None
+    with mp.workdps(30):
+        a = mp.mpf("0.63")
+        for k, w in enumerate([0.25, -0.11, 0.78]):
+            s = 1 / (1 + mp.exp(-w * a))
+            if k < 2:
+                want = [0.25, -0.11, 0.78][k + 1] * s * (1 - s)
+                assert d["layers"][k + 1]["chain_factor"] == pytest.approx(float(want), rel=1e-14)
+            a = s
 
 
 def test_grad_with_biases_and_equals_form(capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,6 +24,7 @@ the last place for normal results).
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 from llvmlite import ir
@@ -62,6 +63,7 @@ _LN2_LO = 1.90821492927058770002e-10
 _TAYLOR = tuple(1.0 / math.factorial(k) for k in range(13))
 _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12 = _TAYLOR[2:]
 _TWO_M60 = 2.0**-60
+_LOCK = threading.Lock()
 _FLAGS = {"contract"}  # fused multiply-adds only: no reassociation, no assumptions about NaN
 
 
@@ -257,7 +259,17 @@ def grad_weights(
     xs = np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64), (n,)))
     ts = np.ascontiguousarray(np.broadcast_to(np.asarray(target, dtype=np.float64), (n,)))
     out = np.empty((n, L))
-    _grad_weights(
-        codes, LOSS_CODES[spec.loss], spec.residual, weights, b, has_bias, xs, ts, tile_size(L), out
-    )
+    with _LOCK:  # numba's default thread pool runs one parallel region at a time
+        _grad_weights(
+            codes,
+            LOSS_CODES[spec.loss],
+            spec.residual,
+            weights,
+            b,
+            has_bias,
+            xs,
+            ts,
+            tile_size(L),
+            out,
+        )
     return out

@@ -55,6 +55,11 @@ def trace_dict(trace: Trace) -> dict[str, Any]:
             "activation_derivative": _f(trace.activation_derivative[k]),
             "delta": _f(trace.delta[k]),
             "grad_weight": _f(trace.grad_weight[k]),
+            # w_k phi'(z_(k-1)): the chain-rule factor the weight path carries from delta_k to
+            # delta_(k-1) (a skip connection adds its own term beside it); none into the input
+            "chain_factor": (
+                _f(trace.weights[k] * trace.activation_derivative[k - 1]) if k else None
+            ),
         }
         if trace.biases is not None and trace.grad_bias is not None:
             layer["bias"] = _f(trace.biases[k])
