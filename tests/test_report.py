@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("matplotlib")
 
+from browser import launch, new_page, requires_chromium
 from gradtrace import SpecError
 from gradtrace.report import Report, ReportConfig, build_report, write_report
 
@@ -25,7 +25,6 @@ SMALL = ReportConfig(
     learning_rates=(1e-2, 1.0),
     remedies_steps=40,
 )
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -92,34 +91,13 @@ def test_refuses_an_existing_folder_and_never_half_writes(
     assert [p.name for p in tmp_path.iterdir()] == ["r"]  # no temporary folder left behind
 
 
-@pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason="Debian's chromium not installed (.ci/run installs it)"
-)
+@requires_chromium
 def test_renders_in_headless_chromium(folder: Path, tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    errors: list[str] = []
-    outside: list[str] = []
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on(
-            "request",
-            lambda r: outside.append(r.url) if not r.url.startswith(("file:", "data:")) else None,
-        )
+        browser = launch(pw)
+        page = new_page(browser, ("file:", "data:"), 1200, 900)
+        errors, outside = page.errors, page.outside
         page.goto((folder / "report.html").as_uri())
         page.wait_for_load_state("load")
         assert page.title().startswith("gradtrace report")

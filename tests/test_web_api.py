@@ -1,0 +1,307 @@
+"""The explorer's JSON API: the CLI's numbers, 422 naming the field, bounded sizes."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient
+
+from gradtrace import Network, backprop, get_activation
+from gradtrace.cli import main
+from gradtrace.web.api import LIMITS, MAX_BODY_BYTES, create_app
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    return TestClient(create_app())
+
+
+def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    capsys.readouterr()
+    assert main(list(args)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    ("body", "flags"),
+    [
+        (
+            {"weights": [0.25, -0.11, 0.78], "x": 0.63, "target": 1},
+            ["--preset", "exercise-classification"],
+        ),
+        (
+            {
+                "weights": [0.25, -0.11, 0.78],
+                "x": 0.63,
+                "target": 128,
+                "output_activation": "identity",
+                "loss": "l2",
+                "log": True,
+            },
+            ["--preset", "exercise-regression", "--log"],
+        ),
+        (
+            {
+                "weights": [1.5, -2, 0.3, 4],
+                "biases": [0.1, 0, -0.2, 0.3],
+                "x": -0.5,
+                "target": 0.2,
+                "activation": "tanh",
+                "output_activation": "identity",
+                "loss": "huber",
+                "residual": True,
+            },
+            [
+                "--weights=1.5,-2,0.3,4",
+                "--biases=0.1,0,-0.2,0.3",
+                "--x=-0.5",
+                "--target=0.2",
+                "--activation",
+                "tanh",
+                "--output-activation",
+                "identity",
+                "--loss",
+                "huber",
+                "--residual",
+            ],
+        ),
+    ],
+)
+def test_trace_equals_the_cli(
+    client: TestClient, capsys: pytest.CaptureFixture[str], body: dict, flags: list[str]
+) -> None:
+    r = client.post("/api/trace", json=body)
+    assert r.status_code == 200
+    assert r.json() == cli_json(capsys, "grad", *flags, "--json")
+
+
+def test_trace_numbers_are_the_engines(client: TestClient) -> None:
+    w = [0.7, -1.3, 2.2, 0.4, -0.9]
+    got = client.post("/api/trace", json={"weights": w, "x": 1.1, "target": 0}).json()
+    want = backprop(Network.chain(w), 1.1, 0.0)
+    assert [ly["grad_weight"] for ly in got["layers"]] == want.grad_weight.tolist()
+    assert [ly["delta"] for ly in got["layers"]] == want.delta.tolist()
+    assert got["loss"] == float(want.loss)
+
+
+def test_derive_and_montecarlo_equal_the_cli(
+    client: TestClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = client.post("/api/derive", json={"depth": 3, "biases": True}).json()
+    mathml = d.pop("mathml")
+    assert d == cli_json(capsys, "derive", "--depth", "3", "--biases", "--format", "json")
+    assert set(mathml) == {"w1", "w2", "w3", "b1", "b2", "b3"}
+    assert all(m.startswith('<math display="block">') for m in mathml.values())
+    body = {
+        "depth": 4,
+        "activation": "tanh",
+        "samples": 20000,
+        "seed": 5,
+        "std": 0.5,
+        "x": 0.3,
+        "target": 1,
+    }
+    m = client.post("/api/montecarlo", json=body).json()
+    flags = [
+        "--depth",
+        "4",
+        "--activation",
+        "tanh",
+        "--samples",
+        "20000",
+        "--seed",
+        "5",
+        "--std",
+        "0.5",
+        "--x",
+        "0.3",
+        "--target",
+        "1",
+    ]
+    assert m == cli_json(capsys, "montecarlo", *flags, "--json")
+
+
+def test_train_with_target_scaling_and_clipping(
+    client: TestClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = {
+        "weights": [0.25, -0.11, 0.78],
+        "x": 0.63,
+        "target": 128,
+        "output_activation": "identity",
+        "loss": "l2",
+    }
+    plain = client.post("/api/train", json={**base, "learning_rate": 0.1, "steps": 200}).json()
+    heat = plain.pop("heatmap")
+    assert plain.pop("target_scale") == 1.0 and plain.pop("clip_norm") is None
+    flags = ["--preset", "exercise-regression", "--lr", "0.1", "--steps", "200"]
+    assert plain == cli_json(capsys, "train", *flags, "--json")
+    assert len(heat["log10_abs_grad"]) == 3 and len(heat["step"]) == min(
+        plain["steps_taken"], LIMITS["heatmap_columns"]
+    )
+    # the first column is log10|dL/dw| at the start: the engine's part (d)
+    g0 = backprop(
+        Network.chain([0.25, -0.11, 0.78], output_activation="identity", loss="l2"), 0.63, 128.0
+    ).grad_weight
+    assert [row[0] for row in heat["log10_abs_grad"]] == pytest.approx(
+        np.log10(np.abs(g0)).tolist(), rel=1e-12
+    )
+    assert (
+        client.post("/api/train", json={**base, "learning_rate": 5, "steps": 100}).json()["outcome"]
+        == "diverged"
+    )
+    scaled = client.post(
+        "/api/train", json={**base, "learning_rate": 0.1, "steps": 300, "target_scale": 128}
+    ).json()
+    assert scaled["outcome"] == "converged"
+    clipped = client.post(
+        "/api/train", json={**base, "learning_rate": 5, "steps": 100, "clip_norm": 1}
+    ).json()
+    assert clipped["outcome"] != "diverged" and clipped["clip_norm"] == 1
+
+
+def test_activation_curve_is_the_engines(client: TestClient) -> None:
+    c = client.get("/api/activation/tanh?lo=-3&hi=3&points=7").json()
+    z = np.linspace(-3, 3, 7)
+    act = get_activation("tanh")
+    assert (
+        c["z"] == z.tolist()
+        and c["derivative"] == act.d1(z).tolist()
+        and c["value"] == act.value(z).tolist()
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/trace", {"weights": [1, 2], "x": "NaN", "target": 1}, "x"),
+        ("/api/trace", {"weights": [1, 2], "x": 1, "target": 2}, "target"),
+        ("/api/trace", {"weights": [], "x": 1, "target": 1}, "weights"),
+        ("/api/trace", {"weights": [1.0] * (LIMITS["depth"] + 1), "x": 1, "target": 1}, "weights"),
+        ("/api/trace", {"weights": [1, 2], "biases": [1], "x": 1, "target": 1}, "biases"),
+        ("/api/trace", {"weights": [1], "x": 1, "target": 1, "activation": "gelu"}, "activation"),
+        ("/api/trace", {"weights": [1], "x": 1, "target": 1, "output_activation": "tanh"}, "loss"),
+        ("/api/trace", {"weights": [1], "x": 1, "target": 1, "code": "import os"}, "code"),
+        ("/api/derive", {"depth": LIMITS["derive_depth"] + 1}, "depth"),
+        ("/api/montecarlo", {"depth": 3, "samples": LIMITS["samples"] + 1}, "samples"),
+        ("/api/montecarlo", {"depth": LIMITS["montecarlo_depth"] + 1}, "depth"),
+        ("/api/montecarlo", {"depth": 3, "std": 0}, "std"),
+        ("/api/train", {"weights": [1], "steps": LIMITS["steps"] + 1}, "steps"),
+        ("/api/train", {"weights": [1.0] * 50, "steps": 100000, "dataset": 100}, "steps"),
+        ("/api/train", {"weights": [1], "learning_rate": -1}, "learning_rate"),
+    ],
+)
+def test_bad_input_is_422_naming_the_field(
+    client: TestClient, path: str, body: dict, field: str
+) -> None:
+    r = client.post(path, json=body)
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert any(d["loc"][-1] == field and field in d["msg"] for d in detail), detail
+
+
+def test_bad_query_and_oversized_body(client: TestClient) -> None:
+    r = client.get("/api/activation/sigmoid?lo=inf")
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "lo"]
+    assert client.get("/api/activation/sigmoid?points=1").status_code == 422
+    big = b'{"weights": [' + b"1," * MAX_BODY_BYTES + b'1], "x": 1, "target": 1}'
+    r = client.post("/api/trace", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_openapi_schema_lists_the_endpoints(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/trace", "/api/derive", "/api/montecarlo", "/api/train", "/api/presets"} <= set(
+        paths
+    )
+    page = client.get("/")
+    assert page.status_code == 200 and "gradtrace explorer" in page.text
+    assert "http" not in page.text.replace("http://www.w3.org", "")  # nothing fetched from outside
+    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/static/../api.py").status_code == 404
+
+
+def test_concurrent_requests_do_not_share_state(client: TestClient) -> None:
+    rng = np.random.default_rng(3)
+    ws = [rng.standard_normal(int(rng.integers(1, 20))).tolist() for _ in range(40)]
+
+    def one(w: list[float]) -> bool:
+        got = client.post("/api/trace", json={"weights": w, "x": 0.5, "target": 1}).json()
+        return [ly["grad_weight"] for ly in got["layers"]] == backprop(
+            Network.chain(w), 0.5, 1.0
+        ).grad_weight.tolist()
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(one, ws))
+
+
+def test_derive_without_closed_forms(client: TestClient) -> None:
+    full = client.post("/api/derive", json={"depth": 4, "activation": "tanh"}).json()
+    lean = client.post(
+        "/api/derive", json={"depth": 4, "activation": "tanh", "closed_form": False}
+    ).json()
+    assert (
+        "gradients" not in lean
+        and lean["chain"] == full["chain"]
+        and lean["mathml"] == full["mathml"]
+    )
+
+
+def test_serve_refuses_a_bad_or_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--port", "99999"]) == 2
+    assert (
+        capsys.readouterr().err
+        == "gradtrace: error: --port must be between 0 and 65535, got 99999\n"
+    )
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    try:
+        assert main(["serve", "--port", str(port)]) == 2
+        err = capsys.readouterr().err
+        assert (
+            err.startswith(f"gradtrace: error: cannot listen on 127.0.0.1:{port}: ")
+            and err.count("\n") == 1
+        )
+    finally:
+        busy.close()
+
+
+def test_serve_starts_on_loopback_and_answers() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradtrace", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("gradtrace explorer at http://127.0.0.1:")
+        url = line.split()[3]
+        with urllib.request.urlopen(url + "api/presets", timeout=20) as r:
+            presets = json.load(r)
+        assert presets["exercise-regression"]["target"] == 128.0
+        req = urllib.request.Request(
+            url + "api/trace",
+            data=json.dumps({"weights": [0.25, -0.11, 0.78], "x": 0.63, "target": 1}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=20) as r:
+            layers = json.load(r)["layers"]
+        want = backprop(Network.chain([0.25, -0.11, 0.78]), 0.63, 1.0).grad_weight
+        assert [ly["grad_weight"] for ly in layers] == want.tolist()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
