@@ -105,6 +105,11 @@ def well_conditioned(p: dict, trace: Trace, ratio: float = 1e-3) -> bool:
         terms = np.abs(trace.weights * trace.inputs) + np.abs(trace.biases)
         if (np.abs(trace.z) < ratio * terms).any():
             return False
+    if p["residual"]:  # hidden layer k: a_k = a_(k-1) + phi(z_k)
+        for k, n in enumerate(names(p)[:-1]):
+            skip, branch = trace.inputs[..., k], ACTIVATIONS[n].value(trace.z[..., k])
+            if (np.abs(trace.a[..., k]) < ratio * (np.abs(skip) + np.abs(branch))).any():
+                return False
     y, t = trace.prediction, trace.target
     if p["loss"] in ("l2", "huber"):
         r = np.abs(y - t)
