@@ -105,10 +105,18 @@ def well_conditioned(p: dict, trace: Trace, ratio: float = 1e-3) -> bool:
         terms = np.abs(trace.weights * trace.inputs) + np.abs(trace.biases)
         if (np.abs(trace.z) < ratio * terms).any():
             return False
-    if p["residual"]:  # hidden layer k: a_k = a_(k-1) + phi(z_k)
+    if p["residual"]:
+        L = len(names(p))
+        g, d, w = trace.dloss_dactivation, trace.delta, trace.weights
         for k, n in enumerate(names(p)[:-1]):
+            # forward, hidden layer k + 1: a = a_prev + phi(z)
             skip, branch = trace.inputs[..., k], ACTIVATIONS[n].value(trace.z[..., k])
             if (np.abs(trace.a[..., k]) < ratio * (np.abs(skip) + np.abs(branch))).any():
+                return False
+            # backward: dL/da_(k+1) = delta_(k+2) w_(k+2) [+ dL/da_(k+2) along the skip]
+            via_w = np.abs(d[..., k + 1] * w[..., k + 1])
+            via_skip = np.abs(g[..., k + 1]) if k + 1 < L - 1 else 0.0
+            if (np.abs(g[..., k]) < ratio * (via_w + via_skip)).any():
                 return False
     y, t = trace.prediction, trace.target
     if p["loss"] in ("l2", "huber"):

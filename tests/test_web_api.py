@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -216,6 +217,16 @@ def test_bad_query_and_oversized_body(client: TestClient) -> None:
     big = b'{"weights": [' + b"1," * MAX_BODY_BYTES + b'1], "x": 1, "target": 1}'
     r = client.post("/api/trace", content=big, headers={"content-type": "application/json"})
     assert r.status_code == 413
+
+    def chunks(body: bytes) -> Iterator[bytes]:  # no content-length: counted as it streams in
+        for i in range(0, len(body), 4096):
+            yield body[i : i + 4096]
+
+    headers = {"content-type": "application/json"}
+    assert client.post("/api/trace", content=chunks(big), headers=headers).status_code == 413
+    small = b'{"weights": [0.25, -0.11, 0.78], "x": 0.63, "target": 1}'
+    r = client.post("/api/trace", content=chunks(small), headers=headers)
+    assert r.status_code == 200 and len(r.json()["layers"]) == 3
 
 
 def test_openapi_schema_lists_the_endpoints(client: TestClient) -> None:

@@ -7,7 +7,7 @@ what ``gradtrace grad --json`` prints for the same inputs.
 Safety: every number must be finite, every size is bounded (``LIMITS``), request bodies over
 ``MAX_BODY_BYTES`` are refused with 413, bad values give 422 with the field named, nothing reads
 or writes files except the package's own static folder, and requests share no mutable state (the
-only cache holds symbolic derivations, which are immutable).
+only caches hold symbolic derivations and their MathML, which are immutable).
 """
 
 from __future__ import annotations
@@ -32,7 +32,13 @@ from gradtrace.errors import SpecError
 from gradtrace.lab.montecarlo import MonteCarloConfig, run_montecarlo
 from gradtrace.lab.training import TrainConfig, make_dataset, train
 from gradtrace.network import PRESETS, ChainSpec, Network
-from gradtrace.render.json import derivation_dict, montecarlo_dict, trace_dict, train_dict
+from gradtrace.render.json import (
+    derivation_dict,
+    log_trace_dict,
+    montecarlo_dict,
+    trace_dict,
+    train_dict,
+)
 from gradtrace.symbolic import ChainDerivation, GradientFormula, derive_chain
 
 __all__ = ["LIMITS", "MAX_BODY_BYTES", "create_app"]
@@ -275,8 +281,6 @@ def create_app() -> FastAPI:
         net = Network.chain(req.weights, biases=req.biases, **_spec_kwargs(req))
         out = trace_dict(backprop(net, req.x, req.target))
         if req.log:
-            from gradtrace.render.json import log_trace_dict
-
             out["log_magnitude"] = log_trace_dict(backprop_log(net, req.x, req.target))
         return out
 
