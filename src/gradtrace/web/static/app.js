@@ -264,6 +264,12 @@ function axes(svg, x0, y0, x1, y1, yTicks, yLabel, xLabel) {
   svg.append(el("text", { x: 12, y: (y0 + y1) / 2, transform: `rotate(-90 12 ${(y0 + y1) / 2})`, "text-anchor": "middle", class: "small" }, yLabel));
   svg.append(el("text", { x: (x0 + x1) / 2, y: y1 + 30, "text-anchor": "middle", class: "small" }, xLabel));
 }
+function xTicks(svg, values, X, y1, label = String) {
+  for (const v of values) {
+    svg.append(el("line", { x1: X(v), y1: y1, x2: X(v), y2: y1 + 4, stroke: "#667085" }));
+    svg.append(el("text", { x: X(v), y: y1 + 15, "text-anchor": "middle", class: "small" }, label(v)));
+  }
+}
 function logRange(vals) {
   const f = vals.filter((v) => Number.isFinite(v));
   if (!f.length) return [-1, 1];
@@ -314,6 +320,7 @@ function renderCurve(t) {
   let d = "";
   c.z.forEach((z, i) => { d += `${i ? "L" : "M"}${X(z).toFixed(1)},${Y(c.derivative[i]).toFixed(1)}`; });
   svg.append(el("path", { d, fill: "none", stroke: "#2f5bd3", "stroke-width": 2 }));
+  xTicks(svg, [-8, -4, 0, 4, 8], X, y1);
   const L = t.layers.length;
   t.layers.forEach((ly, k) => {
     if (L > 1 && k === L - 1 && state.output_activation !== state.activation) return;
@@ -414,7 +421,8 @@ async function runTraining() {
   }
 }
 function renderTraining(h) {
-  $("tr-message").innerHTML = `<b>${h.outcome}</b>: ${h.message}` +
+  const message = h.message.startsWith(`${h.outcome}:`) ? h.message.slice(h.outcome.length + 1).trim() : h.message;
+  $("tr-message").innerHTML = `<b>${h.outcome}</b>: ${message}` +
     (h.target_scale !== 1 ? ` (trained on target / ${fmt(h.target_scale)})` : "") +
     (h.clip_norm ? ` (gradient norm clipped at ${fmt(h.clip_norm)})` : "");
   const svg = $("tr-loss");
@@ -427,6 +435,7 @@ function renderTraining(h) {
   const X = (s) => x0 + s / smax * (x1 - x0);
   const Y = (v) => y1 - (v - lo) / (hi - lo) * (y1 - y0);
   axes(svg, x0, y0, x1, y1, ticks(lo, hi, Y), "loss (log10 axis)", "step");
+  xTicks(svg, [0, Math.round(smax / 2), smax], X, y1);
   let d = "";
   logs.forEach((v, i) => { if (Number.isFinite(v)) d += `${d ? "L" : "M"}${X(steps[i]).toFixed(1)},${Y(v).toFixed(1)}`; });
   svg.append(el("path", { d, fill: "none", stroke: "#2f5bd3", "stroke-width": 2 }));
