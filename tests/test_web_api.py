@@ -311,6 +311,12 @@ def test_serve_starts_on_loopback_and_answers() -> None:
             layers = json.load(r)["layers"]
         want = backprop(Network.chain([0.25, -0.11, 0.78]), 0.63, 1.0).grad_weight
         assert [ly["grad_weight"] for ly in layers] == want.tolist()
+        # a long job goes to the worker process (spawned from `python -m gradtrace`)
+        req = urllib.request.Request(
+            url + "api/derive", data=b'{"depth": 2}', headers={"content-type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=60) as r:
+            assert set(json.load(r)["chain"]) == {"w1", "w2"}
     finally:
         proc.terminate()
         proc.wait(10)

@@ -2,4 +2,5 @@
 
 from gradtrace.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # importing this module runs nothing
+    raise SystemExit(main())

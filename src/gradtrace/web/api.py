@@ -7,12 +7,17 @@ what ``gradtrace grad --json`` prints for the same inputs.
 Safety: every number must be finite, every size is bounded (``LIMITS``), request bodies over
 ``MAX_BODY_BYTES`` are refused with 413, bad values give 422 with the field named, nothing reads
 or writes files except the package's own static folder, and requests share no mutable state (the
-only caches hold symbolic derivations and their MathML, which are immutable).
+only caches hold symbolic derivations and their MathML, which are immutable). Long requests
+run in a worker process (``Jobs``) so that they never hold up ``/api/trace``.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
+import multiprocessing
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from importlib import resources
 from typing import Annotated, Any, Literal
@@ -199,12 +204,111 @@ def _derivation(spec: ChainSpec) -> ChainDerivation:
     return derive_chain(spec)
 
 
+# ---- the long jobs: run in a worker process, so the interactive path never waits on them -------
+
+
+def derive_job(req: DeriveIn) -> dict[str, Any]:
+    """``/api/derive``'s answer (in the worker: its derivations stay cached there)."""
+    spec = ChainSpec(depth=req.depth, biases=req.biases, **_spec_kwargs(req))
+    d = _derivation(spec)
+    out = derivation_dict(d, closed=req.closed_form)
+    out["mathml"] = {g.parameter: _factor_mathml(g) for g in d.gradients}
+    return out
+
+
+def montecarlo_job(req: MonteCarloIn) -> dict[str, Any]:
+    """``/api/montecarlo``'s answer."""
+    config = MonteCarloConfig(
+        spec=ChainSpec(depth=req.depth, biases=req.biases, **_spec_kwargs(req)),
+        samples=req.samples,
+        seed=req.seed,
+        init=req.init,
+        std=req.std,
+        x=req.x,
+        target=req.target,
+    )
+    return montecarlo_dict(run_montecarlo(config))
+
+
+def train_job(req: TrainIn) -> dict[str, Any]:
+    """``/api/train``'s answer."""
+    work = req.steps * len(req.weights) * (req.dataset or 1)
+    if work > LIMITS["train_work"]:
+        raise SpecError(
+            f"steps: {req.steps} steps x {len(req.weights)} layers x {req.dataset or 1} "
+            f"samples = {work:,}, over the limit of {LIMITS['train_work']:,}"
+        )
+    net = Network.chain(req.weights, **_spec_kwargs(req))
+    if req.dataset is not None:
+        xs, ts = make_dataset(net.spec, req.dataset, req.seed)
+    else:
+        xs, ts = np.array([req.x]), np.array([req.target])
+    config = TrainConfig(
+        network=net,
+        x=xs,
+        target=ts / req.target_scale,
+        learning_rate=req.learning_rate,
+        steps=req.steps,
+        tolerance=req.tolerance,
+        clip_norm=req.clip_norm,
+    )
+    h = train(config)
+    out = train_dict(h)
+    T = h.grads.shape[0]
+    cols = np.unique(np.linspace(0, T - 1, min(T, LIMITS["heatmap_columns"])).astype(int))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logg = np.log10(np.abs(h.grads[cols])) if T else np.empty((0, net.depth))
+    out["heatmap"] = {
+        "step": cols.tolist() if T else [],
+        "log10_abs_grad": [[float(v) if np.isfinite(v) else None for v in row] for row in logg.T],
+    }
+    out["target_scale"] = req.target_scale
+    out["clip_norm"] = req.clip_norm
+    return out
+
+
+def _warm_job() -> None:
+    """Start the worker and derive the presets' formulas: the page asks for them first."""
+    for p in PRESETS.values():
+        _derivation(ChainSpec(p.network.depth, **_preset_kwargs(p)))
+
+
+class Jobs:
+    """One worker process for the long requests (derive, Monte Carlo, training).
+
+    SymPy and the training loop hold the GIL: run in the server's own process, they delayed
+    ``/api/trace`` by 70-110 ms while they ran. In a separate process they cannot. The worker
+    is started with ``spawn`` (the server has threads) and warmed at once; jobs queue in it, one
+    at a time, beside the server's own core.
+    """
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+        self.pool.submit(_warm_job)
+
+    async def run(self, job: Callable[[Any], dict[str, Any]], req: Any) -> dict[str, Any]:
+        """``job(req)`` in the worker; its SpecError reaches the caller (and becomes a 422)."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, job, req)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 # ---- the app ---------------------------------------------------------------------------------
 
 
 def create_app() -> FastAPI:
     """The explorer: the page at ``/``, its assets at ``/static``, the API under ``/api``."""
+    jobs = Jobs()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        jobs.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="gradtrace explorer",
         version=gradtrace.__version__,
         description="The gradtrace engine over HTTP: exact gradients of sigmoid chains and more.",
@@ -212,9 +316,6 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     static = resources.files("gradtrace.web") / "static"
-    # derive the presets' formulas now, in the background: the page asks for them first
-    warm = [ChainSpec(p.network.depth, **_preset_kwargs(p)) for p in PRESETS.values()]
-    threading.Thread(target=lambda: [_derivation(s) for s in warm], daemon=True).start()
 
     @app.middleware("http")
     async def _limit_body(request: Request, call_next: Any) -> Any:
@@ -308,69 +409,22 @@ def create_app() -> FastAPI:
         }
 
     @app.post("/api/derive")
-    def derive(req: DeriveIn) -> dict[str, Any]:
+    async def derive(req: DeriveIn) -> dict[str, Any]:
         """Symbolic gradients (``gradtrace derive --format json``), plus MathML of each."""
-        spec = ChainSpec(depth=req.depth, biases=req.biases, **_spec_kwargs(req))
-        d = _derivation(spec)
-        out = derivation_dict(d, closed=req.closed_form)
-        out["mathml"] = {g.parameter: _factor_mathml(g) for g in d.gradients}
-        return out
+        return await jobs.run(derive_job, req)
 
     @app.post("/api/montecarlo")
-    def montecarlo(req: MonteCarloIn) -> dict[str, Any]:
+    async def montecarlo(req: MonteCarloIn) -> dict[str, Any]:
         """``gradtrace montecarlo --json`` for the same inputs."""
-        config = MonteCarloConfig(
-            spec=ChainSpec(depth=req.depth, biases=req.biases, **_spec_kwargs(req)),
-            samples=req.samples,
-            seed=req.seed,
-            init=req.init,
-            std=req.std,
-            x=req.x,
-            target=req.target,
-        )
-        return montecarlo_dict(run_montecarlo(config))
+        return await jobs.run(montecarlo_job, req)
 
     @app.post("/api/train")
-    def train_endpoint(req: TrainIn) -> dict[str, Any]:
+    async def train_endpoint(req: TrainIn) -> dict[str, Any]:
         """``gradtrace train --json``, plus a layer x step map of log10|dL/dw|.
 
         ``target_scale`` divides the target (and trains on that); ``clip_norm`` clips the
         gradient's norm (Pascanu et al. 2013, Algorithm 1).
         """
-        work = req.steps * len(req.weights) * (req.dataset or 1)
-        if work > LIMITS["train_work"]:
-            raise SpecError(
-                f"steps: {req.steps} steps x {len(req.weights)} layers x {req.dataset or 1} "
-                f"samples = {work:,}, over the limit of {LIMITS['train_work']:,}"
-            )
-        net = Network.chain(req.weights, **_spec_kwargs(req))
-        if req.dataset is not None:
-            xs, ts = make_dataset(net.spec, req.dataset, req.seed)
-        else:
-            xs, ts = np.array([req.x]), np.array([req.target])
-        config = TrainConfig(
-            network=net,
-            x=xs,
-            target=ts / req.target_scale,
-            learning_rate=req.learning_rate,
-            steps=req.steps,
-            tolerance=req.tolerance,
-            clip_norm=req.clip_norm,
-        )
-        h = train(config)
-        out = train_dict(h)
-        T = h.grads.shape[0]
-        cols = np.unique(np.linspace(0, T - 1, min(T, LIMITS["heatmap_columns"])).astype(int))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logg = np.log10(np.abs(h.grads[cols])) if T else np.empty((0, net.depth))
-        out["heatmap"] = {
-            "step": cols.tolist() if T else [],
-            "log10_abs_grad": [
-                [float(v) if np.isfinite(v) else None for v in row] for row in logg.T
-            ],
-        }
-        out["target_scale"] = req.target_scale
-        out["clip_norm"] = req.clip_norm
-        return out
+        return await jobs.run(train_job, req)
 
     return app
