@@ -146,3 +146,18 @@ def test_montecarlo_and_training_panels(page) -> None:  # type: ignore[no-untype
     page.wait_for_function("document.querySelector('#tr-message').textContent.includes('/ 128')")
     assert page.inner_text("#tr-message b") == "converged"
     assert errors == [] and outside == []
+
+
+@requires_chromium
+def test_biases_on_the_page(page) -> None:  # type: ignore[no-untyped-def]
+    errors, outside = page.errors, page.outside
+    n = page.evaluate("window.gradtraceUpdates")
+    page.check("#biases")
+    page.wait_for_function(f"window.gradtraceUpdates > {n}")
+    n = page.evaluate("window.gradtraceUpdates")
+    page.fill("#b-2", "0.3")
+    page.wait_for_function(f"window.gradtraceUpdates > {n}")
+    want = backprop(Network.chain([0.25, -0.11, 0.78], biases=[0.0, 0.3, 0.0]), 0.63, 1.0)
+    assert [v for v, _ in _shown(page, "grad_bias")] == want.grad_bias.tolist()
+    assert [v for v, _ in _shown(page, "grad_weight")] == want.grad_weight.tolist()
+    assert errors == [] and outside == []

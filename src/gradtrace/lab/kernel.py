@@ -97,7 +97,7 @@ def _grad_weights_tile(
     n = wT.shape[1]
     acts = np.empty((L + 1, n))  # a_0 = x, a_1 .. a_L: row k is the input of layer k + 1
     d1 = np.empty((L, n))  # phi_k'(z_k)
-    z, e, r = np.empty(n), np.empty(n), np.empty(n)
+    z, e, q, r = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     pos = np.empty(n, dtype=bool)
     acts[0] = x
     s_neg = None
@@ -108,14 +108,18 @@ def _grad_weights_tile(
             if bT is not None:
                 np.add(z, bT[k], out=z)
             phi = spec.phi(k + 1)
-            if phi.name == "sigmoid":  # one exp: e = exp(-|z|), r = 1/(1+e)
+            if phi.name == "sigmoid":  # one exp: e = exp(-|z|), q = 1 + e
+                # the engine's exact operations (divisions, not products with 1/q), so that s(z)
+                # and s(-z) are bit-identical to its: bce's delta s(z) - y_hat cancels near
+                # y_hat, and there an ulp of difference became 2e-11 relative (hypothesis found it)
                 np.abs(z, out=e)
                 np.negative(e, out=e)
                 np.exp(e, out=e)
-                np.add(e, 1.0, out=r)
-                np.reciprocal(r, out=r)
-                np.multiply(e, r, out=e)  # e/(1+e) = s(-|z|)
-                np.multiply(e, r, out=d1[k])  # s'(z) = e/(1+e)^2
+                np.add(e, 1.0, out=q)
+                np.multiply(q, q, out=d1[k])
+                np.divide(e, d1[k], out=d1[k])  # s'(z) = e/(1+e)^2
+                np.divide(1.0, q, out=r)  # s(|z|)
+                np.divide(e, q, out=e)  # s(-|z|)
                 np.greater_equal(z, 0.0, out=pos)
                 np.copyto(acts[k + 1], e)
                 np.copyto(acts[k + 1], r, where=pos)  # s(z)

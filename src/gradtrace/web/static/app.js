@@ -306,7 +306,16 @@ function renderBars(t) {
     }
   });
 }
+const CURVE_NOTES = {
+  sigmoid: "s′ is at most 1/4 (at z = 0): each sigmoid layer shrinks δ at least 4-fold unless |w| > 4.",
+  tanh: "tanh′ is at most 1 (at z = 0) and falls like 4e^(−2|z|): a saturated unit passes almost nothing.",
+  relu: "relu′ is 1 for z > 0 and 0 otherwise: a unit with z ≤ 0 passes no gradient at all.",
+  leaky_relu: "leaky relu′ is 1 for z > 0 and 0.01 otherwise: small, but never zero.",
+  softsign: "softsign′ = 1/(1 + |z|)²: at most 1, and it decays like 1/z², not exponentially.",
+  identity: "identity′ = 1: the gradient is the product of the weights alone.",
+};
 function renderCurve(t) {
+  $("curve-note").textContent = CURVE_NOTES[curveActivation()] || "";
   const svg = $("curve");
   clear(svg);
   const c = curves[curveActivation()];
