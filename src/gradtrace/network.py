@@ -22,7 +22,15 @@ from gradtrace.activations import Activation, get_activation
 from gradtrace.errors import SpecError
 from gradtrace.losses import Loss, get_loss
 
-__all__ = ["PRESETS", "ChainSpec", "Network", "Preset", "check_finite", "get_preset"]
+__all__ = [
+    "PRESETS",
+    "ChainSpec",
+    "Network",
+    "Preset",
+    "check_count",
+    "check_finite",
+    "get_preset",
+]
 
 
 def check_finite(name: str, value: np.ndarray | float) -> np.ndarray:
@@ -43,6 +51,14 @@ def check_finite(name: str, value: np.ndarray | float) -> np.ndarray:
         what = "a finite number" if arr.ndim == 0 else "finite numbers"
         raise SpecError(f"{name} must be {what}, got {first}{where}")
     return arr
+
+
+def check_count(name: str, value: int, minimum: int) -> int:
+    """``value`` if it is a whole number (not a bool) of at least ``minimum``; SpecError naming
+    ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise SpecError(f"{name} must be a whole number of at least {minimum}, got {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True)

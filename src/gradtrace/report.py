@@ -30,7 +30,7 @@ from gradtrace.lab.depth import DepthConfig, run_depth
 from gradtrace.lab.montecarlo import MonteCarloConfig, run_montecarlo
 from gradtrace.lab.remedies import run_remedies
 from gradtrace.lab.training import TrainConfig, train
-from gradtrace.network import ChainSpec, get_preset
+from gradtrace.network import ChainSpec, check_count, get_preset
 from gradtrace.render.document import (
     Block,
     Heading,
@@ -62,8 +62,7 @@ class ReportConfig:
     remedies_steps: int = 300
 
     def __post_init__(self) -> None:
-        if self.seed < 0:
-            raise SpecError(f"seed must be a whole number of at least 0, got {self.seed}")
+        check_count("seed", self.seed, 0)
         if (
             self.samples < 1
             or self.depth_samples < 2

@@ -32,7 +32,8 @@ import numpy as np
 from gradtrace.activations import get_activation
 from gradtrace.backprop import backprop_log
 from gradtrace.errors import SpecError
-from gradtrace.network import ChainSpec, Network, check_finite
+from gradtrace.lab.init import check_init, draw
+from gradtrace.network import ChainSpec, Network, check_count, check_finite
 
 __all__ = [
     "DepthConfig",
@@ -149,19 +150,15 @@ class DepthConfig:
 
     def __post_init__(self) -> None:
         get_activation(self.activation)
-        if float(check_finite("std", self.std)) <= 0:
-            raise SpecError(f"std must be positive, got {self.std:g}")
+        check_init(self.init, self.std)
         if not self.depths:
             raise SpecError("give at least one depth")
         for d in self.depths:
             if not 1 <= d <= MAX_DEPTH:
                 raise SpecError(f"depths must be between 1 and {MAX_DEPTH}, got {d}")
-        if isinstance(self.seed, bool) or self.seed < 0:
-            raise SpecError(f"seed must be a whole number of at least 0, got {self.seed!r}")
+        check_count("seed", self.seed, 0)
         if self.samples < 2:
             raise SpecError(f"samples must be at least 2, got {self.samples}")
-        if self.init not in ("normal", "uniform"):
-            raise SpecError(f"unknown init {self.init!r} (choose from normal, uniform)")
         check_finite("x", self.x)
         check_finite("target", self.target)
 
@@ -210,11 +207,7 @@ def run_depth(
     todo = sorted(set(config.depths))
     total, done = sum(todo), 0
     for L in todo:
-        if config.init == "normal":
-            w = config.std * rng.standard_normal((config.samples, L))
-        else:
-            half = sqrt(3.0) * config.std
-            w = rng.uniform(-half, half, (config.samples, L))
+        w = draw(rng, config.init, config.std, (config.samples, L))
         spec = ChainSpec(L, config.activation, "identity", "l2")
         lt = backprop_log(Network(spec, w), config.x, config.target)
         g = lt.log10_abs_grad_weight  # (samples, L)

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradtrace.errors import SpecError
+from gradtrace.lab.init import check_init, draw
 from gradtrace.lab.kernel import grad_weights
-from gradtrace.network import ChainSpec, check_finite
+from gradtrace.network import ChainSpec, check_count, check_finite
 
 __all__ = [
     "BLOCK",
@@ -78,29 +79,15 @@ class MonteCarloConfig:
     chunk_size: int = 4 * BLOCK
 
     def __post_init__(self) -> None:
-        if (
-            isinstance(self.samples, bool)
-            or not isinstance(self.samples, int | np.integer)
-            or self.samples < 1
-        ):
-            raise SpecError(f"samples must be a whole number of at least 1, got {self.samples!r}")
+        check_count("samples", self.samples, 1)
         if self.samples > MAX_SAMPLES:
             raise SpecError(f"samples must be at most {MAX_SAMPLES:.0e}, got {self.samples}")
         if self.spec.depth > MAX_DEPTH:
             raise SpecError(
                 f"depth must be at most {MAX_DEPTH} for Monte Carlo, got {self.spec.depth}"
             )
-        if self.init not in ("normal", "uniform"):
-            raise SpecError(f"unknown init {self.init!r} (choose from normal, uniform)")
-        std = float(check_finite("std", self.std))
-        if std <= 0:
-            raise SpecError(f"std must be positive, got {self.std:g}")
-        if (
-            isinstance(self.seed, bool)
-            or not isinstance(self.seed, int | np.integer)
-            or self.seed < 0
-        ):
-            raise SpecError(f"seed must be a whole number of at least 0, got {self.seed!r}")
+        check_init(self.init, self.std)
+        check_count("seed", self.seed, 0)
         if self.x is not None:
             check_finite("x", self.x)
         if self.target is not None:
@@ -114,16 +101,9 @@ def draw_block(config: MonteCarloConfig, index: int, n: int | None = None) -> di
     ``(n,)``; ``n`` (default ``BLOCK``) truncates the last block. Draw order is fixed."""
     n = BLOCK if n is None else n
     rng = np.random.default_rng([config.seed, index])
-    L = config.spec.depth
-
-    def params() -> np.ndarray:
-        if config.init == "normal":
-            return config.std * rng.standard_normal((n, L))
-        half = np.sqrt(3.0) * config.std
-        return rng.uniform(-half, half, (n, L))
-
-    weights = params()
-    biases = params() if config.spec.biases else None
+    shape = (n, config.spec.depth)
+    weights = draw(rng, config.init, config.std, shape)
+    biases = draw(rng, config.init, config.std, shape) if config.spec.biases else None
     x = np.full(n, config.x) if config.x is not None else rng.standard_normal(n)
     if config.target is not None:
         target = np.full(n, float(config.target))
