@@ -32,6 +32,7 @@ __all__ = [
     "solution_dict",
     "trace_dict",
     "train_dict",
+    "train_heatmap",
 ]
 
 
@@ -226,7 +227,7 @@ def depth_dict(r: DepthResult) -> dict[str, Any]:
     (every layer up to 1,000; thinned evenly beyond), and the fitted and expected rates."""
     c = r.config
     L = r.profile_depth
-    keep = np.unique(np.linspace(0, L - 1, min(L, 1000)).astype(int))
+    keep = _evenly(L, 1000)
     return {
         "samples": c.samples,
         "seed": c.seed,
@@ -256,6 +257,11 @@ def depth_dict(r: DepthResult) -> dict[str, Any]:
             "units": "decades per layer",
         },
     }
+
+
+def _evenly(n: int, most: int) -> np.ndarray:
+    """Indices ``0 .. n-1``: all of them up to ``most``, else ``most`` spread evenly (ends kept)."""
+    return np.unique(np.linspace(0, n - 1, min(n, most)).astype(int))
 
 
 def _curve_steps(n: int, points: int = 200) -> np.ndarray:
@@ -292,6 +298,19 @@ def train_dict(h: TrainHistory) -> dict[str, Any]:
             for k in range(h.weights.shape[1])
         ],
         "loss_curve": {"step": [int(s) for s in steps], "loss": [_f(h.loss[s]) for s in steps]},
+    }
+
+
+def train_heatmap(h: TrainHistory, columns: int = 200) -> dict[str, Any]:
+    """log10|dL/dw_k| per layer (rows) at up to ``columns`` steps spread evenly (``null`` where a
+    gradient was 0 or not finite): the explorer's layer x step map."""
+    T = h.steps_taken
+    steps = _evenly(T, columns) if T else np.array([], dtype=int)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logg = np.log10(np.abs(h.grads[steps]))  # (len(steps), L)
+    return {
+        "step": steps.tolist(),
+        "log10_abs_grad": [[_f(v) for v in row] for row in logg.T],
     }
 
 

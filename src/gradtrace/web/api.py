@@ -43,6 +43,7 @@ from gradtrace.render.json import (
     montecarlo_dict,
     trace_dict,
     train_dict,
+    train_heatmap,
 )
 from gradtrace.symbolic import ChainDerivation, GradientFormula, derive_chain
 
@@ -190,15 +191,6 @@ def _factor_mathml(g: GradientFormula) -> str:
     return f'<math display="block"><mrow>{lhs}<mo>=</mo>{"<mo>·</mo>".join(parts)}</mrow></math>'
 
 
-def _preset_kwargs(p: Any) -> dict[str, Any]:
-    spec = p.network.spec
-    return {
-        "activation": spec.activation,
-        "output_activation": spec.output_activation,
-        "loss": spec.loss,
-    }
-
-
 @lru_cache(maxsize=256)
 def _derivation(spec: ChainSpec) -> ChainDerivation:
     return derive_chain(spec)
@@ -254,23 +246,17 @@ def train_job(req: TrainIn) -> dict[str, Any]:
     )
     h = train(config)
     out = train_dict(h)
-    T = h.grads.shape[0]
-    cols = np.unique(np.linspace(0, T - 1, min(T, LIMITS["heatmap_columns"])).astype(int))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logg = np.log10(np.abs(h.grads[cols])) if T else np.empty((0, net.depth))
-    out["heatmap"] = {
-        "step": cols.tolist() if T else [],
-        "log10_abs_grad": [[float(v) if np.isfinite(v) else None for v in row] for row in logg.T],
-    }
+    out["heatmap"] = train_heatmap(h, LIMITS["heatmap_columns"])
     out["target_scale"] = req.target_scale
     out["clip_norm"] = req.clip_norm
     return out
 
 
 def _warm_job() -> None:
-    """Start the worker and derive the presets' formulas: the page asks for them first."""
+    """Start the worker and derive the presets' formulas: the page asks for them first (a
+    request for the same chain builds an equal ``ChainSpec``, so the cache answers it)."""
     for p in PRESETS.values():
-        _derivation(ChainSpec(p.network.depth, **_preset_kwargs(p)))
+        _derivation(p.network.spec)
 
 
 class Jobs:
@@ -367,7 +353,9 @@ def create_app() -> FastAPI:
                 "weights": [float(w) for w in p.network.weights],
                 "x": float(p.x),
                 "target": float(p.target),
-                **_preset_kwargs(p),
+                "activation": p.network.spec.activation,
+                "output_activation": p.network.spec.output_activation,
+                "loss": p.network.spec.loss,
             }
             for name, p in PRESETS.items()
         }
