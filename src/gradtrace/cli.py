@@ -473,7 +473,12 @@ def report(
     from pathlib import Path
 
     try:
-        from gradtrace.report import ReportConfig, build_report, write_report
+        from gradtrace.report import (
+            ReportConfig,
+            build_report,
+            check_output_folder,
+            write_report,
+        )
     except ImportError as e:
         raise SpecError(str(e)) from None
     n, s = _int(samples, "--samples"), _int(seed, "--seed")
@@ -489,10 +494,7 @@ def report(
     else:
         config = ReportConfig(seed=s, samples=n)  # type: ignore[arg-type]
     target = Path(out)
-    if target.exists() and not force:  # before any work: fail fast, write nothing
-        raise SpecError(f"output folder {out!r} exists; choose another or pass --force")
-    if not target.parent.exists():
-        raise SpecError(f"cannot write the report: folder {str(target.parent)!r} does not exist")
+    check_output_folder(target, force=force)  # before any work: fail fast, write nothing
     with _progress(enabled=not quiet and sys.stderr.isatty()) as update:
         stages = iter(range(1, 6))
         built = build_report(

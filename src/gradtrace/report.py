@@ -45,7 +45,7 @@ from gradtrace.render.document import (
     solution_document,
 )
 
-__all__ = ["Report", "ReportConfig", "build_report", "write_report"]
+__all__ = ["Report", "ReportConfig", "build_report", "check_output_folder", "write_report"]
 
 
 @dataclass(frozen=True)
@@ -263,6 +263,15 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def check_output_folder(out: Path, *, force: bool = False) -> None:
+    """SpecError if ``out`` exists (unless ``force``) or its parent folder does not: the CLI
+    calls this before any work, ``write_report`` again before writing."""
+    if out.exists() and not force:
+        raise SpecError(f"output folder {str(out)!r} exists; choose another or pass --force")
+    if not out.parent.exists():
+        raise SpecError(f"cannot write the report: folder {str(out.parent)!r} does not exist")
+
+
 def write_report(report: Report, out: Path, *, force: bool = False) -> list[Path]:
     """Write the report into ``out``, which appears only when complete (built in a temporary
     folder beside it, then renamed). An existing ``out`` is replaced only with ``force``."""
@@ -271,10 +280,7 @@ def write_report(report: Report, out: Path, *, force: bool = False) -> list[Path
     from gradtrace.render.markdown import document_markdown
 
     out = Path(out)
-    if out.exists() and not force:
-        raise SpecError(f"output folder {str(out)!r} exists; choose another or pass --force")
-    if not out.parent.exists():
-        raise SpecError(f"cannot write the report: folder {str(out.parent)!r} does not exist")
+    check_output_folder(out, force=force)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         title = "gradtrace report: vanishing and exploding gradients"
