@@ -458,38 +458,11 @@ def test_residual_flag_matches_torch(capsys: pytest.CaptureFixture[str]) -> None
 def test_train_diverging_at_once_is_reported_not_a_traceback(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, err = run(
-        capsys,
-        "train",
-        "--weights=1e200,1e200",
-        "--activation",
-        "identity",
-        "--output-activation",
-        "identity",
-        "--loss",
-        "l2",
-        "--x",
-        "1",
-        "--target",
-        "0",
-        "--json",
-    )
+    args = ["train", "--weights=1e200,1e200", "--activation", "identity"]
+    args += ["--output-activation", "identity", "--loss", "l2", "--x", "1", "--target", "0"]
+    code, out, err = run(capsys, *args, "--json")
     assert code == 0 and err == ""
     d = json.loads(out)
     assert d["outcome"] == "diverged" and d["diverged_at"] == 0 and d["final_loss"] is None
-    code, out, _ = run(
-        capsys,
-        "train",
-        "--weights=1e200,1e200",
-        "--activation",
-        "identity",
-        "--output-activation",
-        "identity",
-        "--loss",
-        "l2",
-        "--x",
-        "1",
-        "--target",
-        "0",
-    )
+    code, out, _ = run(capsys, *args)
     assert code == 0 and "diverged at step 0" in out

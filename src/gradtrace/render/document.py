@@ -272,9 +272,8 @@ def forward_table(trace: Trace) -> Table:
         pn, pl = _layer_names(trace)[k]
         prev = "x" if k == 0 else f"a{k}"
         residual = trace.spec.residual and k < trace.depth - 1
-        skip = f"{prev} + " if residual else ""
-        skip_l = (("x" if k == 0 else f"a_{{{k}}}") + " + ") if residual else ""
         prev_l = "x" if k == 0 else f"a_{{{k}}}"
+        skip, skip_l = (f"{prev} + ", f"{prev_l} + ") if residual else ("", "")
         zcalc = f"{fmt(trace.weights[k])} * {fmt(inputs[k])}"
         zcalc_l = rf"{num(trace.weights[k]).latex} \cdot {num(inputs[k]).latex}"
         zdef, zdef_l = f"w{k + 1} {prev}", rf"w_{{{k + 1}}} {prev_l}"
@@ -933,16 +932,16 @@ def train_document(h: TrainHistory) -> list[Block]:
     if T and spec.depth > 1:
         first, last = h.relative_update[0, 0], h.relative_update[0, -1]
         if first > 0 and last > 0:
-            blocks.append(
-                par(
-                    f"At the first step w1 moves by {fmt(100 * first, 3)}% of its value and w{spec.depth} by "
-                    f"{fmt(100 * last, 3)}%: the first layer's update is {fmt(last / first, 3)} times smaller "
-                    "in relative terms."
-                    if last > first
-                    else f"At the first step w1 moves by {fmt(100 * first, 3)}% of its value and w{spec.depth} by "
-                    f"{fmt(100 * last, 3)}%.",
-                )
+            moves = (
+                f"At the first step w1 moves by {fmt(100 * first, 3)}% of its value and "
+                f"w{spec.depth} by {fmt(100 * last, 3)}%"
             )
+            smaller = (
+                f": the first layer's update is {fmt(last / first, 3)} times smaller in relative terms"
+                if last > first
+                else ""
+            )
+            blocks.append(par(moves + smaller + "."))
     return blocks
 
 
