@@ -34,8 +34,10 @@ import gradtrace
 from gradtrace.activations import ACTIVATIONS
 from gradtrace.backprop import backprop, backprop_log
 from gradtrace.errors import SpecError
+from gradtrace.lab.init import INITS
 from gradtrace.lab.montecarlo import MonteCarloConfig, run_montecarlo
 from gradtrace.lab.training import TrainConfig, make_dataset, train
+from gradtrace.losses import LOSSES
 from gradtrace.network import PRESETS, ChainSpec, Network
 from gradtrace.render.json import (
     derivation_dict,
@@ -65,8 +67,10 @@ MAX_BODY_BYTES = 256 * 1024
 """Larger request bodies are refused (413) before they are read whole."""
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-ActivationName = Literal["sigmoid", "tanh", "relu", "leaky_relu", "softsign", "identity"]
-LossName = Literal["bce", "l2", "huber"]
+# the engine's own name lists, so that a new activation or loss needs no second edit here
+ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
+LossName = Literal[tuple(LOSSES)]  # type: ignore[valid-type]
+InitName = Literal[INITS]  # type: ignore[valid-type]
 
 
 class _Model(BaseModel):
@@ -107,7 +111,7 @@ class MonteCarloIn(SpecIn):
 
     depth: Annotated[int, Field(ge=1, le=LIMITS["montecarlo_depth"])]
     biases: bool = False
-    init: Literal["normal", "uniform"] = "normal"
+    init: InitName = "normal"
     std: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] = 1.0
     samples: Annotated[int, Field(ge=1, le=LIMITS["samples"])] = 100_000
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
