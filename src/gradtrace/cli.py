@@ -311,7 +311,7 @@ def montecarlo(
     samples: Annotated[str, typer.Option(help="Number of initializations")] = "100000",
     seed: Annotated[str, typer.Option(help="Seed (the same seed gives the same result)")] = "0",
     chunk_size: Annotated[
-        str, typer.Option(help="Samples per chunk (memory only; results do not change)")
+        str, typer.Option(help="Samples between progress updates (results do not change)")
     ] = "262144",
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,

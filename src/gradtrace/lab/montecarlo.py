@@ -1,7 +1,7 @@
 """Monte Carlo over random initializations: the distribution of |dL/dw_k| per layer.
 
 The exercise draws its weights from N(0, 1); one draw shows one snapshot. Here N weight vectors
-are drawn and every gradient is computed, in chunks, so that 10^8 samples run in bounded memory,
+are drawn and every gradient is computed, block by block, so that 10^8 samples run in bounded memory,
 by the fused kernel of ``kernel.py`` (the engine's formulas with one exponential per sigmoid
 layer; the tests hold it to the engine's ``backprop`` at 1e-12).
 
@@ -66,7 +66,8 @@ class MonteCarloConfig:
     - ``std``: the weights' standard deviation (> 0); biases, when on, are drawn the same way.
     - ``x``, ``target``: fixed input and label, or None to draw them per sample (x ~ N(0, 1);
       the label ~ Bernoulli(1/2) for bce, N(0, 1) for l2).
-    - ``chunk_size``: samples per engine call, rounded up to whole blocks (memory bound only).
+    - ``chunk_size``: samples between progress reports, rounded up to whole blocks. Each block
+      is drawn and computed on its own, so memory is bounded by ``BLOCK`` whatever this is.
     """
 
     spec: ChainSpec
@@ -195,7 +196,7 @@ def run_montecarlo(
     - ``config``: what to sample.
     - ``progress``: called as ``progress(done, total)`` after each chunk (the CLI's progress bar).
 
-    **Returns:** a ``MonteCarloResult``; memory stays bounded by the chunk size.
+    **Returns:** a ``MonteCarloResult``; memory stays bounded by the block size.
     """
     spec, N, L = config.spec, config.samples, config.spec.depth
     blocks_per_chunk = max(1, -(-config.chunk_size // BLOCK))
