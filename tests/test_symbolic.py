@@ -146,7 +146,7 @@ def test_depth_30_derivation_is_quick_and_exact_at_kinks(activation: str) -> Non
     assert len(d.gradients[0].closed_str()) < 50_000  # linear in depth, not 2^depth
     # the derivative's value at a kink follows the engine (left slope): relu'(0) = 0, leaky'(0) = 0.01
     from gradtrace.activations import get_activation
-    from gradtrace.symbolic import Z, _derivative_rule
+    from gradtrace.symbolic.chain import Z, _derivative_rule
 
     rule = _derivative_rule(activation)
     assert float(rule.subs(Z, 0)) == float(get_activation(activation).d1(0.0))

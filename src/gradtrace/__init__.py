@@ -4,15 +4,17 @@ The public API, by layer (imports flow one way, top to bottom)::
 
     activations, losses   value, derivatives, SymPy forms
     network               ChainSpec (architecture), Network (with numbers), presets
-    backprop              backprop -> Trace, backprop_log -> LogTrace
+    backprop              backprop -> Trace (the canonical backward recursion)
+    logmode               backprop_log -> LogTrace (log-magnitude, for very deep chains)
     gradcheck             central differences
     symbolic              SymPy derivations (part a, closed-form gradients)
     exercise              the worked solution of parts a-d as data
 """
 
 from gradtrace.activations import ACTIVATIONS, Activation, get_activation
-from gradtrace.backprop import LogTrace, Trace, backprop, backprop_log
+from gradtrace.backprop import Trace, backprop
 from gradtrace.errors import SpecError
+from gradtrace.logmode import LogTrace, backprop_log
 from gradtrace.losses import LOSSES, Loss, get_loss
 from gradtrace.network import PRESETS, ChainSpec, Network, Preset, get_preset
 

@@ -289,10 +289,13 @@ ACTIVATIONS: dict[str, Activation] = {
 """Every activation by name, in the order the CLI lists them."""
 
 
-def get_activation(name: str) -> Activation:
-    """The activation called ``name``; ValueError naming the choices for an unknown name."""
+def get_activation(name: str, *, field: str = "activation") -> Activation:
+    """The activation called ``name``; SpecError about ``field`` naming the choices for an
+    unknown name."""
     try:
         return ACTIVATIONS[name]
     except (KeyError, TypeError):
         choices = ", ".join(ACTIVATIONS)
-        raise SpecError(f"unknown activation {name!r} (choose from {choices})") from None
+        raise SpecError(
+            f"unknown activation {name!r} (choose from {choices})", field=field
+        ) from None

@@ -161,4 +161,6 @@ def get_loss(name: str) -> Loss:
     try:
         return LOSSES[name]
     except (KeyError, TypeError):
-        raise SpecError(f"unknown loss {name!r} (choose from {', '.join(LOSSES)})") from None
+        raise SpecError(
+            f"unknown loss {name!r} (choose from {', '.join(LOSSES)})", field="loss"
+        ) from None

@@ -33,12 +33,14 @@ __all__ = [
 ]
 
 
-def check_finite(name: str, value: np.ndarray | float) -> np.ndarray:
-    """``value`` as a float64 array; SpecError naming ``name`` and the first non-finite entry."""
+def check_finite(name: str, value: np.ndarray | float, *, field: str | None = None) -> np.ndarray:
+    """``value`` as a float64 array; SpecError naming ``name`` and the first non-finite entry
+    (about ``field``, by default ``name``)."""
+    field = name if field is None else field
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise SpecError(f"{name} must be numbers, got {value!r}") from None
+        raise SpecError(f"{name} must be numbers, got {value!r}", field=field) from None
     bad = ~np.isfinite(arr)
     if bad.any():
         first = arr[bad].flat[0]
@@ -49,7 +51,7 @@ def check_finite(name: str, value: np.ndarray | float) -> np.ndarray:
         else:
             where = f" at index {tuple(int(i) for i in np.argwhere(bad)[0])}"
         what = "a finite number" if arr.ndim == 0 else "finite numbers"
-        raise SpecError(f"{name} must be {what}, got {first}{where}")
+        raise SpecError(f"{name} must be {what}, got {first}{where}", field=field)
     return arr
 
 
@@ -57,7 +59,9 @@ def check_count(name: str, value: int, minimum: int) -> int:
     """``value`` if it is a whole number (not a bool) of at least ``minimum``; SpecError naming
     ``name`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise SpecError(f"{name} must be a whole number of at least {minimum}, got {value!r}")
+        raise SpecError(
+            f"{name} must be a whole number of at least {minimum}, got {value!r}", field=name
+        )
     return int(value)
 
 
@@ -84,16 +88,17 @@ class ChainSpec:
 
     def __post_init__(self) -> None:
         if isinstance(self.depth, bool) or not isinstance(self.depth, int | np.integer):
-            raise SpecError(f"depth must be a whole number, got {self.depth!r}")
+            raise SpecError(f"depth must be a whole number, got {self.depth!r}", field="depth")
         if self.depth < 1:
-            raise SpecError(f"depth must be at least 1, got {self.depth}")
+            raise SpecError(f"depth must be at least 1, got {self.depth}", field="depth")
         get_activation(self.activation)
-        get_activation(self.output_activation)
+        get_activation(self.output_activation, field="output_activation")
         get_loss(self.loss)
         if self.loss == "bce" and self.output_activation != "sigmoid":
             raise SpecError(
                 f"loss 'bce' needs output activation 'sigmoid' (a prediction in (0, 1)), "
-                f"got {self.output_activation!r}"
+                f"got {self.output_activation!r}",
+                field="output_activation",
             )
 
     def phi(self, k: int) -> Activation:
@@ -119,7 +124,8 @@ class ChainSpec:
         if bad.any():
             raise SpecError(
                 f"target {t[bad].flat[0]:g} is outside [{lo:g}, {hi:g}], "
-                f"the label range of the {self.loss} loss"
+                f"the label range of the {self.loss} loss",
+                field="target",
             )
         return t
 
@@ -143,7 +149,7 @@ class Network:
     def __post_init__(self) -> None:
         object.__setattr__(self, "weights", self._per_layer("weights", self.weights))
         if self.spec.biases != (self.biases is not None):
-            raise SpecError("spec.biases must say whether biases are given")
+            raise SpecError("spec.biases must say whether biases are given", field="biases")
         if self.biases is not None:
             object.__setattr__(self, "biases", self._per_layer("biases", self.biases))
 
@@ -154,7 +160,8 @@ class Network:
             got = 1 if arr.ndim == 0 else arr.shape[-1]
             raise SpecError(
                 f"expected {self.spec.depth} {name} (one per layer for depth {self.spec.depth}), "
-                f"got {got}"
+                f"got {got}",
+                field=name,
             )
         return arr
 
@@ -236,4 +243,6 @@ def get_preset(name: str) -> Preset:
     try:
         return PRESETS[name]
     except (KeyError, TypeError):
-        raise SpecError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})") from None
+        raise SpecError(
+            f"unknown preset {name!r} (choose from {', '.join(PRESETS)})", field="preset"
+        ) from None

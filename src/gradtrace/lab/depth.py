@@ -30,9 +30,9 @@ from math import log, sqrt
 import numpy as np
 
 from gradtrace.activations import get_activation
-from gradtrace.backprop import backprop_log
 from gradtrace.errors import SpecError
 from gradtrace.lab.init import check_init, draw
+from gradtrace.logmode import backprop_log
 from gradtrace.network import ChainSpec, Network, check_count, check_finite
 
 __all__ = [
@@ -77,7 +77,8 @@ def expected_rate(activation: str, std: float, *, init: str = "normal", cells: i
         return mean_log_w + 0.5 * log(0.01) / LN10
     if init != "normal":
         raise SpecError(
-            "the stationary rate of saturating activations is computed for init 'normal' only"
+            "the stationary rate of saturating activations is computed for init 'normal' only",
+            field="init",
         )
     act = get_activation(activation)
     lo, hi = act.bounds
@@ -127,7 +128,7 @@ def _inverse(activation: str, u: np.ndarray) -> np.ndarray:
             return np.arctanh(u)
         if activation == "softsign":
             return u / (1.0 - np.abs(u))
-    raise SpecError(f"no inverse for activation {activation!r}")
+    raise SpecError(f"no inverse for activation {activation!r}", field="activation")
 
 
 @dataclass(frozen=True)
@@ -152,13 +153,15 @@ class DepthConfig:
         get_activation(self.activation)
         check_init(self.init, self.std)
         if not self.depths:
-            raise SpecError("give at least one depth")
+            raise SpecError("give at least one depth", field="depths")
         for d in self.depths:
             if not 1 <= d <= MAX_DEPTH:
-                raise SpecError(f"depths must be between 1 and {MAX_DEPTH}, got {d}")
+                raise SpecError(
+                    f"depths must be between 1 and {MAX_DEPTH}, got {d}", field="depths"
+                )
         check_count("seed", self.seed, 0)
         if self.samples < 2:
-            raise SpecError(f"samples must be at least 2, got {self.samples}")
+            raise SpecError(f"samples must be at least 2, got {self.samples}", field="samples")
         check_finite("x", self.x)
         check_finite("target", self.target)
 

@@ -16,9 +16,9 @@ INITS = ("normal", "uniform")
 def check_init(init: str, std: float) -> None:
     """SpecError naming ``init`` if unknown, or ``std`` if not a positive finite number."""
     if init not in INITS:
-        raise SpecError(f"unknown init {init!r} (choose from {', '.join(INITS)})")
+        raise SpecError(f"unknown init {init!r} (choose from {', '.join(INITS)})", field="init")
     if float(check_finite("std", std)) <= 0:
-        raise SpecError(f"std must be positive, got {std:g}")
+        raise SpecError(f"std must be positive, got {std:g}", field="std")
 
 
 def draw(rng: np.random.Generator, init: str, std: float, shape: tuple[int, ...]) -> np.ndarray:

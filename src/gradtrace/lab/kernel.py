@@ -60,7 +60,9 @@ def grad_weights(
     (the compiled kernel), ``numpy``, or ``auto`` (numba when installed).
     """
     if backend not in BACKENDS:
-        raise SpecError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        raise SpecError(
+            f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}", field="backend"
+        )
     if backend == "numba" or (backend == "auto" and HAVE_NUMBA):
         from gradtrace.lab import kernel_numba  # compiled on first use, then cached on disk
 

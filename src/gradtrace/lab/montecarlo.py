@@ -82,10 +82,13 @@ class MonteCarloConfig:
     def __post_init__(self) -> None:
         check_count("samples", self.samples, 1)
         if self.samples > MAX_SAMPLES:
-            raise SpecError(f"samples must be at most {MAX_SAMPLES:.0e}, got {self.samples}")
+            raise SpecError(
+                f"samples must be at most {MAX_SAMPLES:.0e}, got {self.samples}", field="samples"
+            )
         if self.spec.depth > MAX_DEPTH:
             raise SpecError(
-                f"depth must be at most {MAX_DEPTH} for Monte Carlo, got {self.spec.depth}"
+                f"depth must be at most {MAX_DEPTH} for Monte Carlo, got {self.spec.depth}",
+                field="depth",
             )
         check_init(self.init, self.std)
         check_count("seed", self.seed, 0)
@@ -94,7 +97,9 @@ class MonteCarloConfig:
         if self.target is not None:
             self.spec.check_target(self.target)
         if self.chunk_size < 1:
-            raise SpecError(f"chunk size must be at least 1, got {self.chunk_size}")
+            raise SpecError(
+                f"chunk size must be at least 1, got {self.chunk_size}", field="chunk_size"
+            )
 
 
 def draw_block(config: MonteCarloConfig, index: int, n: int | None = None) -> dict[str, np.ndarray]:

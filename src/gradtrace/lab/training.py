@@ -36,7 +36,7 @@ def make_dataset(spec: ChainSpec, n: int, seed: int) -> tuple[np.ndarray, np.nda
     l2: ``x ~ U(-3, 3)``, target ``128 s(x)`` (targets on the exercise's scale, up to 128).
     """
     if n < 1:
-        raise SpecError(f"dataset size must be at least 1, got {n}")
+        raise SpecError(f"dataset size must be at least 1, got {n}", field="dataset")
     rng = np.random.default_rng(seed)
     x = rng.uniform(-3.0, 3.0, n)
     if spec.loss == "bce":
@@ -65,24 +65,36 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.network.batch_shape:
-            raise SpecError("train one network at a time (weights of shape (L,))")
+            raise SpecError("train one network at a time (weights of shape (L,))", field="weights")
         object.__setattr__(self, "x", np.atleast_1d(check_finite("x", self.x)))
         object.__setattr__(
             self, "target", np.atleast_1d(self.network.spec.check_target(self.target))
         )
         if self.x.shape != self.target.shape:
             raise SpecError(
-                f"x and target must have the same length, got {self.x.size} and {self.target.size}"
+                f"x and target must have the same length, got {self.x.size} and {self.target.size}",
+                field="target",
             )
-        lr = float(check_finite("learning rate", self.learning_rate))
+        lr = float(check_finite("learning rate", self.learning_rate, field="learning_rate"))
         if lr <= 0:
-            raise SpecError(f"learning rate must be positive, got {self.learning_rate:g}")
+            raise SpecError(
+                f"learning rate must be positive, got {self.learning_rate:g}", field="learning_rate"
+            )
         if isinstance(self.steps, bool) or not 1 <= self.steps <= MAX_STEPS:
-            raise SpecError(f"steps must be between 1 and {MAX_STEPS}, got {self.steps}")
+            raise SpecError(
+                f"steps must be between 1 and {MAX_STEPS}, got {self.steps}", field="steps"
+            )
         if float(check_finite("tolerance", self.tolerance)) < 0:
-            raise SpecError(f"tolerance must be at least 0, got {self.tolerance:g}")
-        if self.clip_norm is not None and not float(check_finite("clip norm", self.clip_norm)) > 0:
-            raise SpecError(f"clip norm must be positive, got {self.clip_norm:g}")
+            raise SpecError(
+                f"tolerance must be at least 0, got {self.tolerance:g}", field="tolerance"
+            )
+        if (
+            self.clip_norm is not None
+            and not float(check_finite("clip norm", self.clip_norm, field="clip_norm")) > 0
+        ):
+            raise SpecError(
+                f"clip norm must be positive, got {self.clip_norm:g}", field="clip_norm"
+            )
 
 
 @dataclass(frozen=True, eq=False)

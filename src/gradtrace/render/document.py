@@ -16,12 +16,13 @@ import numpy as np
 import sympy as sp
 
 from gradtrace.activations import get_activation
-from gradtrace.backprop import LogTrace, Trace
+from gradtrace.backprop import Trace
 from gradtrace.exercise import NumericPart, Solution
 from gradtrace.lab.depth import DepthResult
 from gradtrace.lab.montecarlo import MonteCarloResult
 from gradtrace.lab.remedies import RemedyRow
 from gradtrace.lab.training import TrainHistory
+from gradtrace.logmode import LogTrace
 from gradtrace.symbolic import ChainDerivation, GradientFormula, SigmoidAnalysis, to_latex
 
 __all__ = [

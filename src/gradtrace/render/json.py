@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from gradtrace.backprop import LogTrace, Trace
+from gradtrace.backprop import Trace
 from gradtrace.exercise import NumericPart, Solution
 from gradtrace.lab.depth import DepthResult
 from gradtrace.lab.montecarlo import RESOLUTION, MonteCarloResult
 from gradtrace.lab.remedies import RemedyRow
 from gradtrace.lab.training import TrainHistory
+from gradtrace.logmode import LogTrace
 from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis
 
 __all__ = [
