@@ -7,12 +7,15 @@ Commands::
     gradtrace derive (--preset NAME | --depth N) [spec flags] [--format ...]
     gradtrace montecarlo (--preset NAME | --depth N) [spec flags] [--samples N --seed S ...]
     gradtrace depth [--activation A --std S --depths 1,10,100,... --samples N --seed S]
-    gradtrace train (--preset NAME | --weights W1,..,WL) [--lr LR --steps T --dataset N ...]
+    gradtrace train (--preset NAME | --weights W1,..,WL | --dataset N) [--lr LR --steps T ...]
     gradtrace remedies [--steps T --seed S]
     gradtrace report --out DIR [--samples N --seed S --quick --force]
+    gradtrace serve [--host H --port P]
 
-Options take ``--name value`` or ``--name=value`` (``--weights=-1.2,0.4``). Bad input prints one
-line on stderr naming the value and exits with status 2.
+Options are typed (numbers, whole numbers, comma lists) and parsed here; every command then
+calls the application layer (``gradtrace.application``), which the web API calls too. Options take
+``--name value`` or ``--name=value`` (``--weights=-1.2,0.4``). Bad input prints one line on
+stderr naming the option or the value and exits with status 2.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from typing import Annotated, Any
 
 import typer
 
+from gradtrace import __version__
 from gradtrace.errors import SpecError
+from gradtrace.lab.depth import DEFAULT_DEPTHS
 
 __all__ = ["app", "main"]
 
@@ -40,12 +45,85 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"gradtrace {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Exact, explained gradients of chain networks: watch them vanish and explode."""
+
+
 class Format(StrEnum):
     text = "text"
     markdown = "markdown"
     latex = "latex"
     json = "json"
 
+
+# ---- option types: a number, a whole number, comma lists of either ---------------------------
+
+
+class Numbers(tuple[float, ...]):
+    """A comma list of numbers, as parsed from ``--weights=0.25,-0.11,0.78``."""
+
+
+class Wholes(tuple[int, ...]):
+    """A comma list of whole numbers, as parsed from ``--depths 1,10,100``."""
+
+
+def _number(text: str | float) -> float:
+    if isinstance(text, float | int):
+        return float(text)
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+
+
+def _whole(text: str | int) -> int:
+    if isinstance(text, int):
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+
+
+def _numbers(text: str | Numbers) -> Numbers:
+    if isinstance(text, Numbers):
+        return text
+    items = [s.strip() for s in text.split(",")]
+    out = []
+    for i, item in enumerate(items, start=1):
+        try:
+            out.append(float(item))
+        except ValueError:
+            raise ValueError(f"{item!r} is not a number (item {i} of {text!r})") from None
+    return Numbers(out)
+
+
+def _wholes(text: str | Wholes) -> Wholes:
+    if isinstance(text, Wholes):
+        return text
+    out = []
+    for v in _numbers(text):
+        if v != int(v):
+            raise ValueError(f"{v:g} is not a whole number")
+        out.append(int(v))
+    return Wholes(out)
+
+
+_DEPTHS = Wholes(DEFAULT_DEPTHS)
 
 ACTIVATION_HELP = "sigmoid, tanh, relu, leaky_relu, softsign or identity"
 
@@ -65,6 +143,20 @@ OutputActivationOpt = Annotated[
 LossOpt = Annotated[
     str | None, typer.Option(help="bce (needs a sigmoid output), l2 or huber [default: bce]")
 ]
+WeightsOpt = Annotated[
+    Numbers | None,
+    typer.Option(
+        parser=_numbers, metavar="W1,...,WL", help="Comma-separated weights (their count: depth)"
+    ),
+]
+XOpt = Annotated[float | None, typer.Option("--x", parser=_number, help="The input x")]
+TargetOpt = Annotated[float | None, typer.Option(parser=_number, help="The label or target y_hat")]
+DepthOpt = Annotated[int | None, typer.Option(parser=_whole, help="Number of layers L")]
+SeedOpt = Annotated[
+    int, typer.Option(parser=_whole, help="Seed (the same seed gives the same result)")
+]
+StdOpt = Annotated[float, typer.Option(parser=_number, help="Standard deviation of the weights")]
+InitOpt = Annotated[str, typer.Option(help="normal: N(0, std^2); uniform: the same variance")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (same as --format json)")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar")]
@@ -73,34 +165,7 @@ ResidualOpt = Annotated[
 ]
 
 
-def _floats(text: str, option: str) -> list[float]:
-    """Comma-separated numbers; SpecError naming the item that is not a number."""
-    items = [s.strip() for s in text.split(",")]
-    out = []
-    for i, item in enumerate(items, start=1):
-        try:
-            out.append(float(item))
-        except ValueError:
-            raise SpecError(f"{option}: {item!r} is not a number (item {i} of {text!r})") from None
-    return out
-
-
-def _float(text: str | None, option: str) -> float | None:
-    if text is None:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise SpecError(f"{option}: {text!r} is not a number") from None
-
-
-def _int(text: str | None, option: str) -> int | None:
-    if text is None:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise SpecError(f"{option}: {text!r} is not a whole number") from None
+# ---- output ---------------------------------------------------------------------------------
 
 
 def _write(text: str) -> None:
@@ -133,18 +198,17 @@ def _emit(blocks: list[Any], fmt: Format) -> None:
 
 
 def _output(
-    result: Any, fmt: Format, as_json: bool, to_json: str, to_document: str, *args: Any
+    result: Any,
+    fmt: Format,
+    as_json: bool,
+    to_json: Callable[[Any], dict[str, Any]],
+    to_document: Callable[[Any], list[Any]],
 ) -> None:
-    """Print ``result`` as JSON (``render.json.<to_json>``) or as a document in ``fmt``
-    (``render.document.<to_document>``); the renderers are imported only when used."""
+    """Print ``result`` as JSON (``to_json``) or as a document in ``fmt`` (``to_document``)."""
     if as_json or fmt is Format.json:
-        from gradtrace.render import json as render_json
-
-        _json(getattr(render_json, to_json)(result))
-        return
-    from gradtrace.render import document
-
-    _emit(getattr(document, to_document)(result, *args), fmt)
+        _json(to_json(result))
+    else:
+        _emit(to_document(result), fmt)
 
 
 def _bar(quiet: bool, as_json: bool, fmt: Format) -> bool:
@@ -152,64 +216,36 @@ def _bar(quiet: bool, as_json: bool, fmt: Format) -> bool:
     return not (quiet or as_json or fmt is Format.json) and sys.stderr.isatty()
 
 
+# ---- commands -------------------------------------------------------------------------------
+
+
 @app.command()
 def solve(fmt: FormatOpt = Format.text) -> None:
     """The worked solution of the exercise, parts a-d, step by step."""
     from gradtrace.exercise import solve as solve_exercise
+    from gradtrace.render.document import solution_document
+    from gradtrace.render.json import solution_dict
 
-    _output(solve_exercise(), fmt, False, "solution_dict", "solution_document")
-
-
-def _weights_or_preset(weights: str | None, p: Any) -> list[float]:
-    """``--weights``, else the preset's weights; SpecError when neither is given."""
-    if weights is not None:
-        return _floats(weights, "--weights")
-    if p is not None:
-        return [float(v) for v in p.network.weights]
-    raise SpecError("give --weights (for example --weights=0.25,-0.11,0.78) or --preset")
-
-
-def _depth_or_preset(depth: str | None, p: Any) -> int:
-    """``--depth``, else the preset's depth; SpecError when neither is given."""
-    depth_n = _int(depth, "--depth")
-    if depth_n is not None:
-        return depth_n
-    if p is not None:
-        return p.network.depth
-    raise SpecError("give --depth (the number of layers) or --preset")
-
-
-def _spec_values(
-    preset: str | None, activation: str | None, output_activation: str | None, loss: str | None
-) -> tuple[Any, dict[str, str]]:
-    from gradtrace.network import get_preset
-
-    p = get_preset(preset) if preset is not None else None
-    base = p.network.spec if p is not None else None
-    values = {
-        "activation": activation or (base.activation if base else "sigmoid"),
-        "output_activation": output_activation or (base.output_activation if base else "sigmoid"),
-        "loss": loss or (base.loss if base else "bce"),
-    }
-    return p, values
+    _output(solve_exercise(), fmt, False, solution_dict, solution_document)
 
 
 @app.command()
 def grad(
     preset: PresetOpt = None,
-    weights: Annotated[
-        str | None, typer.Option(help="Comma-separated w1,...,wL (the depth is their count)")
-    ] = None,
+    weights: WeightsOpt = None,
     biases: Annotated[
-        str | None, typer.Option(help="Comma-separated b1,...,bL (one per layer)")
+        Numbers | None,
+        typer.Option(
+            parser=_numbers, metavar="B1,...,BL", help="Comma-separated biases, one per layer"
+        ),
     ] = None,
-    x: Annotated[str | None, typer.Option("--x", help="The input x")] = None,
-    target: Annotated[str | None, typer.Option(help="The label or target y_hat")] = None,
+    x: XOpt = None,
+    target: TargetOpt = None,
     activation: ActivationOpt = None,
     output_activation: OutputActivationOpt = None,
     loss: LossOpt = None,
     depth: Annotated[
-        str | None, typer.Option(help="Check that --weights has this many entries")
+        int | None, typer.Option(parser=_whole, help="Check that --weights has this many entries")
     ] = None,
     residual: ResidualOpt = False,
     log: Annotated[
@@ -219,51 +255,36 @@ def grad(
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Forward and backward pass of any chain: every z, a, phi'(z), delta and dL/dw."""
-    from gradtrace.backprop import backprop, backprop_log
-    from gradtrace.network import ChainSpec, Network
+    from gradtrace import application
 
-    p, spec_values = _spec_values(preset, activation, output_activation, loss)
-    depth_n, x_in, t_in = _int(depth, "--depth"), _float(x, "--x"), _float(target, "--target")
-    w = _weights_or_preset(weights, p)
-    if depth_n is not None:
-        ChainSpec(depth=depth_n, **spec_values)  # validates the depth itself
-        if depth_n != len(w):
-            raise SpecError(
-                f"--depth {depth_n} does not match the {len(w)} weights given in --weights"
-            )
-    b = _floats(biases, "--biases") if biases is not None else None
-    if x_in is None and p is None:
-        raise SpecError("give --x (the input) or --preset")
-    if t_in is None and p is None:
-        raise SpecError("give --target (the label y_hat) or --preset")
-    x_val = x_in if x_in is not None else p.x  # type: ignore[union-attr]
-    t_val = t_in if t_in is not None else p.target  # type: ignore[union-attr]
-
-    net = Network.chain(w, biases=b, residual=residual, **spec_values)
-    trace = backprop(net, x_val, t_val)
-    log_trace = backprop_log(net, x_val, t_val) if log else None
+    problem = application.resolve_problem(
+        preset=preset,
+        weights=weights,
+        biases=biases,
+        x=x,
+        target=target,
+        activation=activation,
+        output_activation=output_activation,
+        loss=loss,
+        residual=residual,
+        depth=depth,
+    )
+    result = application.grad(problem, log=log)
     if as_json or fmt is Format.json:
-        from gradtrace.render.json import log_trace_dict, trace_dict
-
-        out = trace_dict(trace)
-        if log_trace is not None:
-            out["log_magnitude"] = log_trace_dict(log_trace)
-        _json(out)
+        _json(application.grad_json(result))
         return
     from gradtrace.render.document import log_table, trace_document
 
-    blocks = trace_document(
-        trace, title=p.title if p is not None and weights is None else "Gradient trace"
-    )
-    if log_trace is not None:
-        blocks.append(log_table(log_trace))
+    blocks = trace_document(result.trace, title=problem.title)
+    if result.log_trace is not None:
+        blocks.append(log_table(result.log_trace))
     _emit(blocks, fmt)
 
 
 @app.command()
 def derive(
     preset: PresetOpt = None,
-    depth: Annotated[str | None, typer.Option(help="Number of layers L")] = None,
+    depth: DepthOpt = None,
     activation: ActivationOpt = None,
     output_activation: OutputActivationOpt = None,
     loss: LossOpt = None,
@@ -273,19 +294,27 @@ def derive(
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Symbolic gradients dL/dw_k (and dL/db_k) of a chain, in chain-product and closed form."""
-    from gradtrace.network import ChainSpec
-    from gradtrace.symbolic import derive_chain
+    from gradtrace import application
+    from gradtrace.render.document import derivation_document
+    from gradtrace.render.json import derivation_dict
 
-    p, spec_values = _spec_values(preset, activation, output_activation, loss)
-    depth_n = _depth_or_preset(depth, p)
-    deriv = derive_chain(ChainSpec(depth=depth_n, biases=biases, **spec_values))
-    _output(deriv, fmt, False, "derivation_dict", "derivation_document")
+    spec = application.resolve_spec(
+        preset=preset,
+        depth=depth,
+        activation=activation,
+        output_activation=output_activation,
+        loss=loss,
+        biases=biases,
+    )
+    _output(application.derive(spec), fmt, False, derivation_dict, derivation_document)
 
 
 @app.command()
 def montecarlo(
     preset: PresetOpt = None,
-    depth: Annotated[str | None, typer.Option(help="Number of layers L (at most 100)")] = None,
+    depth: Annotated[
+        int | None, typer.Option(parser=_whole, help="Number of layers L (at most 100)")
+    ] = None,
     activation: ActivationOpt = None,
     output_activation: OutputActivationOpt = None,
     loss: LossOpt = None,
@@ -294,50 +323,65 @@ def montecarlo(
     ] = False,
     residual: ResidualOpt = False,
     x: Annotated[
-        str | None, typer.Option("--x", help="The input x [default: 0.63, or the preset's]")
+        float | None,
+        typer.Option(
+            "--x", parser=_number, help="The input x [default: the preset's, else part (b)'s]"
+        ),
     ] = None,
     target: Annotated[
-        str | None, typer.Option(help="The label y_hat [default: 1, or the preset's]")
+        float | None,
+        typer.Option(
+            parser=_number, help="The label y_hat [default: the preset's, else part (b)'s]"
+        ),
     ] = None,
     draw_x: Annotated[bool, typer.Option("--draw-x", help="Draw x ~ N(0, 1) per sample")] = False,
     draw_target: Annotated[
         bool,
         typer.Option("--draw-target", help="Draw the label per sample (bce: 0 or 1; l2: N(0, 1))"),
     ] = False,
-    init: Annotated[
-        str, typer.Option(help="normal: N(0, std^2); uniform: the same variance")
-    ] = "normal",
-    std: Annotated[str, typer.Option(help="Standard deviation of the weights")] = "1",
-    samples: Annotated[str, typer.Option(help="Number of initializations")] = "100000",
-    seed: Annotated[str, typer.Option(help="Seed (the same seed gives the same result)")] = "0",
+    init: InitOpt = "normal",
+    std: StdOpt = 1.0,
+    samples: Annotated[
+        int, typer.Option(parser=_whole, help="Number of initializations")
+    ] = 100_000,
+    seed: SeedOpt = 0,
     chunk_size: Annotated[
-        str, typer.Option(help="Samples between progress updates (results do not change)")
-    ] = "262144",
+        int,
+        typer.Option(
+            parser=_whole, help="Samples between progress updates (results do not change)"
+        ),
+    ] = 262_144,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Distribution of |dL/dw_k| per layer over random initializations (N(0, 1) by default)."""
-    from gradtrace.lab.montecarlo import MonteCarloConfig, run_montecarlo
-    from gradtrace.network import ChainSpec
+    from gradtrace import application
+    from gradtrace.lab.montecarlo import run_montecarlo
+    from gradtrace.render.document import montecarlo_document
+    from gradtrace.render.json import montecarlo_dict
 
-    p, spec_values = _spec_values(preset, activation, output_activation, loss)
-    depth_n = _depth_or_preset(depth, p)
-    x_in, t_in = _float(x, "--x"), _float(target, "--target")
-    default_x, default_t = (p.x, p.target) if p is not None else (0.63, 1.0)
-    config = MonteCarloConfig(
-        spec=ChainSpec(depth=depth_n, biases=biases, residual=residual, **spec_values),
-        samples=_int(samples, "--samples"),  # type: ignore[arg-type]
-        seed=_int(seed, "--seed"),  # type: ignore[arg-type]
+    config = application.montecarlo_config(
+        preset=preset,
+        depth=depth,
+        activation=activation,
+        output_activation=output_activation,
+        loss=loss,
+        biases=biases,
+        residual=residual,
+        x=x,
+        target=target,
+        draw_x=draw_x,
+        draw_target=draw_target,
         init=init,
-        std=_float(std, "--std"),  # type: ignore[arg-type]
-        x=None if draw_x else (x_in if x_in is not None else default_x),
-        target=None if draw_target else (t_in if t_in is not None else default_t),
-        chunk_size=_int(chunk_size, "--chunk-size"),  # type: ignore[arg-type]
+        std=std,
+        samples=samples,
+        seed=seed,
+        chunk_size=chunk_size,
     )
     with _progress(enabled=_bar(quiet, as_json, fmt)) as update:
         result = run_montecarlo(config, progress=update)
-    _output(result, fmt, as_json, "montecarlo_dict", "montecarlo_document")
+    _output(result, fmt, as_json, montecarlo_dict, montecarlo_document)
 
 
 @app.command()
@@ -345,115 +389,147 @@ def depth(
     activation: Annotated[
         str, typer.Option(help=f"Activation of every layer: {ACTIVATION_HELP}")
     ] = "sigmoid",
-    std: Annotated[str, typer.Option(help="Standard deviation of the weights")] = "1",
+    std: StdOpt = 1.0,
     depths: Annotated[
-        str, typer.Option(help="Comma-separated depths, each 1 to 10,000")
-    ] = "1,3,10,30,100,300,1000,3000,10000",
-    samples: Annotated[str, typer.Option(help="Chains per depth")] = "200",
-    seed: Annotated[str, typer.Option(help="Seed (the same seed gives the same result)")] = "0",
-    init: Annotated[
-        str, typer.Option(help="normal: N(0, std^2); uniform: the same variance")
-    ] = "normal",
-    x: Annotated[str, typer.Option("--x", help="The input x")] = "1",
-    target: Annotated[str, typer.Option(help="The target y_hat (l2 loss, identity output)")] = "0",
+        Wholes,
+        typer.Option(
+            parser=_wholes,
+            metavar="D1,D2,...",
+            help="Comma-separated depths, each 1 to 10,000",
+            show_default=",".join(map(str, _DEPTHS)),
+        ),
+    ] = _DEPTHS,
+    samples: Annotated[int, typer.Option(parser=_whole, help="Chains per depth")] = 200,
+    seed: SeedOpt = 0,
+    init: InitOpt = "normal",
+    x: Annotated[float, typer.Option("--x", parser=_number, help="The input x")] = 1.0,
+    target: Annotated[
+        float, typer.Option(parser=_number, help="The target y_hat (l2 loss, identity output)")
+    ] = 0.0,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """log10|dL/dw_1| against depth (up to 10,000) and the per-layer rate, fitted and expected."""
-    from gradtrace.lab.depth import DepthConfig, run_depth
+    from gradtrace import application
+    from gradtrace.lab.depth import run_depth
+    from gradtrace.render.document import depth_document
+    from gradtrace.render.json import depth_dict
 
-    depth_list = tuple(int(v) for v in _floats(depths, "--depths") if _whole(v, "--depths"))
-    config = DepthConfig(
+    config = application.depth_config(
         activation=activation,
-        std=_float(std, "--std"),  # type: ignore[arg-type]
-        depths=depth_list,
-        samples=_int(samples, "--samples"),  # type: ignore[arg-type]
-        seed=_int(seed, "--seed"),  # type: ignore[arg-type]
-        x=_float(x, "--x"),  # type: ignore[arg-type]
-        target=_float(target, "--target"),  # type: ignore[arg-type]
+        std=std,
+        depths=depths,
+        samples=samples,
+        seed=seed,
+        x=x,
+        target=target,
         init=init,
     )
     with _progress(enabled=_bar(quiet, as_json, fmt)) as update:
         result = run_depth(config, progress=update)
-    _output(result, fmt, as_json, "depth_dict", "depth_document")
+    _output(result, fmt, as_json, depth_dict, depth_document)
 
 
 @app.command()
 def train(
     preset: PresetOpt = None,
     weights: Annotated[
-        str | None, typer.Option(help="Comma-separated starting weights w1,...,wL")
+        Numbers | None,
+        typer.Option(parser=_numbers, metavar="W1,...,WL", help="Comma-separated starting weights"),
     ] = None,
     activation: ActivationOpt = None,
     output_activation: OutputActivationOpt = None,
     loss: LossOpt = None,
     residual: ResidualOpt = False,
-    x: Annotated[str | None, typer.Option("--x", help="The input x (one sample)")] = None,
+    x: Annotated[
+        float | None, typer.Option("--x", parser=_number, help="The input x (one sample)")
+    ] = None,
     target: Annotated[
-        str | None, typer.Option(help="The label or target y_hat (one sample)")
+        float | None,
+        typer.Option(parser=_number, help="The label or target y_hat (one sample)"),
     ] = None,
     dataset: Annotated[
-        str | None, typer.Option(help="Train on N seeded 1-D samples instead of one")
+        int | None,
+        typer.Option(
+            parser=_whole,
+            help="Train on N seeded 1-D samples instead of one (the preset's chain, else part (b)'s)",
+        ),
     ] = None,
-    seed: Annotated[str, typer.Option(help="Seed of --dataset")] = "0",
+    seed: Annotated[int, typer.Option(parser=_whole, help="Seed of --dataset")] = 0,
     learning_rate: Annotated[
-        str, typer.Option("--learning-rate", "--lr", help="Step size")
-    ] = "0.01",
-    steps: Annotated[str, typer.Option(help="Most steps to take (at most 100,000)")] = "1000",
+        float, typer.Option("--learning-rate", "--lr", parser=_number, help="Step size")
+    ] = 0.01,
+    steps: Annotated[
+        int, typer.Option(parser=_whole, help="Most steps to take (at most 100,000)")
+    ] = 1000,
     tolerance: Annotated[
-        str, typer.Option(help="A loss at or below this counts as converged")
-    ] = "1e-6",
+        float, typer.Option(parser=_number, help="A loss at or below this counts as converged")
+    ] = 1e-6,
+    clip_norm: Annotated[
+        float | None,
+        typer.Option(
+            parser=_number,
+            help="Clip the gradient's norm to this (Pascanu et al. 2013) [default: no clipping]",
+        ),
+    ] = None,
+    target_scale: Annotated[
+        float, typer.Option(parser=_number, help="Divide every target by this and train on that")
+    ] = 1.0,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Gradient descent step by step: converged, oscillating or diverged, and how each layer moved."""
-    from gradtrace.lab.training import TrainConfig, make_dataset
+    from gradtrace import application
     from gradtrace.lab.training import train as run_training
-    from gradtrace.network import Network
+    from gradtrace.render.document import train_document
+    from gradtrace.render.json import train_dict
 
-    p, spec_values = _spec_values(preset, activation, output_activation, loss)
-    w = _weights_or_preset(weights, p)
-    net = Network.chain(w, residual=residual, **spec_values)
-    if dataset is not None:
-        xs, ts = make_dataset(net.spec, _int(dataset, "--dataset"), _int(seed, "--seed"))  # type: ignore[arg-type]
-    else:
-        x_in, t_in = _float(x, "--x"), _float(target, "--target")
-        if x_in is None and p is None:
-            raise SpecError("give --x and --target, --dataset N, or --preset")
-        if t_in is None and p is None:
-            raise SpecError("give --target (the label y_hat), --dataset N, or --preset")
-        xs = x_in if x_in is not None else p.x  # type: ignore[union-attr]
-        ts = t_in if t_in is not None else p.target  # type: ignore[union-attr]
-    config = TrainConfig(
-        network=net,
-        x=xs,
-        target=ts,  # type: ignore[arg-type]
-        learning_rate=_float(learning_rate, "--learning-rate"),  # type: ignore[arg-type]
-        steps=_int(steps, "--steps"),  # type: ignore[arg-type]
-        tolerance=_float(tolerance, "--tolerance"),  # type: ignore[arg-type]
+    if dataset is None and x is None and preset is None:
+        raise SpecError("give --x and --target, --dataset N, or --preset", field="x")
+    if dataset is None and target is None and preset is None:
+        raise SpecError("give --target (the label y_hat), --dataset N, or --preset", field="target")
+    config = application.train_config(
+        preset=preset,
+        weights=weights,
+        activation=activation,
+        output_activation=output_activation,
+        loss=loss,
+        residual=residual,
+        x=x,
+        target=target,
+        dataset=dataset,
+        seed=seed,
+        learning_rate=learning_rate,
+        steps=steps,
+        tolerance=tolerance,
+        clip_norm=clip_norm,
+        target_scale=target_scale,
     )
     with _progress(enabled=_bar(quiet, as_json, fmt)) as update:
         history = run_training(config, progress=update)
-    _output(history, fmt, as_json, "train_dict", "train_document")
+    _output(history, fmt, as_json, train_dict, train_document)
 
 
 @app.command()
 def remedies(
     steps: Annotated[
-        str, typer.Option(help="Steps per run (the same budget for every row)")
-    ] = "300",
-    seed: Annotated[str, typer.Option(help="Seed of the vanishing case's weights and data")] = "0",
+        int, typer.Option(parser=_whole, help="Steps per run (the same budget for every row)")
+    ] = 300,
+    seed: Annotated[
+        int, typer.Option(parser=_whole, help="Seed of the vanishing case's weights and data")
+    ] = 0,
     as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Remedies side by side: smaller steps, clipping, target scaling, Huber; tanh, relu, init scale."""
     from gradtrace.lab.remedies import run_remedies
+    from gradtrace.render.document import remedies_document
+    from gradtrace.render.json import remedies_dict
 
-    n_steps = _int(steps, "--steps")
-    rows = run_remedies(steps=n_steps, seed=_int(seed, "--seed"))  # type: ignore[arg-type]
-    _output(rows, fmt, as_json, "remedies_dict", "remedies_document", n_steps)
+    rows = run_remedies(steps=steps, seed=seed)
+    _output(rows, fmt, as_json, remedies_dict, lambda r: remedies_document(r, steps))
 
 
 @app.command()
@@ -461,8 +537,10 @@ def report(
     out: Annotated[
         str, typer.Option("--out", help="Folder to create (it must not exist, unless --force)")
     ],
-    samples: Annotated[str, typer.Option(help="Monte Carlo initializations per depth")] = "100000",
-    seed: Annotated[str, typer.Option(help="Seed of every random draw")] = "0",
+    samples: Annotated[
+        int, typer.Option(parser=_whole, help="Monte Carlo initializations per depth")
+    ] = 100_000,
+    seed: Annotated[int, typer.Option(parser=_whole, help="Seed of every random draw")] = 0,
     force: Annotated[bool, typer.Option("--force", help="Replace the folder if it exists")] = False,
     quick: Annotated[
         bool, typer.Option("--quick", help="Fewer samples and steps (a draft in seconds)")
@@ -473,28 +551,13 @@ def report(
     from pathlib import Path
 
     try:
-        from gradtrace.report import (
-            ReportConfig,
-            build_report,
-            check_output_folder,
-            write_report,
-        )
+        from gradtrace.application import report_config
+        from gradtrace.report import build_report, check_output_folder, write_report
     except ImportError as e:
         raise SpecError(str(e)) from None
-    n, s = _int(samples, "--samples"), _int(seed, "--seed")
-    if quick:
-        config = ReportConfig(
-            seed=s,
-            samples=min(n, 20_000),
-            depth_samples=30,
-            depths=(1, 10, 100, 1000),  # type: ignore[arg-type]
-            train_steps=300,
-            remedies_steps=100,
-        )
-    else:
-        config = ReportConfig(seed=s, samples=n)  # type: ignore[arg-type]
     target = Path(out)
     check_output_folder(target, force=force)  # before any work: fail fast, write nothing
+    config = report_config(seed=seed, samples=samples, quick=quick)
     with _progress(enabled=not quiet and sys.stderr.isatty()) as update:
         stages = iter(range(1, 6))
         built = build_report(
@@ -509,12 +572,13 @@ def serve(
     host: Annotated[
         str, typer.Option(help="Address to bind (only this machine by default)")
     ] = "127.0.0.1",
-    port: Annotated[str, typer.Option(help="Port to listen on (0: any free port)")] = "8000",
+    port: Annotated[
+        int, typer.Option(parser=_whole, help="Port to listen on (0: any free port)")
+    ] = 8000,
 ) -> None:
     """Start the explorer page and its JSON API (needs the web extra: pip install gradtrace[web])."""
-    port_n = _int(port, "--port")
-    if port_n is None or not 0 <= port_n <= 65535:
-        raise SpecError(f"--port must be between 0 and 65535, got {port}")
+    if not 0 <= port <= 65535:
+        raise SpecError(f"--port must be between 0 and 65535, got {port}", field="port")
     try:
         import uvicorn
 
@@ -531,7 +595,7 @@ def serve(
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port_n))
+        sock.bind((host, port))
         sock.listen(2048)  # connections queue from here on, before uvicorn has started
     except (OSError, OverflowError) as e:
         sock.close()
@@ -544,12 +608,6 @@ def serve(
     sys.stdout.flush()
     config = uvicorn.Config(create_app(), log_level="warning")
     uvicorn.Server(config).run(sockets=[sock])
-
-
-def _whole(value: float, option: str) -> bool:
-    if value != int(value):
-        raise SpecError(f"{option}: {value:g} is not a whole number")
-    return True
 
 
 @contextmanager
@@ -577,14 +635,26 @@ def _progress(*, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
         yield update
 
 
+# ---- errors: one line on stderr, exit status 2 ----------------------------------------------
+
+
 def _fail(message: str) -> int:
     sys.stderr.write(f"gradtrace: error: {' '.join(message.split())}\n")
     return 2
 
 
-def _is_usage_error(e: Exception) -> bool:
-    """A click-style parse error (click's or the copy that typer vendors)."""
-    return hasattr(e, "format_message") and isinstance(getattr(e, "exit_code", None), int)
+def _usage_message(e: Exception) -> str:
+    """A click-style parse error as one line: ``--option: what is wrong``, with a help hint."""
+    param = getattr(e, "param", None)
+    message = str(getattr(e, "message", "") or e.format_message())  # type: ignore[attr-defined]
+    if param is not None and getattr(param, "opts", None) and type(e).__name__ == "BadParameter":
+        message = f"{param.opts[0]}: {message.removeprefix('Value error, ')}"
+    else:
+        message = e.format_message()  # type: ignore[attr-defined]
+    ctx = getattr(e, "ctx", None)
+    if ctx is not None and ctx.parent:
+        message += f" (see 'gradtrace {ctx.info_name} --help')"
+    return message
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -601,14 +671,8 @@ def main(argv: list[str] | None = None) -> int:
             ctx = getattr(e, "ctx", None)
             sys.stdout.write((ctx.get_help() if ctx else "") + "\n")
             return 0
-        if _is_usage_error(e):
-            ctx = getattr(e, "ctx", None)
-            hint = (
-                f" (see 'gradtrace {ctx.info_name} --help')"
-                if ctx is not None and ctx.parent
-                else ""
-            )
-            return _fail(e.format_message() + hint)  # type: ignore[attr-defined]
+        if hasattr(e, "format_message") and isinstance(getattr(e, "exit_code", None), int):
+            return _fail(_usage_message(e))
         if isinstance(e, typer.Abort):
             return _fail("aborted")
         raise

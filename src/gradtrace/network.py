@@ -98,7 +98,7 @@ class ChainSpec:
             raise SpecError(
                 f"loss 'bce' needs output activation 'sigmoid' (a prediction in (0, 1)), "
                 f"got {self.output_activation!r}",
-                field="output_activation",
+                field="loss",
             )
 
     def phi(self, k: int) -> Activation:

@@ -25,7 +25,7 @@ import numpy as np
 from gradtrace.errors import SpecError
 from gradtrace.lab.init import check_init, draw
 from gradtrace.lab.kernel import grad_weights
-from gradtrace.network import ChainSpec, check_count, check_finite
+from gradtrace.network import PRESETS, ChainSpec, check_count, check_finite
 
 __all__ = [
     "BLOCK",
@@ -51,6 +51,7 @@ THRESHOLDS_BELOW = (1e-3, 1e-6)
 THRESHOLDS_ABOVE = (1e2,)
 MAX_DEPTH = 100  # histograms take 2.6 MB per layer; deeper chains: the depth experiment
 MAX_SAMPLES = 2_000_000_000  # int32 bin counts
+_PART_B = PRESETS["exercise-classification"]  # its sample is the default one
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,8 @@ class MonteCarloConfig:
     seed: int = 0
     init: str = "normal"  # normal | uniform
     std: float = 1.0
-    x: float | None = 0.63  # None: x ~ N(0, 1) per sample
-    target: float | None = 1.0  # None: drawn per sample
+    x: float | None = _PART_B.x  # None: x ~ N(0, 1) per sample
+    target: float | None = _PART_B.target  # None: drawn per sample
     chunk_size: int = 4 * BLOCK
 
     def __post_init__(self) -> None:

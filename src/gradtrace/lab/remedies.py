@@ -16,13 +16,13 @@ the exploding rows, bce for the vanishing rows), so the rows compare.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from gradtrace.backprop import backprop
 from gradtrace.lab.training import TrainConfig, make_dataset, train
-from gradtrace.network import ChainSpec, Network
+from gradtrace.network import ChainSpec, Network, get_preset
 
 __all__ = ["RemedyRow", "run_remedies"]
 
@@ -74,17 +74,18 @@ def _row(
 
 def run_remedies(*, steps: int = 300, seed: int = 0) -> tuple[RemedyRow, ...]:
     """The remedies table (every run deterministic for a given ``seed``)."""
-    # ---- exploding: the exercise's regression net, y_hat = 128, learning rate 1 -----------------
-    w0 = [0.25, -0.11, 0.78]
-    reg = Network.chain(w0, output_activation="identity", loss="l2")
-    hub = Network.chain(w0, output_activation="identity", loss="huber")
-    one = dict(x=np.array([0.63]), steps=steps)
-    t = np.array([128.0])
+    # ---- exploding: the exercise's regression net (target 128), learning rate 1 -----------------
+    p = get_preset("exercise-regression")
+    reg = p.network
+    hub = Network(replace(reg.spec, loss="huber"), reg.weights)
+    one = dict(x=np.array([p.x]), steps=steps)
+    t = np.array([p.target])
+    residual = float(backprop(reg, p.x, p.target).dloss_dprediction)  # 2(y - y_hat)
     rows = [
         _row(
             "exploding",
             "baseline: l2, learning rate 1",
-            "the residual 2(y - 128) ~ 255 scales every step",
+            f"the residual 2(y - {p.target:g}) ~ {abs(residual):.0f} scales every step",
             TrainConfig(reg, target=t, learning_rate=1.0, tolerance=1e-6, **one),
         ),
         _row(
@@ -99,13 +100,16 @@ def run_remedies(*, steps: int = 300, seed: int = 0) -> tuple[RemedyRow, ...]:
             "caps each step's length; the direction is kept",
             TrainConfig(reg, target=t, learning_rate=1.0, tolerance=1e-6, clip_norm=1.0, **one),
         ),
-        # trained on y_hat / 128 to the same tolerance in original units; loss reported in those
+        # trained on y_hat / scale to the same tolerance in original units; loss reported in those
         _row(
             "exploding",
-            "target scaled to 1 (/128)",
-            "the residual, and so every gradient, shrinks 128x; w3 must then reach 1, not 128",
-            TrainConfig(reg, target=t / 128.0, learning_rate=1.0, tolerance=1e-6 / 128.0**2, **one),
-            scale=128.0**2,
+            f"target scaled to 1 (/{p.target:g})",
+            f"the residual, and so every gradient, shrinks {p.target:g}x; w3 must then reach 1, "
+            f"not {p.target:g}",
+            TrainConfig(
+                reg, target=t / p.target, learning_rate=1.0, tolerance=1e-6 / p.target**2, **one
+            ),
+            scale=p.target**2,
         ),
         # near the target Huber is r^2 / 2: tolerance 0.5e-6 is the same criterion as l2's 1e-6
         _row(

@@ -31,23 +31,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from sympy.printing.mathml import mathml
 
 import gradtrace
+from gradtrace import application
 from gradtrace.activations import ACTIVATIONS
-from gradtrace.backprop import backprop, backprop_log
 from gradtrace.errors import SpecError
 from gradtrace.lab.init import INITS
-from gradtrace.lab.montecarlo import MonteCarloConfig, run_montecarlo
-from gradtrace.lab.training import TrainConfig, make_dataset, train
+from gradtrace.lab.montecarlo import run_montecarlo
+from gradtrace.lab.training import train
 from gradtrace.losses import LOSSES
-from gradtrace.network import PRESETS, ChainSpec, Network
-from gradtrace.render.json import (
-    derivation_dict,
-    log_trace_dict,
-    montecarlo_dict,
-    trace_dict,
-    train_dict,
-    train_heatmap,
-)
-from gradtrace.symbolic import ChainDerivation, GradientFormula, derive_chain
+from gradtrace.network import PRESETS
+from gradtrace.render.json import derivation_dict, montecarlo_dict, train_dict, train_heatmap
+from gradtrace.symbolic import GradientFormula
 
 __all__ = ["LIMITS", "MAX_BODY_BYTES", "create_app"]
 
@@ -115,16 +108,16 @@ class MonteCarloIn(SpecIn):
     std: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] = 1.0
     samples: Annotated[int, Field(ge=1, le=LIMITS["samples"])] = 100_000
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
-    x: Finite = 0.63
-    target: Finite = 1.0
+    x: Finite | None = Field(None, description="default: part (b)'s input")
+    target: Finite | None = Field(None, description="default: part (b)'s label")
 
 
 class TrainIn(SpecIn):
     """``gradtrace train``'s inputs, with clipping and target scaling."""
 
     weights: Annotated[list[Finite], Field(min_length=1, max_length=LIMITS["depth"])]
-    x: Finite = 0.63
-    target: Finite = 1.0
+    x: Finite | None = Field(None, description="default: part (b)'s input")
+    target: Finite | None = Field(None, description="default: part (b)'s label")
     dataset: Annotated[int, Field(ge=1, le=LIMITS["dataset"])] | None = None
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
     learning_rate: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] = 0.01
@@ -134,15 +127,6 @@ class TrainIn(SpecIn):
     target_scale: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
 
 
-def _spec_kwargs(m: SpecIn) -> dict[str, Any]:
-    return {
-        "activation": m.activation,
-        "output_activation": m.output_activation,
-        "loss": m.loss,
-        "residual": m.residual,
-    }
-
-
 def _unprocessable(message: str, field: str, where: str = "body") -> JSONResponse:
     """422 in FastAPI's own error shape, the field named in ``loc`` and in the message."""
     loc = [where] if field == where else [where, field]
@@ -150,25 +134,6 @@ def _unprocessable(message: str, field: str, where: str = "body") -> JSONRespons
         status_code=422,
         content={"detail": [{"loc": loc, "msg": message, "type": "value_error"}]},
     )
-
-
-_FIELDS = {
-    name
-    for model in (TraceIn, DeriveIn, MonteCarloIn, TrainIn)
-    for name in model.model_fields  # type: ignore[attr-defined]
-}
-
-
-def _field_of(message: str) -> str:
-    """The request field a SpecError's message is about (the engine names the value first)."""
-    words = message.replace(":", " ").split()
-    for n in (2, 1):  # "learning rate", "clip norm", then one word
-        field = "_".join(words[:n])
-        if field in _FIELDS:
-            return field
-    if "loss" in words:
-        return "loss"
-    return "body"
 
 
 # ---- symbolic formulas as MathML (Chromium renders MathML Core without any script) -----------
@@ -195,18 +160,12 @@ def _factor_mathml(g: GradientFormula) -> str:
     return f'<math display="block"><mrow>{lhs}<mo>=</mo>{"<mo>·</mo>".join(parts)}</mrow></math>'
 
 
-@lru_cache(maxsize=256)
-def _derivation(spec: ChainSpec) -> ChainDerivation:
-    return derive_chain(spec)
-
-
 # ---- the long jobs: run in a worker process, so the interactive path never waits on them -------
 
 
 def derive_job(req: DeriveIn) -> dict[str, Any]:
     """``/api/derive``'s answer (in the worker: its derivations stay cached there)."""
-    spec = ChainSpec(depth=req.depth, biases=req.biases, **_spec_kwargs(req))
-    d = _derivation(spec)
+    d = application.derive(application.resolve_spec(**req.model_dump(exclude={"closed_form"})))
     out = derivation_dict(d, closed=req.closed_form)
     out["mathml"] = {g.parameter: _factor_mathml(g) for g in d.gradients}
     return out
@@ -214,15 +173,7 @@ def derive_job(req: DeriveIn) -> dict[str, Any]:
 
 def montecarlo_job(req: MonteCarloIn) -> dict[str, Any]:
     """``/api/montecarlo``'s answer."""
-    config = MonteCarloConfig(
-        spec=ChainSpec(depth=req.depth, biases=req.biases, **_spec_kwargs(req)),
-        samples=req.samples,
-        seed=req.seed,
-        init=req.init,
-        std=req.std,
-        x=req.x,
-        target=req.target,
-    )
+    config = application.montecarlo_config(**req.model_dump())
     return montecarlo_dict(run_montecarlo(config))
 
 
@@ -232,23 +183,18 @@ def train_job(req: TrainIn) -> dict[str, Any]:
     if work > LIMITS["train_work"]:
         raise SpecError(
             f"steps: {req.steps} steps x {len(req.weights)} layers x {req.dataset or 1} "
-            f"samples = {work:,}, over the limit of {LIMITS['train_work']:,}"
+            f"samples = {work:,}, over the limit of {LIMITS['train_work']:,}",
+            field="steps",
         )
-    net = Network.chain(req.weights, **_spec_kwargs(req))
-    if req.dataset is not None:
-        xs, ts = make_dataset(net.spec, req.dataset, req.seed)
-    else:
-        xs, ts = np.array([req.x]), np.array([req.target])
-    config = TrainConfig(
-        network=net,
-        x=xs,
-        target=ts / req.target_scale,
-        learning_rate=req.learning_rate,
-        steps=req.steps,
-        tolerance=req.tolerance,
-        clip_norm=req.clip_norm,
-    )
-    h = train(config)
+    if req.dataset is None:  # one sample: part (b)'s unless given
+        part_b = PRESETS[application.DEFAULT_PRESET]
+        req = req.model_copy(
+            update={
+                "x": part_b.x if req.x is None else req.x,
+                "target": part_b.target if req.target is None else req.target,
+            }
+        )
+    h = train(application.train_config(**req.model_dump()))
     out = train_dict(h)
     out["heatmap"] = train_heatmap(h, LIMITS["heatmap_columns"])
     out["target_scale"] = req.target_scale
@@ -260,7 +206,7 @@ def _warm_job() -> None:
     """Start the worker and derive the presets' formulas: the page asks for them first (a
     request for the same chain builds an equal ``ChainSpec``, so the cache answers it)."""
     for p in PRESETS.values():
-        _derivation(p.network.spec)
+        application.derive(p.network.spec)
 
 
 class Jobs:
@@ -329,7 +275,7 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(SpecError)
     async def _spec_error(request: Request, exc: SpecError) -> JSONResponse:
-        return _unprocessable(str(exc), _field_of(str(exc)))
+        return _unprocessable(str(exc), exc.field or "body")
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -367,15 +313,8 @@ def create_app() -> FastAPI:
     @app.post("/api/trace")
     def trace(req: TraceIn) -> dict[str, Any]:
         """Forward and backward pass: the same JSON as ``gradtrace grad --json`` (``--log`` too)."""
-        if req.biases is not None and len(req.biases) != len(req.weights):
-            raise SpecError(
-                f"biases: {len(req.biases)} given for {len(req.weights)} weights (one per layer)"
-            )
-        net = Network.chain(req.weights, biases=req.biases, **_spec_kwargs(req))
-        out = trace_dict(backprop(net, req.x, req.target))
-        if req.log:
-            out["log_magnitude"] = log_trace_dict(backprop_log(net, req.x, req.target))
-        return out
+        problem = application.resolve_problem(**req.model_dump(exclude={"log"}))
+        return application.grad_json(application.grad(problem, log=req.log))
 
     @app.get("/api/activation/{name}")
     def activation(
