@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
+from pathlib import Path
 
 import mpmath as mp
 import pytest
@@ -276,6 +278,10 @@ BAD = [
     ),
     (["report", "--out", "."], "output folder '.' exists; choose another or pass --force"),
     (["report"], "Missing option '--out'"),
+    (["report", "--out", "/proc/gradtrace-report"], "cannot write the report in folder '/proc'"),
+    (["montecarlo", "--depth", "3", "--std", "wide"], "--std: 'wide' is not a number"),
+    (["train", "--dataset", "64", "--steps", "1e3"], "--steps: '1e3' is not a whole number"),
+    (["serve", "--port", "70000"], "--port must be between 0 and 65535"),
 ]
 
 
@@ -466,3 +472,73 @@ def test_train_diverging_at_once_is_reported_not_a_traceback(
     assert d["outcome"] == "diverged" and d["diverged_at"] == 0 and d["final_loss"] is None
     code, out, _ = run(capsys, *args)
     assert code == 0 and "diverged at step 0" in out
+
+
+def test_report_refuses_a_bad_output_folder_before_computing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gradtrace.report
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("computed before checking the output folder")
+
+    monkeypatch.setattr(gradtrace.report, "build_report", never)
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me")
+    cases = [
+        (["--out", str(a_file / "report")], "is a file, not a folder"),
+        (["--out", str(a_file), "--force"], "--force replaces only a report folder"),
+        (["--out", str(tmp_path)], "exists; choose another or pass --force"),
+    ]
+    for args, message in cases:
+        code, out, err = run(capsys, "report", "--quick", *args)
+        assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err
+    assert a_file.read_text() == "keep me" and sorted(tmp_path.iterdir()) == [a_file]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import gradtrace
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out == f"gradtrace {gradtrace.__version__}\n"
+
+
+def test_help_shows_types_and_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "montecarlo", "--help")
+    assert code == 0 and "<str>" not in out
+    assert "--samples <int>" in out and "--std <float>" in out and "[default: 100000]" in out
+    code, out, _ = run(capsys, "grad", "--help")
+    assert "--weights W1,...,WL" in out and "--x <float>" in out and "<str>" not in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["depth", "--activation", "relu", "--samples", "20", "--depths", "1,10,100"],
+        ["depth", "--std", "1e300", "--samples", "20", "--depths", "1,10"],
+    ],
+)
+def test_no_numpy_warning_reaches_the_user(
+    capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    # the suite turns every warning into an error (pyproject: filterwarnings = error)
+    code, out, err = run(capsys, *args, "--json")
+    assert code == 0 and err == ""
+    rate = json.loads(out)["rate"]
+    if "1e300" in args:  # saturated: a huge but finite rate, fitted and expected agree in order
+        assert rate["fitted"] < -1e298 and rate["expected"] < -1e298
+        assert math.isfinite(rate["fitted_se"])
+
+
+def test_train_on_a_dataset_defaults_to_part_b(capsys: pytest.CaptureFixture[str]) -> None:
+    from gradtrace.lab.training import TrainConfig, make_dataset, train
+    from gradtrace.network import PRESETS
+
+    code, out, err = run(capsys, "train", "--dataset", "64", "--seed", "3", "--json")
+    assert code == 0 and err == ""
+    b = PRESETS["exercise-classification"]
+    xs, ts = make_dataset(b.network.spec, 64, 3)
+    h = train(TrainConfig(b.network, xs, ts, learning_rate=0.01))
+    d = json.loads(out)
+    assert d["loss_curve"]["loss"][0] == pytest.approx(float(h.loss[0]), rel=1e-15)
+    assert d["outcome"] == h.outcome and d["steps_taken"] == h.steps_taken

@@ -183,6 +183,7 @@ def resolve_problem(
         loss=spec.loss,
         residual=residual,
     )
+    net.spec.check_target(target)  # a label outside the loss's range: SpecError now
     own = p is not None and net.spec == p.network.spec and list(weights) == list(p.network.weights)
     title = p.title if p is not None and own else "Gradient trace"
     return Problem(network=net, x=float(x), target=float(target), title=title)

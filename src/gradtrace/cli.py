@@ -130,18 +130,22 @@ ACTIVATION_HELP = "sigmoid, tanh, relu, leaky_relu, softsign or identity"
 PresetOpt = Annotated[
     str | None,
     typer.Option(
+        metavar="NAME",
         help="exercise-classification or exercise-regression: supplies every other option "
-        "(options given explicitly override it)"
+        "(options given explicitly override it)",
     ),
 ]
 ActivationOpt = Annotated[
-    str | None, typer.Option(help=f"Hidden activation: {ACTIVATION_HELP} [default: sigmoid]")
+    str | None,
+    typer.Option(metavar="NAME", help=f"Hidden activation: {ACTIVATION_HELP} [default: sigmoid]"),
 ]
 OutputActivationOpt = Annotated[
-    str | None, typer.Option(help=f"Output activation: {ACTIVATION_HELP} [default: sigmoid]")
+    str | None,
+    typer.Option(metavar="NAME", help=f"Output activation: {ACTIVATION_HELP} [default: sigmoid]"),
 ]
 LossOpt = Annotated[
-    str | None, typer.Option(help="bce (needs a sigmoid output), l2 or huber [default: bce]")
+    str | None,
+    typer.Option(metavar="NAME", help="bce (needs a sigmoid output), l2 or huber [default: bce]"),
 ]
 WeightsOpt = Annotated[
     Numbers | None,
@@ -156,7 +160,10 @@ SeedOpt = Annotated[
     int, typer.Option(parser=_whole, help="Seed (the same seed gives the same result)")
 ]
 StdOpt = Annotated[float, typer.Option(parser=_number, help="Standard deviation of the weights")]
-InitOpt = Annotated[str, typer.Option(help="normal: N(0, std^2); uniform: the same variance")]
+InitOpt = Annotated[
+    str,
+    typer.Option(metavar="NAME", help="normal: N(0, std^2); uniform: the same variance"),
+]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (same as --format json)")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar")]
@@ -387,7 +394,7 @@ def montecarlo(
 @app.command()
 def depth(
     activation: Annotated[
-        str, typer.Option(help=f"Activation of every layer: {ACTIVATION_HELP}")
+        str, typer.Option(metavar="NAME", help=f"Activation of every layer: {ACTIVATION_HELP}")
     ] = "sigmoid",
     std: StdOpt = 1.0,
     depths: Annotated[
@@ -535,7 +542,10 @@ def remedies(
 @app.command()
 def report(
     out: Annotated[
-        str, typer.Option("--out", help="Folder to create (it must not exist, unless --force)")
+        str,
+        typer.Option(
+            "--out", metavar="DIR", help="Folder to create (it must not exist, unless --force)"
+        ),
     ],
     samples: Annotated[
         int, typer.Option(parser=_whole, help="Monte Carlo initializations per depth")
@@ -570,7 +580,8 @@ def report(
 @app.command()
 def serve(
     host: Annotated[
-        str, typer.Option(help="Address to bind (only this machine by default)")
+        str,
+        typer.Option(metavar="HOST", help="Address to bind (only this machine by default)"),
     ] = "127.0.0.1",
     port: Annotated[
         int, typer.Option(parser=_whole, help="Port to listen on (0: any free port)")

@@ -264,12 +264,35 @@ def _versions() -> dict[str, str]:
 
 
 def check_output_folder(out: Path, *, force: bool = False) -> None:
-    """SpecError if ``out`` exists (unless ``force``) or its parent folder does not: the CLI
+    """SpecError, naming the path, unless the report can be written to ``out``: ``out`` must
+    not exist (with ``force``, it may be a folder, which is replaced), and its parent must be
+    a folder we can create a folder in (tried, by creating and removing an empty one). The CLI
     calls this before any work, ``write_report`` again before writing."""
+    out = Path(out)
     if out.exists() and not force:
-        raise SpecError(f"output folder {str(out)!r} exists; choose another or pass --force")
-    if not out.parent.exists():
-        raise SpecError(f"cannot write the report: folder {str(out.parent)!r} does not exist")
+        raise SpecError(
+            f"output folder {str(out)!r} exists; choose another or pass --force", field="out"
+        )
+    if out.exists() and not out.is_dir():
+        raise SpecError(
+            f"{str(out)!r} is a file, not a folder; --force replaces only a report folder",
+            field="out",
+        )
+    parent = out.parent
+    if not parent.exists():
+        raise SpecError(
+            f"cannot write the report: folder {str(parent)!r} does not exist", field="out"
+        )
+    if not parent.is_dir():
+        raise SpecError(
+            f"cannot write the report: {str(parent)!r} is a file, not a folder", field="out"
+        )
+    try:
+        Path(tempfile.mkdtemp(prefix=f".{out.name}.check.", dir=parent)).rmdir()
+    except OSError as e:
+        raise SpecError(
+            f"cannot write the report in folder {str(parent)!r}: {e.strerror or e}", field="out"
+        ) from None
 
 
 def write_report(report: Report, out: Path, *, force: bool = False) -> list[Path]:
@@ -304,6 +327,9 @@ def write_report(report: Report, out: Path, *, force: bool = False) -> list[Path
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
+    except OSError as e:  # a full disk, a folder removed under us: nothing half-written stays
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SpecError(f"cannot write the report to {str(out)!r}: {e.strerror or e}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

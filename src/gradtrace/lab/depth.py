@@ -115,8 +115,14 @@ def expected_rate(activation: str, std: float, *, init: str = "normal", cells: i
     quad = dens * np.gradient(t)  # trapezoid weights
     quad[0] *= 0.5
     quad[-1] *= 0.5
-    with np.errstate(divide="ignore"):
-        inner = (np.log(act.d1(std * t[None, :] * mids[:, None])) / LN10) @ quad
+    # log|phi'(z)|; where phi'(z) underflows to 0 (std 1e300: z ~ 1e300), the activation's
+    # log-space rule gives it exactly (log s'(z) ~ -|z|)
+    d1 = act.d1(std * t[None, :] * mids[:, None])
+    with np.errstate(divide="ignore", over="ignore"):
+        log_d1 = np.log(d1)
+        log_z = np.log(std) + np.log(t[None, :] * np.abs(mids[:, None]))
+    _, _, log_d1_tail = act.log_forward(log_z, np.where(np.isneginf(log_z), 0.0, 1.0))
+    inner = (np.where(d1 > 0, log_d1, log_d1_tail) / LN10) @ quad
     return mean_log_w + float(pi @ inner)
 
 
@@ -259,8 +265,11 @@ def _fit_rate(log10_delta: np.ndarray) -> tuple[float, float]:
     if L < 10:
         return float("nan"), float("nan")
     k_lo, k_hi = L // 10, L - L // 10 - 1  # 0-based layer indices
-    per_sample = (log10_delta[:, k_lo] - log10_delta[:, k_hi]) / (k_hi - k_lo)
-    ok = np.isfinite(per_sample)  # relu: a dead unit zeroes the whole path
+    with np.errstate(invalid="ignore"):  # relu: a dead unit zeroes the path, -inf - -inf
+        per_sample = (log10_delta[:, k_lo] - log10_delta[:, k_hi]) / (k_hi - k_lo)
+    ok = np.isfinite(per_sample)
     if ok.sum() < 2:
         return float("nan"), float("nan")
-    return float(per_sample[ok].mean()), float(per_sample[ok].std(ddof=1) / np.sqrt(ok.sum()))
+    slopes = per_sample[ok]
+    scale = float(np.abs(slopes).max()) or 1.0  # rates of 1e299 decades (std 1e300) square to inf
+    return float(slopes.mean()), scale * float((slopes / scale).std(ddof=1) / np.sqrt(ok.sum()))
