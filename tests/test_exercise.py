@@ -12,7 +12,7 @@ import sympy as sp
 from rich.console import Console
 
 from gradtrace.exercise import LEARNING_RATES, solve
-from gradtrace.render.document import solution_document
+from gradtrace.render.exercise import solution_document
 from gradtrace.render.json import solution_dict
 from gradtrace.render.latex import document_latex
 from gradtrace.render.markdown import document_markdown

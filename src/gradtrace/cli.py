@@ -17,6 +17,7 @@ line on stderr naming the value and exits with status 2.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -136,15 +137,16 @@ def _output(
     result: Any, fmt: Format, as_json: bool, to_json: str, to_document: str, *args: Any
 ) -> None:
     """Print ``result`` as JSON (``render.json.<to_json>``) or as a document in ``fmt``
-    (``render.document.<to_document>``); the renderers are imported only when used."""
+    (``render.<module>.<function>``, ``to_document`` naming both); the renderers are imported
+    only when used."""
     if as_json or fmt is Format.json:
         from gradtrace.render import json as render_json
 
         _json(getattr(render_json, to_json)(result))
         return
-    from gradtrace.render import document
-
-    _emit(getattr(document, to_document)(result, *args), fmt)
+    module, name = to_document.split(".")
+    document = importlib.import_module(f"gradtrace.render.{module}")
+    _emit(getattr(document, name)(result, *args), fmt)
 
 
 def _bar(quiet: bool, as_json: bool, fmt: Format) -> bool:
@@ -157,7 +159,7 @@ def solve(fmt: FormatOpt = Format.text) -> None:
     """The worked solution of the exercise, parts a-d, step by step."""
     from gradtrace.exercise import solve as solve_exercise
 
-    _output(solve_exercise(), fmt, False, "solution_dict", "solution_document")
+    _output(solve_exercise(), fmt, False, "solution_dict", "exercise.solution_document")
 
 
 def _weights_or_preset(weights: str | None, p: Any) -> list[float]:
@@ -250,7 +252,7 @@ def grad(
             out["log_magnitude"] = log_trace_dict(log_trace)
         _json(out)
         return
-    from gradtrace.render.document import log_table, trace_document
+    from gradtrace.render.trace import log_table, trace_document
 
     blocks = trace_document(
         trace, title=p.title if p is not None and weights is None else "Gradient trace"
@@ -279,7 +281,7 @@ def derive(
     p, spec_values = _spec_values(preset, activation, output_activation, loss)
     depth_n = _depth_or_preset(depth, p)
     deriv = derive_chain(ChainSpec(depth=depth_n, biases=biases, **spec_values))
-    _output(deriv, fmt, False, "derivation_dict", "derivation_document")
+    _output(deriv, fmt, False, "derivation_dict", "exercise.derivation_document")
 
 
 @app.command()
@@ -337,7 +339,7 @@ def montecarlo(
     )
     with _progress(enabled=_bar(quiet, as_json, fmt)) as update:
         result = run_montecarlo(config, progress=update)
-    _output(result, fmt, as_json, "montecarlo_dict", "montecarlo_document")
+    _output(result, fmt, as_json, "montecarlo_dict", "lab.montecarlo_document")
 
 
 @app.command()
@@ -376,7 +378,7 @@ def depth(
     )
     with _progress(enabled=_bar(quiet, as_json, fmt)) as update:
         result = run_depth(config, progress=update)
-    _output(result, fmt, as_json, "depth_dict", "depth_document")
+    _output(result, fmt, as_json, "depth_dict", "lab.depth_document")
 
 
 @app.command()
@@ -436,7 +438,7 @@ def train(
     )
     with _progress(enabled=_bar(quiet, as_json, fmt)) as update:
         history = run_training(config, progress=update)
-    _output(history, fmt, as_json, "train_dict", "train_document")
+    _output(history, fmt, as_json, "train_dict", "lab.train_document")
 
 
 @app.command()
@@ -453,7 +455,7 @@ def remedies(
 
     n_steps = _int(steps, "--steps")
     rows = run_remedies(steps=n_steps, seed=_int(seed, "--seed"))  # type: ignore[arg-type]
-    _output(rows, fmt, as_json, "remedies_dict", "remedies_document", n_steps)
+    _output(rows, fmt, as_json, "remedies_dict", "lab.remedies_document", n_steps)
 
 
 @app.command()

@@ -31,19 +31,9 @@ from gradtrace.lab.montecarlo import MonteCarloConfig, run_montecarlo
 from gradtrace.lab.remedies import run_remedies
 from gradtrace.lab.training import TrainConfig, train
 from gradtrace.network import ChainSpec, check_count, get_preset
-from gradtrace.render.document import (
-    Block,
-    Heading,
-    Image,
-    Table,
-    depth_table,
-    fmt,
-    montecarlo_document,
-    num,
-    par,
-    remedies_document,
-    solution_document,
-)
+from gradtrace.render.blocks import Block, Heading, Image, Table, fmt, num, par
+from gradtrace.render.exercise import solution_document
+from gradtrace.render.lab import depth_table, montecarlo_document, remedies_document
 
 __all__ = ["Report", "ReportConfig", "build_report", "check_output_folder", "write_report"]
 

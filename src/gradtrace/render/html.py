@@ -7,7 +7,7 @@ import base64
 from html import escape
 
 from gradtrace.backprop import Trace
-from gradtrace.render.document import (
+from gradtrace.render.blocks import (
     Block,
     Bullets,
     Equations,
@@ -16,10 +16,9 @@ from gradtrace.render.document import (
     Inline,
     Paragraph,
     Table,
-    backward_table,
     fmt,
-    forward_table,
 )
+from gradtrace.render.trace import backward_table, forward_table
 
 __all__ = ["document_html", "trace_html"]
 
