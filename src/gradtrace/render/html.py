@@ -1,4 +1,4 @@
-"""HTML: a trace as tables for Jupyter (``Trace._repr_html_``), and a whole document as one
+"""HTML: a trace as tables for Jupyter (``render/notebook.py``), and a whole document as one
 self-contained page (figures embedded as base64 PNG, styles inline, no scripts, no network)."""
 
 from __future__ import annotations
