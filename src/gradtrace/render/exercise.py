@@ -5,6 +5,7 @@ gradients (``gradtrace derive``). Every number and formula comes from ``Solution
 from __future__ import annotations
 
 import numpy as np
+import sympy as sp
 
 from gradtrace.activations import get_activation
 from gradtrace.backprop import Trace
@@ -116,9 +117,9 @@ def _part_a(a: SigmoidAnalysis) -> list[Block]:
     ]
 
 
-def _approx(lhs: str, value: object) -> Math:
+def _approx(lhs: str, value: sp.Basic) -> Math:
     """``lhs value = 0.1234``, the exact value (SymPy) and its decimal (``\\approx`` in LaTeX)."""
-    return m(lhs, value, Math(" = ", r" \approx "), fmt(float(value), 4))  # type: ignore[arg-type]
+    return m(lhs, value, Math(" = ", r" \approx "), fmt(float(value), 4))
 
 
 # ---- parts (b) and (d) -------------------------------------------------------------------------
@@ -158,7 +159,7 @@ def _numeric_part(p: NumericPart, heading: str) -> list[Block]:
 
     # observations, every figure computed from the trace
     obs: list[Paragraph] = []
-    smaller = [
+    smaller: list[list[Inline]] = [
         [m(f"|dL/dw{k + 1}|"), f" is {fmt(r, 4)} times smaller than ", m(f"|dL/dw{L}|")]
         for k, r in enumerate(ratios[:-1])
     ]
