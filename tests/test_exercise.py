@@ -12,7 +12,7 @@ import sympy as sp
 from rich.console import Console
 
 from gradtrace.exercise import LEARNING_RATES, solve
-from gradtrace.render.document import solution_document
+from gradtrace.render.exercise import solution_document
 from gradtrace.render.json import solution_dict
 from gradtrace.render.latex import document_latex
 from gradtrace.render.markdown import document_markdown
@@ -104,9 +104,12 @@ def test_every_format_carries_every_gradient() -> None:
     assert "$$" in md and "| layer |" in md
 
 
-def test_notebook_reprs() -> None:
+def test_notebook_display() -> None:
+    from gradtrace.render.notebook import FORMATTERS
+
+    markdown, html_of = FORMATTERS["text/markdown"], FORMATTERS["text/html"]
     sol = solve()
-    assert "0.00136364" in sol._repr_markdown_()
-    html = sol.b.trace._repr_html_()
+    assert "0.00136364" in markdown[type(sol)](sol)
+    html = html_of[type(sol.b.trace)](sol.b.trace)
     assert html.startswith("<table>") and "0.00136364" in html and "-0.197225" in html
-    assert "| layer |" in sol.d.trace._repr_markdown_()
+    assert "| layer |" in markdown[type(sol.d.trace)](sol.d.trace)

@@ -9,7 +9,12 @@ The public API, by layer (imports flow one way, top to bottom)::
     gradcheck             central differences
     symbolic              SymPy derivations (part a, closed-form gradients)
     exercise              the worked solution of parts a-d as data
+
+In a running IPython (Jupyter), importing gradtrace registers rich display of its results from the
+presentation side (``gradtrace.render.notebook``); nothing is imported for it elsewhere.
 """
+
+import sys as _sys
 
 from gradtrace.activations import ACTIVATIONS, Activation, get_activation
 from gradtrace.backprop import Trace, backprop
@@ -39,3 +44,16 @@ __all__ = [
     "get_loss",
     "get_preset",
 ]
+
+
+def _register_notebook_display() -> None:
+    """Rich display in a running IPython shell; a no-op anywhere else (IPython is optional)."""
+    ipython = _sys.modules.get("IPython")
+    if ipython is None or ipython.get_ipython() is None:
+        return
+    from gradtrace.render.notebook import register
+
+    register(ipython.get_ipython())
+
+
+_register_notebook_display()

@@ -100,16 +100,6 @@ class Trace:
         identity path; see ``dloss_dactivation``."""
         return self.weights[..., 1:] * self.activation_derivative[..., :-1]
 
-    def _repr_html_(self) -> str:  # Jupyter: presentation lives in render/, imported lazily
-        from gradtrace.render.html import trace_html
-
-        return trace_html(self)
-
-    def _repr_markdown_(self) -> str:
-        from gradtrace.render.markdown import trace_markdown
-
-        return trace_markdown(self)
-
 
 def broadcast_inputs(net: Network, x: Array | float, target: Array | float) -> tuple[Array, ...]:
     x = check_finite("x", x)

@@ -230,7 +230,7 @@ def _bar(quiet: bool, as_json: bool, fmt: Format) -> bool:
 def solve(fmt: FormatOpt = Format.text) -> None:
     """The worked solution of the exercise, parts a-d, step by step."""
     from gradtrace.exercise import solve as solve_exercise
-    from gradtrace.render.document import solution_document
+    from gradtrace.render.exercise import solution_document
     from gradtrace.render.json import solution_dict
 
     _output(solve_exercise(), fmt, False, solution_dict, solution_document)
@@ -280,7 +280,7 @@ def grad(
     if as_json or fmt is Format.json:
         _json(application.grad_json(result))
         return
-    from gradtrace.render.document import log_table, trace_document
+    from gradtrace.render.trace import log_table, trace_document
 
     blocks = trace_document(result.trace, title=problem.title)
     if result.log_trace is not None:
@@ -302,7 +302,7 @@ def derive(
 ) -> None:
     """Symbolic gradients dL/dw_k (and dL/db_k) of a chain, in chain-product and closed form."""
     from gradtrace import application
-    from gradtrace.render.document import derivation_document
+    from gradtrace.render.exercise import derivation_document
     from gradtrace.render.json import derivation_dict
 
     spec = application.resolve_spec(
@@ -365,8 +365,8 @@ def montecarlo(
     """Distribution of |dL/dw_k| per layer over random initializations (N(0, 1) by default)."""
     from gradtrace import application
     from gradtrace.lab.montecarlo import run_montecarlo
-    from gradtrace.render.document import montecarlo_document
     from gradtrace.render.json import montecarlo_dict
+    from gradtrace.render.lab import montecarlo_document
 
     config = application.montecarlo_config(
         preset=preset,
@@ -420,8 +420,8 @@ def depth(
     """log10|dL/dw_1| against depth (up to 10,000) and the per-layer rate, fitted and expected."""
     from gradtrace import application
     from gradtrace.lab.depth import run_depth
-    from gradtrace.render.document import depth_document
     from gradtrace.render.json import depth_dict
+    from gradtrace.render.lab import depth_document
 
     config = application.depth_config(
         activation=activation,
@@ -490,8 +490,8 @@ def train(
     """Gradient descent step by step: converged, oscillating or diverged, and how each layer moved."""
     from gradtrace import application
     from gradtrace.lab.training import train as run_training
-    from gradtrace.render.document import train_document
     from gradtrace.render.json import train_dict
+    from gradtrace.render.lab import train_document
 
     if dataset is None and x is None and preset is None:
         raise SpecError("give --x and --target, --dataset N, or --preset", field="x")
@@ -532,8 +532,8 @@ def remedies(
 ) -> None:
     """Remedies side by side: smaller steps, clipping, target scaling, Huber; tanh, relu, init scale."""
     from gradtrace.lab.remedies import run_remedies
-    from gradtrace.render.document import remedies_document
     from gradtrace.render.json import remedies_dict
+    from gradtrace.render.lab import remedies_document
 
     rows = run_remedies(steps=steps, seed=seed)
     _output(rows, fmt, as_json, remedies_dict, lambda r: remedies_document(r, steps))

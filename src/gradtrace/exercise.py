@@ -100,11 +100,6 @@ class Solution:
     c: ChainDerivation
     d: NumericPart
 
-    def _repr_markdown_(self) -> str:  # Jupyter: presentation is in render/, imported lazily
-        from gradtrace.render.markdown import solution_markdown
-
-        return solution_markdown(self)
-
 
 def _step(preset: Preset, trace: Trace, lr: float) -> StepOutcome:
     net = preset.network

@@ -1,6 +1,8 @@
 """One report of everything: the exercise solved, and the lab's results with figures and text that
-reads them. ``build_report`` computes and returns data (a document and its config); ``write_report``
-writes, into a folder that appears only once complete:
+reads them. ``compute_results`` runs the computations into a ``ReportResults``; ``build_report``
+draws the figures (``plots``) and builds the document from those results
+(``render.report.report_document``, where all the words are); ``write_report`` writes, into a
+folder that appears only once complete:
 
 * ``report.html``: one self-contained page (figures embedded, no scripts, opens without a network);
 * ``report.md``: the same text, with the figures beside it as ``*.png`` and ``*.svg``;
@@ -22,8 +24,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from gradtrace.errors import SpecError
 from gradtrace.exercise import solve
 from gradtrace.lab.depth import DepthConfig, run_depth
@@ -31,21 +31,18 @@ from gradtrace.lab.montecarlo import MonteCarloConfig, run_montecarlo
 from gradtrace.lab.remedies import run_remedies
 from gradtrace.lab.training import TrainConfig, train
 from gradtrace.network import ChainSpec, check_count, get_preset
-from gradtrace.render.document import (
-    Block,
-    Heading,
-    Image,
-    Table,
-    depth_table,
-    fmt,
-    montecarlo_document,
-    num,
-    par,
-    remedies_document,
-    solution_document,
-)
+from gradtrace.render.blocks import Block
+from gradtrace.render.report import ReportResults, report_document
 
-__all__ = ["Report", "ReportConfig", "build_report", "check_output_folder", "write_report"]
+__all__ = [
+    "Report",
+    "ReportConfig",
+    "ReportResults",
+    "build_report",
+    "check_output_folder",
+    "compute_results",
+    "write_report",
+]
 
 
 @dataclass(frozen=True)
@@ -88,168 +85,55 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def build_report(config: ReportConfig, *, progress: Callable[[str], None] | None = None) -> Report:
-    """Compute everything the report shows (matplotlib required: the ``plots`` extra)."""
-    from gradtrace import plots
-
+def compute_results(
+    config: ReportConfig, *, progress: Callable[[str], None] | None = None
+) -> ReportResults:
+    """Run every computation the report shows, in order; ``progress`` gets a line per stage."""
     step = progress or (lambda _msg: None)
-    figures: dict[str, Any] = {}
-    blocks: list[Block] = []
-
-    def figure(name: str, fig: Any, caption: str) -> None:
-        figures[name] = fig
-        blocks.append(Image(_png(fig), f"{name}.png", caption))
-
-    # 1. the exercise
     step("solving the exercise")
     sol = solve()
-    blocks += solution_document(sol)
-    blocks.append(Heading("Figures of the exercise", 2))
-    figure(
-        "sigmoid",
-        plots.sigmoid_figure(sol.a),
-        "The sigmoid, its derivative, the maximum s'(0) = 1/4 and the steepest points",
-    )
-    figure(
-        "exercise_gradients",
-        plots.exercise_gradients_figure(sol),
-        "|dL/dw_k| per layer, parts (b) and (d), log scale",
-    )
-    gb, gd = np.abs(sol.b.gradients), np.abs(sol.d.gradients)
-    blocks.append(
-        par(
-            f"Reading the bars: in (b) they fall by a factor {fmt(gb[-1] / gb[0], 4)} from w3 to w1; in (d) every bar is "
-            f"{fmt(gd[0] / gb[0], 4)} times taller than in (b), the residual's factor, and they fall by the same "
-            f"{fmt(gd[-1] / gd[0], 4)} from w3 to w1.",
-        )
-    )
-
-    # 2. Monte Carlo over initializations
     step("Monte Carlo over initializations")
-    blocks.append(Heading("Over random initializations", 1))
-    x, t = 0.63, 1.0
-    mcs = [
+    mcs = tuple(
         run_montecarlo(
-            MonteCarloConfig(ChainSpec(L), config.samples, seed=config.seed, x=x, target=t)
+            MonteCarloConfig(ChainSpec(L), config.samples, seed=config.seed, x=0.63, target=1.0)
         )
         for L in config.mc_depths
-    ]
-    blocks += montecarlo_document(mcs[0])[1:]
-    figure(
-        "montecarlo",
-        plots.montecarlo_figure(mcs),
-        "Median and 5-95 % band of |dL/dw_k| per layer, for each depth",
     )
-    medians = [
-        (
-            r.config.spec.depth,
-            r.layers[0].abs_grad_quantiles["p50"],
-            r.layers[-1].abs_grad_quantiles["p50"],
-        )
-        for r in mcs
-    ]
-    blocks.append(
-        par(
-            "Reading the figure: the first layer's median gradient is "
-            + "; ".join(
-                f"{fmt(last / first, 3)} times below the last layer's at depth {L}"
-                for L, first, last in medians
-            )
-            + ". The gap grows with depth, geometrically, as the per-layer factor |w s'(z)| <= |w|/4 predicts.",
-        )
-    )
-
-    # 3. depth
     step("depth experiment")
-    blocks.append(Heading("Against depth", 1))
-    runs = [
+    runs = tuple(
         run_depth(
             DepthConfig(a, s, depths=config.depths, samples=config.depth_samples, seed=config.seed)
         )
         for a, s in (("sigmoid", 1.0), ("tanh", 1.0), ("identity", 3.0))
-    ]
-    rows = tuple(
-        (
-            r.config.activation,
-            fmt(r.config.std),
-            num(r.fitted_rate, 4),
-            num(r.fitted_rate_se, 2),
-            num(r.expected_rate, 4) if r.expected_rate is not None else "-",
-            num(r.points[-1].mean_log10_abs_grad_first, 5),
-        )
-        for r in runs
     )
-    blocks.append(
-        Table(
-            (
-                "activation",
-                "std",
-                "fitted rate",
-                "+-",
-                "expected rate",
-                f"mean log10|dL/dw_1| at depth {config.depths[-1]}",
-            ),
-            rows,
-            "Decades per layer passed back (negative: vanishing)",
-        )
-    )
-    figure(
-        "depth",
-        plots.depth_figure(runs),
-        "First-layer gradient against depth, and the backward product against the expected rate",
-    )
-    blocks.append(
-        par(
-            "Reading the figure: each backward product is a straight line in log scale whose slope is the "
-            "stationary rate; sigmoid chains lose "
-            f"{fmt(-runs[0].fitted_rate, 3)} decades per layer whatever the weights' sign, while an identity "
-            f"chain with std 3 gains {fmt(runs[2].fitted_rate, 3)} per layer (it explodes once std > 1.887). "
-            f"At depth {config.depths[-1]} the sigmoid chain's first gradient is about 10^{fmt(runs[0].points[-1].mean_log10_abs_grad_first, 4)}, "
-            "far below float64's smallest number, so it is computed in log space.",
-        )
-    )
-    blocks.append(depth_table(runs[0]))
-
-    # 4. training
     step("training")
-    blocks.append(Heading("Training dynamics", 1))
     reg = get_preset("exercise-regression")
-    hs = [
+    hs = tuple(
         train(TrainConfig(reg.network, reg.x, reg.target, lr, steps=config.train_steps))
         for lr in config.learning_rates
-    ]
-    blocks.append(
-        Table(
-            ("learning rate", "outcome"),
-            tuple((f"{h.config.learning_rate:g}", h.message) for h in hs),
-            f"The exercise's regression net (target 128), {config.train_steps} steps",
-        )
-    )
-    worst = next((h for h in hs if h.outcome != "converged"), hs[-1])
-    figure(
-        "training",
-        plots.training_figure(worst),
-        f"Loss and |dL/dw_k| per step at learning rate {worst.config.learning_rate:g}",
     )
     cls = get_preset("exercise-classification")
     first = train(TrainConfig(cls.network, cls.x, cls.target, 0.1, steps=1)).relative_update[0]
-    blocks.append(
-        par(
-            f"Reading the figure: the run at learning rate {worst.config.learning_rate:g} ends '{worst.outcome}'. In the "
-            f"classification net the first step moves w1 by {fmt(100 * first[0], 3)}% of its value and w3 by "
-            f"{fmt(100 * first[-1], 3)}%: the first layer learns {fmt(first[-1] / first[0], 3)} times more slowly.",
-        )
-    )
-
-    # 5. remedies
     step("remedies")
     rem = run_remedies(steps=config.remedies_steps, seed=config.seed)
-    blocks += remedies_document(rem, config.remedies_steps)
-    figure(
-        "remedies",
-        plots.remedies_figure(rem),
-        "Final loss per remedy (green: reached the tolerance)",
-    )
+    return ReportResults(sol, mcs, runs, hs, first, rem, config.remedies_steps)
+
+
+def build_report(config: ReportConfig, *, progress: Callable[[str], None] | None = None) -> Report:
+    """Compute everything the report shows, draw its figures and build its document
+    (matplotlib required: the ``plots`` extra)."""
+    from gradtrace import plots
+
+    r = compute_results(config, progress=progress)
+    figures: dict[str, Any] = {
+        "sigmoid": plots.sigmoid_figure(r.solution.a),
+        "exercise_gradients": plots.exercise_gradients_figure(r.solution),
+        "montecarlo": plots.montecarlo_figure(r.montecarlo),
+        "depth": plots.depth_figure(r.depth),
+        "training": plots.training_figure(r.training_shown),
+        "remedies": plots.remedies_figure(r.remedies),
+    }
+    blocks = report_document(r, {name: _png(fig) for name, fig in figures.items()})
     return Report(config, blocks, figures, datetime.now(UTC).isoformat(timespec="seconds"))
 
 

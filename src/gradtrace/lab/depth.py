@@ -196,12 +196,6 @@ class DepthResult:
     fitted_rate_se: float
     expected_rate: float | None
 
-    def _repr_markdown_(self) -> str:  # Jupyter: presentation in render/, imported lazily
-        from gradtrace.render.document import depth_document
-        from gradtrace.render.markdown import document_markdown
-
-        return document_markdown(depth_document(self))
-
 
 def run_depth(
     config: DepthConfig, *, progress: Callable[[int, int], None] | None = None

@@ -182,12 +182,6 @@ class MonteCarloResult:
     mean_log10_ratio: float
     float64_nonfinite: int  # gradients that were inf or NaN in float64 (counted as excluded)
 
-    def _repr_markdown_(self) -> str:  # Jupyter: presentation in render/, imported lazily
-        from gradtrace.render.document import montecarlo_document
-        from gradtrace.render.markdown import document_markdown
-
-        return document_markdown(montecarlo_document(self))
-
 
 def _qkey(q: float) -> str:
     return f"p{round(100 * q):02d}"

@@ -118,12 +118,6 @@ class TrainHistory:
     diverged_at: int | None
     message: str
 
-    def _repr_markdown_(self) -> str:  # Jupyter: presentation in render/, imported lazily
-        from gradtrace.render.document import train_document
-        from gradtrace.render.markdown import document_markdown
-
-        return document_markdown(train_document(self))
-
     @property
     def steps_taken(self) -> int:
         return self.grads.shape[0]

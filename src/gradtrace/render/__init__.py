@@ -1,4 +1,5 @@
-"""Presentation: documents (``document.py``) laid out as text, Markdown, LaTeX; JSON; HTML.
+"""Presentation: documents (``blocks.py``; built by ``trace``, ``exercise``, ``lab``, ``report``)
+laid out as text, Markdown, LaTeX and HTML; JSON; notebook display (``notebook.py``).
 
 Nothing here computes; every number comes from the data objects of the layers below.
 """

@@ -1,4 +1,4 @@
-"""HTML: a trace as tables for Jupyter (``Trace._repr_html_``), and a whole document as one
+"""HTML: a trace as tables for Jupyter (``render/notebook.py``), and a whole document as one
 self-contained page (figures embedded as base64 PNG, styles inline, no scripts, no network)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import base64
 from html import escape
 
 from gradtrace.backprop import Trace
-from gradtrace.render.document import (
+from gradtrace.render.blocks import (
     Block,
     Bullets,
     Equations,
@@ -16,10 +16,9 @@ from gradtrace.render.document import (
     Inline,
     Paragraph,
     Table,
-    backward_table,
     fmt,
-    forward_table,
 )
+from gradtrace.render.trace import backward_table, forward_table
 
 __all__ = ["document_html", "trace_html"]
 

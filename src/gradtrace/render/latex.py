@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gradtrace.render.document import Block, Bullets, Equations, Heading, Inline, Paragraph, Table
+from gradtrace.render.blocks import Block, Bullets, Equations, Heading, Inline, Paragraph, Table
 
 __all__ = ["document_latex"]
 

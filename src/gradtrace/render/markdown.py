@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gradtrace.backprop import Trace
-from gradtrace.render.document import (
+from gradtrace.render.blocks import (
     Block,
     Bullets,
     Equations,
@@ -12,9 +12,9 @@ from gradtrace.render.document import (
     Inline,
     Paragraph,
     Table,
-    solution_document,
-    trace_document,
 )
+from gradtrace.render.exercise import solution_document
+from gradtrace.render.trace import trace_document
 
 __all__ = ["document_markdown", "solution_markdown", "trace_markdown"]
 

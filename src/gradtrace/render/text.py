@@ -8,7 +8,7 @@ from rich.padding import Padding
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from gradtrace.render.document import (
+from gradtrace.render.blocks import (
     Block,
     Bullets,
     Equations,
