@@ -542,3 +542,29 @@ def test_train_on_a_dataset_defaults_to_part_b(capsys: pytest.CaptureFixture[str
     d = json.loads(out)
     assert d["loss_curve"]["loss"][0] == pytest.approx(float(h.loss[0]), rel=1e-15)
     assert d["outcome"] == h.outcome and d["steps_taken"] == h.steps_taken
+
+
+def test_grad_text_of_a_deep_chain_elides_the_middle(capsys: pytest.CaptureFixture[str]) -> None:
+    weights = "--weights=" + ",".join(["0.9"] * 300)
+    code, out, _ = run(capsys, "grad", weights, "--x", "1", "--target", "1", "--log")
+    assert code == 0
+    assert "Layers 21 to 280 (260 of 300) are left out" in out and "--all-layers" in out
+    assert "a20 = s(z20)" in out and "a281 = s(z281)" in out and "a21 = s(z21)" not in out
+    code, out_json, _ = run(capsys, "grad", weights, "--x", "1", "--target", "1", "--json")
+    g = json.loads(out_json)["layers"]
+    assert f"dL/dw300 = {g[-1]['grad_weight']:.6g}" in out and "..." in out
+    code, everything, _ = run(capsys, "grad", weights, "--x", "1", "--target", "1", "--all-layers")
+    assert code == 0 and "left out" not in everything and "a150 = s(z150)" in everything
+
+
+def test_derive_leaves_deep_closed_forms_out_and_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "derive", "--depth", "13")
+    assert code == 0 and "Left out: past depth 12" in out and "--closed-form" in out
+    code, shallow, _ = run(capsys, "derive", "--depth", "12")
+    assert "Left out" not in shallow and "dL/dw1 = " in shallow.split("Closed form")[1]
+    code, forced, _ = run(capsys, "derive", "--depth", "13", "--closed-form")
+    assert "Left out" not in forced and "dL/dw13 = " in forced.split("Closed form")[1]
+    code, as_json, _ = run(capsys, "derive", "--depth", "13", "--format", "json")
+    assert len(json.loads(as_json)["gradients"]) == 13  # the JSON contract keeps them

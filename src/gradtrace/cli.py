@@ -32,6 +32,8 @@ import typer
 from gradtrace import __version__
 from gradtrace.errors import SpecError
 from gradtrace.lab.depth import DEFAULT_DEPTHS
+from gradtrace.render.exercise import CLOSED_FORM_DEPTH
+from gradtrace.render.trace import MOST_LAYERS
 
 __all__ = ["app", "main"]
 
@@ -258,6 +260,14 @@ def grad(
     log: Annotated[
         bool, typer.Option("--log", help="Also give log10|dL/dw| exactly (log-magnitude mode)")
     ] = False,
+    all_layers: Annotated[
+        bool,
+        typer.Option(
+            "--all-layers",
+            help=f"Print every layer (past {MOST_LAYERS} layers the text shows the first and "
+            "last ones)",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
@@ -280,11 +290,14 @@ def grad(
     if as_json or fmt is Format.json:
         _json(application.grad_json(result))
         return
-    from gradtrace.render.trace import log_table, trace_document
+    from gradtrace.render.trace import trace_document
 
-    blocks = trace_document(result.trace, title=problem.title)
-    if result.log_trace is not None:
-        blocks.append(log_table(result.log_trace))
+    blocks = trace_document(
+        result.trace,
+        title=problem.title,
+        log_trace=result.log_trace,
+        most_layers=None if all_layers else MOST_LAYERS,
+    )
     _emit(blocks, fmt)
 
 
@@ -298,6 +311,15 @@ def derive(
     biases: Annotated[
         bool, typer.Option("--biases/--no-biases", help="Add a bias b_k to each layer")
     ] = False,
+    closed_form: Annotated[
+        bool | None,
+        typer.Option(
+            "--closed-form/--no-closed-form",
+            help=f"Write the closed forms [default: up to depth {CLOSED_FORM_DEPTH}; JSON always]",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: QuietOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Symbolic gradients dL/dw_k (and dL/db_k) of a chain, in chain-product and closed form."""
@@ -313,7 +335,20 @@ def derive(
         loss=loss,
         biases=biases,
     )
-    _output(application.derive(spec), fmt, False, derivation_dict, derivation_document)
+    deriv = application.derive(spec)
+    if fmt is Format.json:
+        closed = closed_form is not False
+    else:
+        closed = closed_form if closed_form is not None else spec.depth <= CLOSED_FORM_DEPTH
+    bar = _bar(quiet, False, Format.text) and closed and spec.depth > CLOSED_FORM_DEPTH
+    with _progress(enabled=bar, description="closed forms") as update:
+        _output(
+            deriv,
+            fmt,
+            False,
+            lambda d: derivation_dict(d, closed=closed, progress=update),
+            lambda d: derivation_document(d, closed=closed, progress=update),
+        )
 
 
 @app.command()
@@ -622,7 +657,9 @@ def serve(
 
 
 @contextmanager
-def _progress(*, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+def _progress(
+    *, enabled: bool, description: str = "sampling"
+) -> Iterator[Callable[[int, int], None] | None]:
     """A rich progress bar on stderr, or nothing (not a terminal, --quiet, --json)."""
     if not enabled:
         yield None
@@ -638,7 +675,7 @@ def _progress(*, enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
         console=Console(stderr=True),
         transient=True,
     ) as bar:
-        task = bar.add_task("sampling", total=None)
+        task = bar.add_task(description, total=None)
 
         def update(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
