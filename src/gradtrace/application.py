@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from gradtrace.backprop import Trace, backprop
 from gradtrace.errors import SpecError
 from gradtrace.lab import depth as _depth
@@ -326,7 +328,7 @@ def train_config(
     if dataset is not None:
         xs, ts = make_dataset(problem.network.spec, dataset, seed)
     else:
-        xs, ts = problem.x, problem.target
+        xs, ts = np.array([problem.x]), np.array([problem.target])
     return TrainConfig(
         network=problem.network,
         x=xs,

@@ -101,7 +101,11 @@ class Trace:
         return self.weights[..., 1:] * self.activation_derivative[..., :-1]
 
 
-def broadcast_inputs(net: Network, x: Array | float, target: Array | float) -> tuple[Array, ...]:
+def broadcast_inputs(
+    net: Network, x: Array | float, target: Array | float
+) -> tuple[Array, Array | None, Array, Array]:
+    """Weights, biases (or None), ``x`` and ``target``, checked and broadcast to one batch shape:
+    ``(..., L)`` for the parameters, ``(...)`` for the sample."""
     x = check_finite("x", x)
     t = net.spec.check_target(target)
     shape = np.broadcast_shapes(net.batch_shape, x.shape, t.shape)

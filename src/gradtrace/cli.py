@@ -645,7 +645,8 @@ def serve(
         sock.listen(2048)  # connections queue from here on, before uvicorn has started
     except (OSError, OverflowError) as e:
         sock.close()
-        raise SpecError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else e
+        raise SpecError(f"cannot listen on {host}:{port}: {reason}") from None
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     sys.stdout.write(
@@ -691,14 +692,14 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _usage_message(e: Exception) -> str:
-    """A click-style parse error as one line: ``--option: what is wrong``, with a help hint."""
+def _usage_message(e: Any) -> str:
+    """A click-style parse error (typer vendors click, so it is matched by its shape) as one
+    line: ``--option: what is wrong``, with a hint to the command's help."""
     param = getattr(e, "param", None)
-    message = str(getattr(e, "message", "") or e.format_message())  # type: ignore[attr-defined]
-    if param is not None and getattr(param, "opts", None) and type(e).__name__ == "BadParameter":
-        message = f"{param.opts[0]}: {message.removeprefix('Value error, ')}"
+    if type(e).__name__ == "BadParameter" and param is not None and getattr(param, "opts", None):
+        message = f"{param.opts[0]}: {str(e.message).removeprefix('Value error, ')}"
     else:
-        message = e.format_message()  # type: ignore[attr-defined]
+        message = e.format_message()
     ctx = getattr(e, "ctx", None)
     if ctx is not None and ctx.parent:
         message += f" (see 'gradtrace {ctx.info_name} --help')"

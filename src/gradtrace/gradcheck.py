@@ -11,6 +11,7 @@ cannot hide here. Every parameter's perturbation is evaluated in one batched for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,7 +55,12 @@ def _central(
 
 
 def _ridders(
-    central, h0: Array, *, ntab: int = 24, con: float = 1.4, safe: float = 2.0
+    central: Callable[[Array], Array],
+    h0: Array,
+    *,
+    ntab: int = 24,
+    con: float = 1.4,
+    safe: float = 2.0,
 ) -> tuple[Array, Array]:
     """Ridders' extrapolation, elementwise: ``central(h)`` -> (estimate, error estimate)."""
     con2 = con * con

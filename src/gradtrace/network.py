@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from gradtrace.activations import Activation, get_activation
 from gradtrace.errors import SpecError
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 
-def check_finite(name: str, value: np.ndarray | float, *, field: str | None = None) -> np.ndarray:
+def check_finite(name: str, value: ArrayLike, *, field: str | None = None) -> np.ndarray:
     """``value`` as a float64 array; SpecError naming ``name`` and the first non-finite entry
     (about ``field``, by default ``name``)."""
     field = name if field is None else field
@@ -116,7 +117,7 @@ class ChainSpec:
         """True when the loss is computed from the output logit (bce after a sigmoid)."""
         return self.loss == "bce"
 
-    def check_target(self, target: np.ndarray | float) -> np.ndarray:
+    def check_target(self, target: ArrayLike) -> np.ndarray:
         """The target as float64; SpecError if not finite or outside the loss's label range."""
         t = check_finite("target", target)
         lo, hi = self.loss_fn.label_range

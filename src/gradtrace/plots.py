@@ -65,7 +65,7 @@ def sigmoid_figure(a: SigmoidAnalysis) -> Figure:
     ax.plot([z0], [v0], "o", color="C3", label=f"max s'(0) = {v0:g}")
     for zs, _ in a.steepest:
         zf = float(zs)
-        ax.plot([zf], [float(sig.d1(zf))], "s", color="C2")
+        ax.plot([zf], [float(sig.d1(np.asarray(zf)))], "s", color="C2")
     ax.plot(
         [],
         [],

@@ -24,6 +24,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from gradtrace.errors import SpecError
 from gradtrace.exercise import solve
 from gradtrace.lab.depth import DepthConfig, run_depth
@@ -85,6 +87,11 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
+def _one(v: float) -> np.ndarray:
+    """One sample as the (1,) array a ``TrainConfig`` holds."""
+    return np.array([v])
+
+
 def compute_results(
     config: ReportConfig, *, progress: Callable[[str], None] | None = None
 ) -> ReportResults:
@@ -109,11 +116,13 @@ def compute_results(
     step("training")
     reg = get_preset("exercise-regression")
     hs = tuple(
-        train(TrainConfig(reg.network, reg.x, reg.target, lr, steps=config.train_steps))
+        train(TrainConfig(reg.network, _one(reg.x), _one(reg.target), lr, steps=config.train_steps))
         for lr in config.learning_rates
     )
     cls = get_preset("exercise-classification")
-    first = train(TrainConfig(cls.network, cls.x, cls.target, 0.1, steps=1)).relative_update[0]
+    first = train(
+        TrainConfig(cls.network, _one(cls.x), _one(cls.target), 0.1, steps=1)
+    ).relative_update[0]
     step("remedies")
     rem = run_remedies(steps=config.remedies_steps, seed=config.seed)
     return ReportResults(sol, mcs, runs, hs, first, rem, config.remedies_steps)

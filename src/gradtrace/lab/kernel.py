@@ -136,6 +136,7 @@ def _grad_weights_tile(
         y = acts[L]
         t = np.asarray(target, dtype=np.float64)
         if spec.fused_bce:  # (1 - t) s(z_L) - t s(-z_L): both terms exact
+            assert s_neg is not None  # set at the sigmoid output layer, which bce requires
             delta = (1.0 - t) * y - t * s_neg
         else:
             delta = spec.loss_fn.grad(y, t) * d1[L - 1]

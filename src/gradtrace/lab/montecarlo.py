@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 
@@ -103,7 +104,17 @@ class MonteCarloConfig:
             )
 
 
-def draw_block(config: MonteCarloConfig, index: int, n: int | None = None) -> dict[str, np.ndarray]:
+class Draws(TypedDict):
+    """One block's samples: ``weights``, ``biases`` (or None) ``(n, L)``; ``x``, ``target``
+    ``(n,)``."""
+
+    weights: np.ndarray
+    biases: np.ndarray | None
+    x: np.ndarray
+    target: np.ndarray
+
+
+def draw_block(config: MonteCarloConfig, index: int, n: int | None = None) -> Draws:
     """The samples of block ``index``: ``weights`` ``(n, L)``, ``biases`` or None, ``x``, ``target``
     ``(n,)``; ``n`` (default ``BLOCK``) truncates the last block. Draw order is fixed."""
     n = BLOCK if n is None else n

@@ -78,7 +78,7 @@ def run_remedies(*, steps: int = 300, seed: int = 0) -> tuple[RemedyRow, ...]:
     p = get_preset("exercise-regression")
     reg = p.network
     hub = Network(replace(reg.spec, loss="huber"), reg.weights)
-    one = dict(x=np.array([p.x]), steps=steps)
+    x = np.array([p.x])
     t = np.array([p.target])
     residual = float(backprop(reg, p.x, p.target).dloss_dprediction)  # 2(y - y_hat)
     rows = [
@@ -86,19 +86,21 @@ def run_remedies(*, steps: int = 300, seed: int = 0) -> tuple[RemedyRow, ...]:
             "exploding",
             "baseline: l2, learning rate 1",
             f"the residual 2(y - {p.target:g}) ~ {abs(residual):.0f} scales every step",
-            TrainConfig(reg, target=t, learning_rate=1.0, tolerance=1e-6, **one),
+            TrainConfig(reg, target=t, learning_rate=1.0, tolerance=1e-6, x=x, steps=steps),
         ),
         _row(
             "exploding",
             "smaller learning rate (0.1)",
             "steps 10x smaller stay inside the stable region",
-            TrainConfig(reg, target=t, learning_rate=0.1, tolerance=1e-6, **one),
+            TrainConfig(reg, target=t, learning_rate=0.1, tolerance=1e-6, x=x, steps=steps),
         ),
         _row(
             "exploding",
             "gradient-norm clipping (||g|| <= 1)",
             "caps each step's length; the direction is kept",
-            TrainConfig(reg, target=t, learning_rate=1.0, tolerance=1e-6, clip_norm=1.0, **one),
+            TrainConfig(
+                reg, target=t, learning_rate=1.0, tolerance=1e-6, clip_norm=1.0, x=x, steps=steps
+            ),
         ),
         # trained on y_hat / scale to the same tolerance in original units; loss reported in those
         _row(
@@ -107,7 +109,12 @@ def run_remedies(*, steps: int = 300, seed: int = 0) -> tuple[RemedyRow, ...]:
             f"the residual, and so every gradient, shrinks {p.target:g}x; w3 must then reach 1, "
             f"not {p.target:g}",
             TrainConfig(
-                reg, target=t / p.target, learning_rate=1.0, tolerance=1e-6 / p.target**2, **one
+                reg,
+                target=t / p.target,
+                learning_rate=1.0,
+                tolerance=1e-6 / p.target**2,
+                x=x,
+                steps=steps,
             ),
             scale=p.target**2,
         ),
@@ -116,7 +123,7 @@ def run_remedies(*, steps: int = 300, seed: int = 0) -> tuple[RemedyRow, ...]:
             "exploding",
             "Huber loss (delta 1)",
             "|dL/dy| <= 1 far from the target: a bounded gradient",
-            TrainConfig(hub, target=t, learning_rate=1.0, tolerance=0.5e-6, **one),
+            TrainConfig(hub, target=t, learning_rate=1.0, tolerance=0.5e-6, x=x, steps=steps),
             measure=reg.spec,
         ),
     ]

@@ -55,8 +55,8 @@ class TrainConfig:
     """
 
     network: Network
-    x: np.ndarray
-    target: np.ndarray
+    x: np.ndarray  # (n,); a number is taken as one sample
+    target: np.ndarray  # (n,)
     learning_rate: float
     steps: int = 1000
     tolerance: float = 1e-6

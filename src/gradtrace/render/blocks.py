@@ -27,6 +27,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
 
 from gradtrace.symbolic import to_latex
@@ -168,7 +169,11 @@ def latex_of(plain: str) -> str:
 # ---- numbers and small formulas ----------------------------------------------------------------
 
 
-def fmt(v: float, sig: int = 6) -> str:
+Real = float | np.floating | np.ndarray
+"""A number, or a 0-d array (a Trace's per-layer entries)."""
+
+
+def fmt(v: Real, sig: int = 6) -> str:
     """``v`` to ``sig`` significant digits, plain ASCII (``-1.23e-05``)."""
     v = float(v)
     if not math.isfinite(v):
@@ -176,7 +181,7 @@ def fmt(v: float, sig: int = 6) -> str:
     return f"{v:.{sig}g}"
 
 
-def num(v: float, sig: int = 6) -> Math:
+def num(v: Real, sig: int = 6) -> Math:
     """A number as ``Math`` (LaTeX writes ``1.2 \\times 10^{-5}``)."""
     text = fmt(v, sig)
     if not math.isfinite(float(v)):

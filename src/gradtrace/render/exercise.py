@@ -42,7 +42,7 @@ def _part_a(a: SigmoidAnalysis) -> list[Block]:
     sig = get_activation("sigmoid")
     z_max, v_max = a.maximum
     (z_lo, d2_hi), (z_hi, d2_lo) = a.steepest
-    tails = [(z, float(sig.d1(z))) for z in (5.0, 10.0, 20.0)]
+    tails = [(z, float(sig.d1(np.asarray(z)))) for z in (5.0, 10.0, 20.0)]
     return [
         Heading("(a) The sigmoid's derivative and its extrema", 2),
         par(

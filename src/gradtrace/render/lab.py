@@ -31,7 +31,7 @@ def montecarlo_document(r: MonteCarloResult) -> list[Block]:
     )
     x = "x ~ N(0, 1)" if c.x is None else f"x = {fmt(c.x)}"
     t = "y_hat drawn" if c.target is None else f"y_hat = {fmt(c.target)}"
-    rows = []
+    rows: list[tuple[Inline, ...]] = []
     for s in r.layers:
         q = s.abs_grad_quantiles
         rows.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gradtrace.backprop import Trace
+from gradtrace.exercise import Solution
 from gradtrace.render.blocks import (
     Block,
     Bullets,
@@ -52,9 +53,9 @@ def document_markdown(blocks: list[Block]) -> str:
     return "\n\n".join(out) + "\n"
 
 
-def solution_markdown(solution: object) -> str:
+def solution_markdown(solution: Solution) -> str:
     """The worked solution as Markdown."""
-    return document_markdown(solution_document(solution))  # type: ignore[arg-type]
+    return document_markdown(solution_document(solution))
 
 
 def trace_markdown(trace: Trace) -> str:

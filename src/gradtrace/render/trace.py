@@ -3,6 +3,8 @@ and ``trace_document`` (``gradtrace grad``). Every number comes from the ``Trace
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from gradtrace.backprop import Trace
@@ -46,7 +48,9 @@ def shown_layers(depth: int, most: int | None = MOST_LAYERS) -> list[int]:
     return [*range(half), *range(depth - half, depth)]
 
 
-def _with_gap(rows: list[tuple[Inline, ...]], layers: list[int]) -> tuple[tuple[Inline, ...], ...]:
+def _with_gap(
+    rows: Sequence[tuple[Inline, ...]], layers: list[int]
+) -> tuple[tuple[Inline, ...], ...]:
     """``rows`` (one per entry of ``layers``, in that order) with a ``...`` row at each jump."""
     out: list[tuple[Inline, ...]] = []
     for i, row in enumerate(rows):
