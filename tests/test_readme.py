@@ -1,17 +1,23 @@
-"""The README's Python example runs, and prints what it says it prints."""
+"""The README's examples run as written, and its command synopses name only real options."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import re
+import shlex
 from pathlib import Path
 
+import pytest
+
+from gradtrace.cli import main
+
 README = Path(__file__).parents[1] / "README.md"
+TEXT = README.read_text()
 
 
 def test_readme_python_example_runs_and_its_comments_hold() -> None:
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", TEXT, flags=re.S)
     assert blocks
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -20,3 +26,57 @@ def test_readme_python_example_runs_and_its_comments_hold() -> None:
     printed = out.getvalue()
     assert "[ 0.00136364 -0.04271133 -0.19722521]" in printed
     assert "(2*a3 - 2*y_hat) · a2" in printed
+
+
+def _shell_commands() -> list[str]:
+    """Every ``gradtrace ...`` command in the README's bash blocks, and the inline ones marked
+    ``Example:``, except ``serve`` (it runs until stopped)."""
+    found = []
+    for block in re.findall(r"```bash\n(.*?)```", TEXT, flags=re.S):
+        for line in block.splitlines():
+            command = line.split("#")[0].strip()
+            if "gradtrace " in command:
+                found.append(command[command.index("gradtrace ") :])
+    found += re.findall(r"Example: `(gradtrace [^`]*)`", TEXT)
+    return sorted({c for c in found if not c.startswith("gradtrace serve")})
+
+
+COMMANDS = _shell_commands()
+
+
+def test_the_readme_has_examples_of_every_command() -> None:
+    used = {c.split()[1] for c in COMMANDS}
+    assert {"solve", "grad", "derive", "montecarlo", "depth", "train", "remedies"} <= used
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_readme_command_runs_as_written(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # `gradtrace report` writes where it is run
+    args = shlex.split(command)[1:]
+    assert main(args) == 0, capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert out and err == ""
+
+
+def _synopses() -> list[tuple[str, list[str]]]:
+    """``(command, [--options])`` of each synopsis line of the command-line reference."""
+    out = []
+    for line in re.findall(r"^`(gradtrace [^`]*)`$", TEXT, flags=re.M):
+        words = line.split()
+        out.append((words[1], sorted(set(re.findall(r"--[a-z][a-z-]*", line)))))
+    return out
+
+
+@pytest.mark.parametrize(("command", "options"), _synopses())
+def test_synopsis_options_exist(
+    capsys: pytest.CaptureFixture[str], command: str, options: list[str]
+) -> None:
+    assert main([command, "--help"]) == 0
+    helptext = capsys.readouterr().out
+    for option in options:
+        assert re.search(rf"{option}\b", helptext), f"{command} has no {option}"

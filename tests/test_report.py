@@ -85,7 +85,7 @@ def test_refuses_an_existing_folder_and_never_half_writes(
 
     monkeypatch.setattr(plots, "save", broken)
     fresh = tmp_path / "fresh"
-    with pytest.raises(SpecError, match="cannot write the report to .*: disk full"):
+    with pytest.raises(SpecError, match=r"cannot write the report to .*: disk full"):
         write_report(built, fresh)
     assert not fresh.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["r"]  # no temporary folder left behind
