@@ -23,7 +23,7 @@ from gradtrace.web.api import LIMITS, MAX_BODY_BYTES, create_app
 
 @pytest.fixture(scope="module")
 def client() -> TestClient:
-    return TestClient(create_app())
+    return TestClient(create_app(), base_url="http://127.0.0.1")
 
 
 def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:

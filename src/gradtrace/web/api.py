@@ -4,30 +4,33 @@ Every endpoint is a thin wrapper: parse and validate a request model, call the s
 CLI calls, return the same JSON contract (``render/json.py``). ``/api/trace`` answers exactly
 what ``gradtrace grad --json`` prints for the same inputs.
 
-Safety: every number must be finite, every size is bounded (``LIMITS``), request bodies over
-``MAX_BODY_BYTES`` are refused with 413, bad values give 422 with the field named, nothing reads
-or writes files except the package's own static folder, and requests share no mutable state (the
-only caches hold symbolic derivations and their MathML, which are immutable). Long requests
-run in a worker process (``Jobs``) so that they never hold up ``/api/trace``.
+Safety: every number must be finite, every size is bounded (``LIMITS``), a slow request whose
+estimated cost is over its budget is refused with a 422 naming the cost (``cost.py``), request
+bodies over ``MAX_BODY_BYTES`` are refused with 413, bad values (and malformed or too deeply
+nested JSON) give 422 with the field named, ``Host`` must name a loopback host or the bound one
+(400 otherwise), nothing reads or writes files except the package's own static folder, and
+requests share no mutable state (the only caches hold symbolic derivations and their MathML,
+which are immutable). Long requests run in worker processes (``jobs.py``: formulas in one lane,
+Monte Carlo and training in another), with a wall-clock limit and a bounded queue, and are
+cancelled when their client leaves; they never hold up ``/api/trace``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import multiprocessing
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from importlib import resources
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from sympy.printing.mathml import mathml
 
 import gradtrace
@@ -48,21 +51,14 @@ from gradtrace.render.json import (
     train_heatmap,
 )
 from gradtrace.symbolic import ChainDerivation, GradientFormula, derive_chain
+from gradtrace.web.cost import LIMITS, TIME_LIMIT_S, check_derive, check_montecarlo, check_train
+from gradtrace.web.jobs import JobCancelled, JobError, JobLimits, JobRunner
 
-__all__ = ["LIMITS", "MAX_BODY_BYTES", "create_app"]
+__all__ = ["LIMITS", "LOOPBACK_HOSTS", "MAX_BODY_BYTES", "create_app"]
 
-LIMITS = {
-    "depth": 1000,  # trace (the page offers 1 to 50)
-    "derive_depth": 50,
-    "montecarlo_depth": 100,
-    "samples": 1_000_000,
-    "steps": 100_000,
-    "dataset": 1000,
-    "train_work": 20_000_000,  # steps x depth x samples: about 10 s of training at most
-    "curve_points": 2001,
-    "heatmap_columns": 200,
-}
-"""The bounds every request is held to."""
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
+"""``Host`` names always answered (any other gets 400: DNS rebinding)."""
+
 MAX_BODY_BYTES = 256 * 1024
 """Larger request bodies are refused (413) before they are read whole."""
 
@@ -227,13 +223,7 @@ def montecarlo_job(req: MonteCarloIn) -> dict[str, Any]:
 
 
 def train_job(req: TrainIn) -> dict[str, Any]:
-    """``/api/train``'s answer."""
-    work = req.steps * len(req.weights) * (req.dataset or 1)
-    if work > LIMITS["train_work"]:
-        raise SpecError(
-            f"steps: {req.steps} steps x {len(req.weights)} layers x {req.dataset or 1} "
-            f"samples = {work:,}, over the limit of {LIMITS['train_work']:,}"
-        )
+    """``/api/train``'s answer (its cost checked by ``check_train`` before it was queued)."""
     net = Network.chain(req.weights, **_spec_kwargs(req))
     if req.dataset is not None:
         xs, ts = make_dataset(net.spec, req.dataset, req.seed)
@@ -263,34 +253,33 @@ def _warm_job() -> None:
         _derivation(p.network.spec)
 
 
-class Jobs:
-    """One worker process for the long requests (derive, Monte Carlo, training).
+def _warm_derive() -> None:
+    """The derive worker's warm-up: the presets' formulas (the page asks for them first)."""
+    _warm_job()
 
-    SymPy and the training loop hold the GIL: run in the server's own process, they delayed
-    ``/api/trace`` by 70-110 ms while they ran. In a separate process they cannot. The worker
-    is started with ``spawn`` (the server has threads) and warmed at once; jobs queue in it, one
-    at a time, beside the server's own core.
-    """
 
-    def __init__(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx)
-        self.pool.submit(_warm_job)
-
-    async def run(self, job: Callable[[Any], dict[str, Any]], req: Any) -> dict[str, Any]:
-        """``job(req)`` in the worker; its SpecError reaches the caller (and becomes a 422)."""
-        return await asyncio.get_running_loop().run_in_executor(self.pool, job, req)
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+def _warm_compute() -> None:
+    """The compute worker's warm-up: import the engine and run one tiny job of each kind (numba,
+    when installed, compiles on first use)."""
+    montecarlo_job(MonteCarloIn(depth=2, samples=1))
+    train_job(TrainIn(weights=[0.5, 0.5], steps=1))
 
 
 # ---- the app ---------------------------------------------------------------------------------
 
 
-def create_app() -> FastAPI:
-    """The explorer: the page at ``/``, its assets at ``/static``, the API under ``/api``."""
-    jobs = Jobs()
+def create_app(
+    allowed_hosts: Sequence[str] | None = None, job_limits: JobLimits | None = None
+) -> FastAPI:
+    """The explorer: the page at ``/``, its assets at ``/static``, the API under ``/api``.
+
+    ``allowed_hosts``: the ``Host`` names answered (default: the loopback names; others get
+    400). ``job_limits``: the slow jobs' wall-clock limit, memory limit and queue bound.
+    """
+    jobs = JobRunner(
+        job_limits or JobLimits(time_limit_s=TIME_LIMIT_S),
+        warm={"derive": _warm_derive, "compute": _warm_compute},
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -305,6 +294,7 @@ def create_app() -> FastAPI:
         docs_url=None,  # Swagger UI and ReDoc load scripts from a CDN; the schema is enough
         redoc_url=None,
     )
+    app.state.jobs = jobs  # tests and benchmarks read its lanes' counters
     static = resources.files("gradtrace.web") / "static"
 
     @app.middleware("http")
@@ -327,20 +317,58 @@ def create_app() -> FastAPI:
             request._body = body  # read once, replayed to the endpoint
         return await call_next(request)
 
+    # outermost: a request naming another host is refused before anything else runs
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts or LOOPBACK_HOSTS))
+
     @app.exception_handler(SpecError)
     async def _spec_error(request: Request, exc: SpecError) -> JSONResponse:
         return _unprocessable(str(exc), _field_of(str(exc)))
+
+    @app.exception_handler(JobError)
+    async def _job_error(request: Request, exc: JobError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # FastAPI answers 400 for a body json.loads cannot parse at all (nested too deeply for
+        # its recursion limit): the body is a bad value like any other, so 422 naming it
+        if exc.status_code == 400 and request.url.path.startswith("/api/"):
+            return _unprocessable("body: not valid JSON (malformed or nested too deeply)", "body")
+        return JSONResponse(
+            status_code=exc.status_code, content={"detail": exc.detail}, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = []
         for e in exc.errors():
             loc = [str(p) for p in e.get("loc", ())]
+            if e.get("type") == "json_invalid":  # loc: body, the character where parsing failed
+                msg = f"body: malformed JSON at character {loc[1] if len(loc) > 1 else 0}"
+                errors.append({"loc": ["body"], "msg": msg, "type": "json_invalid"})
+                continue
             field = ".".join(p for p in loc[1:]) or "body"
             errors.append(
                 {"loc": loc, "msg": f"{field}: {e.get('msg', 'invalid')}", "type": e.get("type")}
             )
         return JSONResponse(status_code=422, content={"detail": errors})
+
+    async def run_job(
+        lane: str,
+        job: Callable[[Any], dict[str, Any]],
+        req: Any,
+        request: Request,
+        response: Response,
+    ) -> dict[str, Any]:
+        """``job(req)`` in a worker lane; the worker's own time goes in ``Server-Timing``
+        (queue wait excluded: the page shows it as the Monte Carlo run's time)."""
+        try:
+            done = await jobs.run(lane, job, req, request.is_disconnected)
+        except JobCancelled:
+            # nobody reads this answer (499: nginx's "client closed request")
+            return JSONResponse(status_code=499, content={"detail": "client left"})  # type: ignore[return-value]
+        response.headers["server-timing"] = f"job;dur={done.seconds * 1e3:.1f}"
+        return done.value  # type: ignore[no-any-return]
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
@@ -401,22 +429,25 @@ def create_app() -> FastAPI:
         }
 
     @app.post("/api/derive")
-    async def derive(req: DeriveIn) -> dict[str, Any]:
+    async def derive(req: DeriveIn, request: Request, response: Response) -> dict[str, Any]:
         """Symbolic gradients (``gradtrace derive --format json``), plus MathML of each."""
-        return await jobs.run(derive_job, req)
+        check_derive(req.depth, req.closed_form, req.biases)
+        return await run_job("derive", derive_job, req, request, response)
 
     @app.post("/api/montecarlo")
-    async def montecarlo(req: MonteCarloIn) -> dict[str, Any]:
+    async def montecarlo(req: MonteCarloIn, request: Request, response: Response) -> dict[str, Any]:
         """``gradtrace montecarlo --json`` for the same inputs."""
-        return await jobs.run(montecarlo_job, req)
+        check_montecarlo(req.depth, req.samples)
+        return await run_job("compute", montecarlo_job, req, request, response)
 
     @app.post("/api/train")
-    async def train_endpoint(req: TrainIn) -> dict[str, Any]:
+    async def train_endpoint(req: TrainIn, request: Request, response: Response) -> dict[str, Any]:
         """``gradtrace train --json``, plus a layer x step map of log10|dL/dw|.
 
         ``target_scale`` divides the target (and trains on that); ``clip_norm`` clips the
         gradient's norm (Pascanu et al. 2013, Algorithm 1).
         """
-        return await jobs.run(train_job, req)
+        check_train(len(req.weights), req.steps, req.dataset or 1)
+        return await run_job("compute", train_job, req, request, response)
 
     return app
