@@ -29,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from sympy.printing.mathml import mathml
@@ -253,6 +254,48 @@ def _warm_job() -> None:
         _derivation(p.network.spec)
 
 
+class _BodyLimit:
+    """Refuses request bodies over ``MAX_BODY_BYTES`` with 413, before they are read whole: by
+    ``content-length``, or (without one) counted as the body streams in, then replayed."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            detail = f"request body over {MAX_BODY_BYTES} bytes: {length}"
+            await JSONResponse(status_code=413, content={"detail": detail})(scope, receive, send)
+            return
+        if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
+            body, more = b"", True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+                if len(body) > MAX_BODY_BYTES:
+                    detail = f"request body over {MAX_BODY_BYTES} bytes"
+                    response = JSONResponse(status_code=413, content={"detail": detail})
+                    await response(scope, receive, send)
+                    return
+            replayed = False
+            upstream = receive
+
+            async def receive() -> Any:  # the body once, then the server's own messages
+                nonlocal replayed
+                if replayed:
+                    return await upstream()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, receive, send)
+
+
 def _warm_derive() -> None:
     """The derive worker's warm-up: the presets' formulas (the page asks for them first)."""
     _warm_job()
@@ -297,26 +340,9 @@ def create_app(
     app.state.jobs = jobs  # tests and benchmarks read its lanes' counters
     static = resources.files("gradtrace.web") / "static"
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse(
-                status_code=413,
-                content={"detail": f"request body over {MAX_BODY_BYTES} bytes: {length}"},
-            )
-        if length is None and request.method in ("POST", "PUT", "PATCH"):
-            body = b""
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > MAX_BODY_BYTES:
-                    return JSONResponse(
-                        status_code=413,
-                        content={"detail": f"request body over {MAX_BODY_BYTES} bytes"},
-                    )
-            request._body = body  # read once, replayed to the endpoint
-        return await call_next(request)
-
+    # a plain ASGI middleware (not @app.middleware): the endpoint's receive stays the server's,
+    # so a job sees its client leave (request.is_disconnected) and is cancelled
+    app.add_middleware(_BodyLimit)
     # outermost: a request naming another host is refused before anything else runs
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts or LOOPBACK_HOSTS))
 
