@@ -2,7 +2,7 @@
 
 Each ``*_cost`` function estimates the seconds a request takes in a worker on a 2-core
 AMD EPYC (``docs/benchmarks.md``, ``benchmarks/web_limits.py``), from per-unit costs measured
-on the slowest variant (activation, loss, backend) with a margin. A request whose estimate is
+on the slowest variant (activation, loss, backend), rounded up. A request whose estimate is
 over ``BUDGET_S`` is refused with a 422 that names the cost, before it is queued, so that every
 accepted request finishes well within ``TIME_LIMIT_S`` (the wall-clock limit the job runner
 enforces, the backstop for what this model did not foresee).
@@ -10,17 +10,19 @@ enforces, the backstop for what this model did not foresee).
 Where the time goes:
 
 * **train**: the engine's ``train`` calls ``backprop`` once per step, and ``backprop`` loops over
-  the layers in Python (a few NumPy calls on arrays of ``samples`` numbers each): about 21 us per
-  layer and step, 0.06-0.11 us per layer, step and sample, and 0.2 ms per step of bookkeeping. The
-  old limit (steps x layers x samples <= 2e7) ignored the per-layer cost: 1,000 layers x 20,000
-  steps was 2e7 layer-steps, about 420 s here. It also keeps the history (weights, gradients and
-  relative updates: 3 x 8 bytes per layer and step, twice while lists become arrays), 1 GB there.
+  the layers in Python (a few NumPy calls on arrays of ``samples`` numbers each): 21-40 us per
+  layer and step, 0.06-0.17 us per layer, step and sample, and about 0.3 ms per step of
+  bookkeeping. The old limit (steps x layers x samples <= 2e7) ignored the per-layer cost:
+  1,000 layers x 20,000 steps is 2e7 layer-steps, 185 s or more. It also keeps the history
+  (weights, gradients and relative updates, 3 x 8 bytes per layer and step, held twice while
+  lists become arrays): 1 GB there, under 40 MB within the budget.
 * **montecarlo**: about 9 ms per layer (two histograms of 2.6 MB per layer, filled and read) and
   50-120 ns per layer and sample (both kernels: the histograms dominate, so numba, when
   installed, hardly helps); memory about 5 MB per layer.
 * **derive**: SymPy. Without the closed forms (what the page asks for) about 10 ms per gradient;
   the closed forms grow as the cube of the depth (each gradient's product has up to ``depth``
-  factors, printed and simplified): depth 25 took 2.5 s, depth 50 took 19 s (biases: twice).
+  factors, printed and simplified): sigmoid depth 25 took 2.5 s, depth 50 took 19 s (biases:
+  about twice); tanh is 4-5 times cheaper, sigmoid is the slowest.
 """
 
 from __future__ import annotations
@@ -61,13 +63,13 @@ LIMITS = {
 """The size bounds every request is held to (the costs below bound their products)."""
 
 # measured per-unit seconds (slowest variant, numpy backend), rounded up
-TRAIN_STEP_S = 250e-6
-TRAIN_LAYER_STEP_S = 25e-6
-TRAIN_SAMPLE_S = 0.12e-6  # per layer, step and sample
+TRAIN_STEP_S = 350e-6
+TRAIN_LAYER_STEP_S = 40e-6
+TRAIN_SAMPLE_S = 0.2e-6  # per layer, step and sample
 MONTECARLO_LAYER_S = 15e-3
 MONTECARLO_SAMPLE_S = 150e-9  # per layer and sample
 DERIVE_PARAM_S = 0.02  # per gradient (one per weight, one per bias)
-DERIVE_CLOSED_S = 2.5e-4  # closed forms: per gradient and squared depth
+DERIVE_CLOSED_S = 4e-4  # closed forms: per gradient and squared depth
 
 
 def train_cost(depth: int, steps: int, samples: int = 1) -> float:

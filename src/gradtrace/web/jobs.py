@@ -54,7 +54,7 @@ class JobLimits:
 
     time_limit_s: float = 10.0
     """Wall-clock seconds a job may run in its worker before the worker is killed."""
-    memory_limit_mb: int | None = 3072
+    memory_limit_mb: int | None = 2048
     """The worker's address-space limit (``RLIMIT_AS``); None: no limit. Virtual, not
     resident: NumPy's and numba's thread pools reserve address space they never touch."""
     max_queued: int = 4
