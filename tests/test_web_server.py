@@ -313,3 +313,20 @@ def test_serve_prints_the_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     assert err.getvalue() == exposure_warning("0.0.0.0")
     assert out.getvalue().startswith("gradtrace explorer at http://0.0.0.0:")
     assert {"localhost", "127.0.0.1", "[::1]"} <= set(seen["hosts"])
+
+
+def test_a_job_over_the_memory_limit_is_503_and_the_worker_replaced() -> None:
+    import asyncio
+
+    import numpy as np
+
+    from gradtrace.web.jobs import JobError, Lane
+
+    lane = Lane("test", JobLimits(memory_headroom_mb=200))
+    try:
+        with pytest.raises(JobError, match="more memory than the worker's limit") as e:
+            asyncio.run(lane.run(np.ones, 400 << 17))  # 400 MB of float64
+        assert e.value.status == 503 and lane.stats.out_of_memory == 1
+        assert asyncio.run(lane.run(np.ones, 10 << 17)).value.nbytes == 10 << 20  # replaced
+    finally:
+        lane.close()

@@ -11,8 +11,9 @@ training or a Monte Carlo run. Every job is held to:
   when it has gone, a queued job is dropped and a running one's worker is killed and replaced;
 * a **bounded queue** (``max_queued`` jobs per lane, the running one included): one more is
   refused at once with 503;
-* a **memory limit** (``RLIMIT_AS`` set in the worker before it imports the engine): a job that
-  runs out gets 503 naming the limit, and its worker is replaced.
+* a **memory limit** (``RLIMIT_AS``, set in the worker once it has warmed up: its address space
+  then, thread pools included, plus ``memory_headroom_mb``): a job that runs out gets 503 naming
+  the limit, and its worker is replaced.
 
 The cost model (``cost.py``) refuses a request expected to run longer than its budget with a 422
 before it is queued; the limits here are the backstop for what the model did not foresee.
@@ -54,9 +55,11 @@ class JobLimits:
 
     time_limit_s: float = 10.0
     """Wall-clock seconds a job may run in its worker before the worker is killed."""
-    memory_limit_mb: int | None = 2048
-    """The worker's address-space limit (``RLIMIT_AS``); None: no limit. Virtual, not
-    resident: NumPy's and numba's thread pools reserve address space they never touch."""
+    memory_headroom_mb: int | None = 1536
+    """Address space a job may add to the warmed-up worker's (``RLIMIT_AS``); None: no limit.
+    Virtual, not resident: counted from the warm worker, whose thread pools (NumPy's, numba's:
+    more on more cores) reserve address space they never touch. The worst accepted request
+    adds about 1 GB of virtual memory (0.8 GB resident)."""
     max_queued: int = 4
     """Jobs per lane, the running one included; one more gets 503 at once."""
     poll_s: float = 0.05
@@ -76,22 +79,37 @@ class JobResult:
 # ---- the worker process ------------------------------------------------------------------------
 
 
-def _worker_main(conn: Connection, memory_limit_mb: int | None, warm: Callable[[], None] | None):
-    """A worker's life: limit its memory, warm up, say ready, then answer jobs one at a time.
+def _address_space_mb() -> int:
+    """This process's address space (``VmSize``), or 1 GB where ``/proc`` is missing."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 1024
+
+
+def _worker_main(
+    conn: Connection, memory_headroom_mb: int | None, warm: Callable[[], None] | None
+) -> None:
+    """A worker's life: warm up, limit its memory, say ready, then answer jobs one at a time.
 
     Every message back is ``(kind, payload, seconds, peak_rss_kb)``; ``kind`` is ``ready``,
     ``ok``, ``spec`` (the engine's SpecError: a 422), ``memory`` or ``error``.
     """
-    if memory_limit_mb is not None:
-        limit = memory_limit_mb << 20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     def peak_kb() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     if warm is not None:
         warm()
-    conn.send(("ready", None, 0.0, peak_kb()))
+    limit_mb = None
+    if memory_headroom_mb is not None:
+        limit_mb = _address_space_mb() + memory_headroom_mb
+        resource.setrlimit(resource.RLIMIT_AS, (limit_mb << 20, limit_mb << 20))
+    conn.send(("ready", limit_mb, 0.0, peak_kb()))
     while True:
         try:
             msg = conn.recv()
@@ -156,6 +174,7 @@ class Lane:
         self._conn: Connection | None = None
         self._ready = False
         self._closed = False
+        self.memory_limit_mb: int | None = None  # the running worker's, once it is ready
         self._start()
 
     # the process
@@ -164,7 +183,7 @@ class Lane:
         parent, child = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(
             target=_worker_main,
-            args=(child, self.limits.memory_limit_mb, self.warm),
+            args=(child, self.limits.memory_headroom_mb, self.warm),
             name=f"gradtrace-{self.name}",
             daemon=True,
         )
@@ -291,6 +310,7 @@ class Lane:
                         f"{self.limits.start_timeout_s:g} s"
                     )
                 self._ready = True
+                self.memory_limit_mb = msg[1]
             assert self._conn is not None
             self._conn.send((job, req))
             msg = await self._wait_readable(time.monotonic() + self.limits.time_limit_s, gone)
@@ -319,8 +339,9 @@ class Lane:
             self.stats.out_of_memory += 1
             self._replace()
             raise JobError(
-                f"stopped: the job needed more than the worker's memory limit of "
-                f"{self.limits.memory_limit_mb} MB"
+                f"stopped: the job needed more memory than the worker's limit "
+                f"({self.limits.memory_headroom_mb} MB over its warm size, "
+                f"{self.memory_limit_mb} MB of address space)"
             )
         self.stats.failed += 1
         if kind == "spec":
