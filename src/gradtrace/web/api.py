@@ -248,7 +248,7 @@ def train_job(req: TrainIn) -> dict[str, Any]:
 
 
 def _warm_job() -> None:
-    """Start the worker and derive the presets' formulas: the page asks for them first (a
+    """The derive worker's warm-up: the presets' formulas, which the page asks for first (a
     request for the same chain builds an equal ``ChainSpec``, so the cache answers it)."""
     for p in PRESETS.values():
         _derivation(p.network.spec)
@@ -296,11 +296,6 @@ class _BodyLimit:
         await self.app(scope, receive, send)
 
 
-def _warm_derive() -> None:
-    """The derive worker's warm-up: the presets' formulas (the page asks for them first)."""
-    _warm_job()
-
-
 def _warm_compute() -> None:
     """The compute worker's warm-up: import the engine and run one tiny job of each kind (numba,
     when installed, compiles on first use)."""
@@ -321,7 +316,7 @@ def create_app(
     """
     jobs = JobRunner(
         job_limits or JobLimits(time_limit_s=TIME_LIMIT_S),
-        warm={"derive": _warm_derive, "compute": _warm_compute},
+        warm={"derive": _warm_job, "compute": _warm_compute},
     )
 
     @asynccontextmanager
