@@ -65,6 +65,9 @@ def server() -> Iterator[Server]:
     while not s.srv.started:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
+    # both workers warmed up (a fresh worker's start is not a request's time)
+    assert s.post("/api/derive", {"depth": 2, "closed_form": False})[0] == 200
+    assert s.post("/api/train", {"weights": [0.5], "steps": 1})[0] == 200
     yield s
     s.srv.should_exit = True
     s.thread.join(10)
@@ -132,7 +135,7 @@ def test_just_over_the_budget_is_422_naming_the_cost(server: Server, path: str, 
         depth = _over(lambda d: derive_cost(d, closed_form=True), 1, LIMITS["derive_depth"])
         body = {"depth": depth}
     status, data, seconds = server.post(path, body)
-    assert status == 422 and seconds < 1
+    assert status == 422 and seconds < 3
     (d,) = data["detail"]
     assert d["loc"] == ["body", field] and f"{BUDGET_S:g} s budget" in d["msg"], d
 
@@ -150,9 +153,13 @@ def _long_train(seconds: float) -> dict[str, Any]:
 def test_a_job_over_its_wall_clock_limit_is_killed(server: Server) -> None:
     lane = server.lane("compute")
     before = lane.stats.timed_out
-    status, data, seconds = server.post("/api/train", _long_train(4))
+    # the longest training the cost model accepts: 1 layer, about 13,000 steps (2.8-3.2 s in
+    # three runs of benchmarks/web_limits.py, well past the 1.5 s limit here)
+    steps = max(n for n in range(1, LIMITS["steps"], 7) if train_cost(1, n) <= BUDGET_S)
+    body = {"weights": [0.9], "steps": steps, "tolerance": 0, "learning_rate": 1e-12}
+    status, data, seconds = server.post("/api/train", body)
     assert status == 503 and f"{TIME_LIMIT_S:g} s wall-clock limit" in data["detail"]
-    assert TIME_LIMIT_S <= seconds < TIME_LIMIT_S + 3
+    assert TIME_LIMIT_S <= seconds < TIME_LIMIT_S + 5
     assert lane.stats.timed_out == before + 1
     status, data, _ = server.post("/api/train", {"weights": [0.5, 0.5], "steps": 3})
     assert status == 200 and data["steps_taken"] == 3  # the replaced worker answers
@@ -175,7 +182,7 @@ def test_a_client_that_leaves_has_its_job_cancelled(server: Server) -> None:
         time.sleep(0.02)
     time.sleep(0.3)
     sock.close()
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 5
     while lane.stats.cancelled == before:
         assert time.monotonic() < deadline, "the job was not cancelled"
         time.sleep(0.02)
@@ -185,14 +192,21 @@ def test_a_client_that_leaves_has_its_job_cancelled(server: Server) -> None:
 
 
 def test_formulas_do_not_wait_behind_training(server: Server) -> None:
-    result: list[Any] = []
-    t = threading.Thread(target=lambda: result.append(server.post("/api/train", _long_train(1))))
+    done: dict[str, float] = {}
+    statuses: list[int] = []
+
+    def training() -> None:
+        statuses.append(server.post("/api/train", _long_train(1.4))[0])
+        done["train"] = time.monotonic()
+
+    t = threading.Thread(target=training)
     t.start()
     time.sleep(0.2)
-    status, _, seconds = server.post("/api/derive", {"depth": 3, "closed_form": False})
+    status, _, _ = server.post("/api/derive", {"depth": 3, "closed_form": False})
+    done["derive"] = time.monotonic()
     t.join(15)
-    assert status == 200 and seconds < 0.8, seconds
-    assert result and result[0][0] in (200, 503)
+    assert status == 200 and statuses[0] in (200, 503)  # 503: stopped at the 1.5 s limit
+    assert done["derive"] < done["train"]  # the formula did not wait for the training
 
 
 def test_a_full_queue_is_503(server: Server) -> None:
@@ -271,7 +285,7 @@ def test_silent_and_slow_header_connections_are_closed(server: Server) -> None:
         time.sleep(0.2)
     assert _closed_within(slow, 1) is not None
     assert _closed_within(silent, 1) is not None
-    assert time.monotonic() - start < REQUEST_TIMEOUT_S + 3
+    assert time.monotonic() - start < REQUEST_TIMEOUT_S + 5
     silent.close()
     slow.close()
 
