@@ -315,8 +315,8 @@ class Lane:
             self._conn.send((job, req))
             msg = await self._wait_readable(time.monotonic() + self.limits.time_limit_s, gone)
         except JobCancelled:
-            self.stats.cancelled += 1
             self._replace()
+            self.stats.cancelled += 1  # counted once the worker is gone
             raise
         except asyncio.CancelledError:  # the server is stopping: do not leave the job running
             self._replace()
@@ -325,8 +325,8 @@ class Lane:
             self._replace()
             raise
         if msg is None:
-            self.stats.timed_out += 1
             self._replace()
+            self.stats.timed_out += 1
             raise JobError(
                 f"stopped: the job ran past the {self.limits.time_limit_s:g} s wall-clock limit"
             )
@@ -336,8 +336,8 @@ class Lane:
             self.stats.done += 1
             return JobResult(payload, seconds)
         if kind == "memory":
-            self.stats.out_of_memory += 1
             self._replace()
+            self.stats.out_of_memory += 1
             raise JobError(
                 f"stopped: the job needed more memory than the worker's limit "
                 f"({self.limits.memory_headroom_mb} MB over its warm size, "
