@@ -4,9 +4,14 @@
 Reports requests per second, p50/p99 latency, errors, and the server's resident memory after a
 warm-up and at the end (flat memory: no growth over the run).
 
+With ``--slow-jobs``, the same load is measured three times in one run, side by side: idle,
+while a training runs back to back in the compute worker, and while formulas (closed forms,
+a new chain each time) run in the derive worker as well.
+
 Run:
   python benchmarks/web_load.py                        # 100,000 requests, 4 connections
   python benchmarks/web_load.py --requests 20000 --connections 8
+  python benchmarks/web_load.py --requests 20000 --slow-jobs
 """
 
 from __future__ import annotations
@@ -82,12 +87,64 @@ def run(port: int, total: int, connections: int) -> tuple[float, list[float], li
     return time.perf_counter() - start, latencies, errors
 
 
+SLOW_TRAIN = json.dumps(  # about 3 s in the worker, within the cost budget
+    {"weights": [0.9] * 100, "steps": 1000, "tolerance": 0, "learning_rate": 1e-12}
+).encode()
+ACTIVATIONS = ("sigmoid", "tanh", "softsign", "relu", "leaky_relu", "identity")
+
+
+def slow_jobs(port: int, stop: threading.Event, derive: bool, log: list[str]) -> None:
+    """Back-to-back slow requests until ``stop`` (at most 200 of them)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for i in range(200):
+        if stop.is_set():
+            break
+        if derive:  # a chain not derived before (the worker caches derivations)
+            act, biases = ACTIVATIONS[i % 6], bool(i // 6 % 2)
+            body = json.dumps(
+                {"depth": 12 + i // 12, "activation": act, "biases": biases, "closed_form": True}
+            ).encode()
+            conn.request("POST", "/api/derive", body, HEADERS)
+        else:
+            conn.request("POST", "/api/train", SLOW_TRAIN, HEADERS)
+        resp = conn.getresponse()
+        resp.read()
+        log.append(f"{'derive' if derive else 'train'} {resp.status}")
+    conn.close()
+
+
+def summary(elapsed: float, lat: list[float]) -> tuple[float, float, float, float]:
+    lat = sorted(lat)
+    p99 = lat[int(0.99 * (len(lat) - 1))]
+    return len(lat) / elapsed, statistics.median(lat) * 1e3, p99 * 1e3, lat[-1] * 1e3
+
+
+def compare(port: int, total: int, connections: int) -> None:
+    """/api/trace idle, during a training, during a training and formulas: side by side."""
+    rows = {}
+    for name, lanes in [("idle", ()), ("training", (False,)), ("training+formulas", (False, True))]:
+        stop, log = threading.Event(), []
+        jobs = [threading.Thread(target=slow_jobs, args=(port, stop, d, log)) for d in lanes]
+        for t in jobs:
+            t.start()
+        time.sleep(0.5 if lanes else 0)  # the jobs are running
+        elapsed, lat, errors = run(port, total, connections)
+        stop.set()
+        for t in jobs:
+            t.join(60)
+        rows[name] = (*summary(elapsed, lat), len(errors), len(log))
+    print(f"{'/api/trace':>22} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} errors jobs")
+    for name, (rps, p50, p99, mx, nerr, njobs) in rows.items():
+        print(f"{name:>22} {rps:8,.0f} {p50:8.2f} {p99:8.2f} {mx:8.1f} {nerr:6d} {njobs:4d}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--slow-jobs", action="store_true", help="idle vs during slow jobs")
     args = parser.parse_args()
     proc, port = start_server()
     try:
@@ -97,6 +154,9 @@ def main() -> None:
             f"client: this process, {args.connections} keep-alive connections"
         )
         run(port, 2000, args.connections)  # warm-up
+        if args.slow_jobs:
+            compare(port, args.requests, args.connections)
+            return
         rss_start = rss_mb(proc.pid)
         elapsed, lat, errors = run(port, args.requests, args.connections)
         rss_end = rss_mb(proc.pid)

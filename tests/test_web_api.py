@@ -23,7 +23,7 @@ from gradtrace.web.api import LIMITS, MAX_BODY_BYTES, create_app
 
 @pytest.fixture(scope="module")
 def client() -> TestClient:
-    return TestClient(create_app())
+    return TestClient(create_app(), base_url="http://127.0.0.1")
 
 
 def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
@@ -322,3 +322,19 @@ def test_serve_starts_on_loopback_and_answers() -> None:
         proc.wait(10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"weights": [1, 2',  # cut short
+        b"\xff\xfe",  # not text
+        b"[" * 10_000 + b"]" * 10_000,  # nested past json.loads' recursion limit
+        b'{"depth": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+    ],
+)
+def test_malformed_or_deeply_nested_json_is_422(client: TestClient, body: bytes) -> None:
+    for path in ("/api/trace", "/api/derive"):
+        r = client.post(path, content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 422, (path, r.status_code, r.text)
+        assert all(d["loc"][0] == "body" for d in r.json()["detail"])

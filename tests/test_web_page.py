@@ -4,6 +4,7 @@ displayed gradients against the engine's; no console errors, no request leaving 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -133,6 +134,8 @@ def test_montecarlo_and_training_panels(page) -> None:  # type: ignore[no-untype
     page.wait_for_selector("#mc-table tbody tr")
     assert page.locator("#mc-table tbody tr").count() == 3
     assert page.locator("#mc-plot rect").count() == 3
+    # the time shown is the worker's (Server-Timing), not the request's
+    assert re.fullmatch(r"10,000 samples in \d+\.\d\d s", page.inner_text("#mc-status"))
 
     page.click("#preset-d")
     page.fill("#tr-lr", "5")

@@ -626,35 +626,12 @@ def serve(
     if not 0 <= port <= 65535:
         raise SpecError(f"--port must be between 0 and 65535, got {port}", field="port")
     try:
-        import uvicorn
-
-        from gradtrace.web.api import create_app
+        from gradtrace.web.server import serve as serve_explorer
     except ImportError as e:
         raise SpecError(
             f"serve needs the web extra ({e.name} is missing): pip install 'gradtrace[web]'"
         ) from None
-    import socket
-
-    try:  # bind first, so a busy port is one clear line, not a traceback
-        # proto IPPROTO_TCP, so asyncio sets TCP_NODELAY on accepted connections (with proto 0
-        # it does not, and each response waits 40 ms for the client's delayed ACK)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)  # connections queue from here on, before uvicorn has started
-    except (OSError, OverflowError) as e:
-        sock.close()
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else e
-        raise SpecError(f"cannot listen on {host}:{port}: {reason}") from None
-    bound = sock.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    sys.stdout.write(
-        f"gradtrace explorer at http://{shown}:{bound}/ (API schema at /openapi.json; Ctrl+C stops)\n"
-    )
-    sys.stdout.flush()
-    config = uvicorn.Config(create_app(), log_level="warning")
-    uvicorn.Server(config).run(sockets=[sock])
+    serve_explorer(host, port)
 
 
 @contextmanager

@@ -4,30 +4,34 @@ Every endpoint is a thin wrapper: parse and validate a request model, call the s
 CLI calls, return the same JSON contract (``render/json.py``). ``/api/trace`` answers exactly
 what ``gradtrace grad --json`` prints for the same inputs.
 
-Safety: every number must be finite, every size is bounded (``LIMITS``), request bodies over
-``MAX_BODY_BYTES`` are refused with 413, bad values give 422 with the field named, nothing reads
-or writes files except the package's own static folder, and requests share no mutable state (the
-only caches hold symbolic derivations and their MathML, which are immutable). Long requests
-run in a worker process (``Jobs``) so that they never hold up ``/api/trace``.
+Safety: every number must be finite, every size is bounded (``LIMITS``), a slow request whose
+estimated cost is over its budget is refused with a 422 naming the cost (``cost.py``), request
+bodies over ``MAX_BODY_BYTES`` are refused with 413, bad values (and malformed or too deeply
+nested JSON) give 422 with the field named, ``Host`` must name a loopback host or the bound one
+(400 otherwise), nothing reads or writes files except the package's own static folder, and
+requests share no mutable state (the only caches hold symbolic derivations and their MathML,
+which are immutable). Long requests run in worker processes (``jobs.py``: formulas in one lane,
+Monte Carlo and training in another), with a wall-clock limit and a bounded queue, and are
+cancelled when their client leaves; they never hold up ``/api/trace``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import multiprocessing
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 import numpy as np
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from sympy.printing.mathml import mathml
 
 import gradtrace
@@ -41,29 +45,27 @@ from gradtrace.losses import LOSSES
 from gradtrace.network import PRESETS
 from gradtrace.render.json import derivation_dict, montecarlo_dict, train_dict, train_heatmap
 from gradtrace.symbolic import GradientFormula
+from gradtrace.web.cost import LIMITS, TIME_LIMIT_S, check_derive, check_montecarlo, check_train
+from gradtrace.web.jobs import JobCancelled, JobError, JobLimits, JobRunner
 
-__all__ = ["LIMITS", "MAX_BODY_BYTES", "create_app"]
+__all__ = ["LIMITS", "LOOPBACK_HOSTS", "MAX_BODY_BYTES", "create_app"]
 
-LIMITS = {
-    "depth": 1000,  # trace (the page offers 1 to 50)
-    "derive_depth": 50,
-    "montecarlo_depth": 100,
-    "samples": 1_000_000,
-    "steps": 100_000,
-    "dataset": 1000,
-    "train_work": 20_000_000,  # steps x depth x samples: about 10 s of training at most
-    "curve_points": 2001,
-    "heatmap_columns": 200,
-}
-"""The bounds every request is held to."""
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
+"""``Host`` names always answered (any other gets 400: DNS rebinding)."""
+
 MAX_BODY_BYTES = 256 * 1024
 """Larger request bodies are refused (413) before they are read whole."""
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-# the engine's own name lists, so that a new activation or loss needs no second edit here
-ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
-LossName = Literal[tuple(LOSSES)]  # type: ignore[valid-type]
-InitName = Literal[INITS]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # to the type checker a name is a string
+    ActivationName: TypeAlias = str
+    LossName: TypeAlias = str
+    InitName: TypeAlias = str
+else:  # to pydantic, one of the engine's own names (validated, and listed in the schema), so
+    # that a new activation or loss needs no second edit here
+    ActivationName = Literal[tuple(ACTIVATIONS)]
+    LossName = Literal[tuple(LOSSES)]
+    InitName = Literal[INITS]
 
 
 class _Model(BaseModel):
@@ -108,16 +110,16 @@ class MonteCarloIn(SpecIn):
     std: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] = 1.0
     samples: Annotated[int, Field(ge=1, le=LIMITS["samples"])] = 100_000
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
-    x: Finite | None = Field(None, description="default: part (b)'s input")
-    target: Finite | None = Field(None, description="default: part (b)'s label")
+    x: Finite | None = Field(default=None, description="default: part (b)'s input")
+    target: Finite | None = Field(default=None, description="default: part (b)'s label")
 
 
 class TrainIn(SpecIn):
     """``gradtrace train``'s inputs, with clipping and target scaling."""
 
     weights: Annotated[list[Finite], Field(min_length=1, max_length=LIMITS["depth"])]
-    x: Finite | None = Field(None, description="default: part (b)'s input")
-    target: Finite | None = Field(None, description="default: part (b)'s label")
+    x: Finite | None = Field(default=None, description="default: part (b)'s input")
+    target: Finite | None = Field(default=None, description="default: part (b)'s label")
     dataset: Annotated[int, Field(ge=1, le=LIMITS["dataset"])] | None = None
     seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
     learning_rate: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)] = 0.01
@@ -178,14 +180,7 @@ def montecarlo_job(req: MonteCarloIn) -> dict[str, Any]:
 
 
 def train_job(req: TrainIn) -> dict[str, Any]:
-    """``/api/train``'s answer."""
-    work = req.steps * len(req.weights) * (req.dataset or 1)
-    if work > LIMITS["train_work"]:
-        raise SpecError(
-            f"steps: {req.steps} steps x {len(req.weights)} layers x {req.dataset or 1} "
-            f"samples = {work:,}, over the limit of {LIMITS['train_work']:,}",
-            field="steps",
-        )
+    """``/api/train``'s answer (its cost checked by ``check_train`` before it was queued)."""
     if req.dataset is None:  # one sample: part (b)'s unless given
         part_b = PRESETS[application.DEFAULT_PRESET]
         req = req.model_copy(
@@ -203,40 +198,76 @@ def train_job(req: TrainIn) -> dict[str, Any]:
 
 
 def _warm_job() -> None:
-    """Start the worker and derive the presets' formulas: the page asks for them first (a
+    """The derive worker's warm-up: the presets' formulas, which the page asks for first (a
     request for the same chain builds an equal ``ChainSpec``, so the cache answers it)."""
     for p in PRESETS.values():
         application.derive(p.network.spec)
 
 
-class Jobs:
-    """One worker process for the long requests (derive, Monte Carlo, training).
+class _BodyLimit:
+    """Refuses request bodies over ``MAX_BODY_BYTES`` with 413, before they are read whole: by
+    ``content-length``, or (without one) counted as the body streams in, then replayed."""
 
-    SymPy and the training loop hold the GIL: run in the server's own process, they delayed
-    ``/api/trace`` by 70-110 ms while they ran. In a separate process they cannot. The worker
-    is started with ``spawn`` (the server has threads) and warmed at once; jobs queue in it, one
-    at a time, beside the server's own core.
-    """
+    def __init__(self, app: Any) -> None:
+        self.app = app
 
-    def __init__(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx)
-        self.pool.submit(_warm_job)
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            detail = f"request body over {MAX_BODY_BYTES} bytes: {length}"
+            await JSONResponse(status_code=413, content={"detail": detail})(scope, receive, send)
+            return
+        if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
+            body, more = b"", True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+                if len(body) > MAX_BODY_BYTES:
+                    detail = f"request body over {MAX_BODY_BYTES} bytes"
+                    response = JSONResponse(status_code=413, content={"detail": detail})
+                    await response(scope, receive, send)
+                    return
+            replayed = False
+            upstream = receive
 
-    async def run(self, job: Callable[[Any], dict[str, Any]], req: Any) -> dict[str, Any]:
-        """``job(req)`` in the worker; its SpecError reaches the caller (and becomes a 422)."""
-        return await asyncio.get_running_loop().run_in_executor(self.pool, job, req)
+            async def receive() -> Any:  # the body once, then the server's own messages
+                nonlocal replayed
+                if replayed:
+                    return await upstream()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
 
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        await self.app(scope, receive, send)
+
+
+def _warm_compute() -> None:
+    """The compute worker's warm-up: import the engine and run one tiny job of each kind (numba,
+    when installed, compiles on first use)."""
+    montecarlo_job(MonteCarloIn(depth=2, samples=1))
+    train_job(TrainIn(weights=[0.5, 0.5], steps=1))
 
 
 # ---- the app ---------------------------------------------------------------------------------
 
 
-def create_app() -> FastAPI:
-    """The explorer: the page at ``/``, its assets at ``/static``, the API under ``/api``."""
-    jobs = Jobs()
+def create_app(
+    allowed_hosts: Sequence[str] | None = None, job_limits: JobLimits | None = None
+) -> FastAPI:
+    """The explorer: the page at ``/``, its assets at ``/static``, the API under ``/api``.
+
+    ``allowed_hosts``: the ``Host`` names answered (default: the loopback names; others get
+    400). ``job_limits``: the slow jobs' wall-clock limit, memory limit and queue bound.
+    """
+    jobs = JobRunner(
+        job_limits or JobLimits(time_limit_s=TIME_LIMIT_S),
+        warm={"derive": _warm_job, "compute": _warm_compute},
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -251,42 +282,65 @@ def create_app() -> FastAPI:
         docs_url=None,  # Swagger UI and ReDoc load scripts from a CDN; the schema is enough
         redoc_url=None,
     )
+    app.state.jobs = jobs  # tests and benchmarks read its lanes' counters
     static = resources.files("gradtrace.web") / "static"
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse(
-                status_code=413,
-                content={"detail": f"request body over {MAX_BODY_BYTES} bytes: {length}"},
-            )
-        if length is None and request.method in ("POST", "PUT", "PATCH"):
-            body = b""
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > MAX_BODY_BYTES:
-                    return JSONResponse(
-                        status_code=413,
-                        content={"detail": f"request body over {MAX_BODY_BYTES} bytes"},
-                    )
-            request._body = body  # read once, replayed to the endpoint
-        return await call_next(request)
+    # a plain ASGI middleware (not @app.middleware): the endpoint's receive stays the server's,
+    # so a job sees its client leave (request.is_disconnected) and is cancelled
+    app.add_middleware(_BodyLimit)
+    # outermost: a request naming another host is refused before anything else runs
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts or LOOPBACK_HOSTS))
 
     @app.exception_handler(SpecError)
     async def _spec_error(request: Request, exc: SpecError) -> JSONResponse:
         return _unprocessable(str(exc), exc.field or "body")
+
+    @app.exception_handler(JobCancelled)
+    async def _job_cancelled(request: Request, exc: JobCancelled) -> JSONResponse:
+        # nobody reads this answer (499: nginx's "client closed request")
+        return JSONResponse(status_code=499, content={"detail": "client left"})
+
+    @app.exception_handler(JobError)
+    async def _job_error(request: Request, exc: JobError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # FastAPI answers 400 for a body json.loads cannot parse at all (nested too deeply for
+        # its recursion limit): the body is a bad value like any other, so 422 naming it
+        if exc.status_code == 400 and request.url.path.startswith("/api/"):
+            return _unprocessable("body: not valid JSON (malformed or nested too deeply)", "body")
+        return JSONResponse(
+            status_code=exc.status_code, content={"detail": exc.detail}, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = []
         for e in exc.errors():
             loc = [str(p) for p in e.get("loc", ())]
+            if e.get("type") == "json_invalid":  # loc: body, the character where parsing failed
+                msg = f"body: malformed JSON at character {loc[1] if len(loc) > 1 else 0}"
+                errors.append({"loc": ["body"], "msg": msg, "type": "json_invalid"})
+                continue
             field = ".".join(p for p in loc[1:]) or "body"
             errors.append(
                 {"loc": loc, "msg": f"{field}: {e.get('msg', 'invalid')}", "type": e.get("type")}
             )
         return JSONResponse(status_code=422, content={"detail": errors})
+
+    async def run_job(
+        lane: str,
+        job: Callable[[Any], dict[str, Any]],
+        req: Any,
+        request: Request,
+        response: Response,
+    ) -> dict[str, Any]:
+        """``job(req)`` in a worker lane; the worker's own time goes in ``Server-Timing``
+        (queue wait excluded: the page shows it as the Monte Carlo run's time)."""
+        done = await jobs.run(lane, job, req, request.is_disconnected)  # JobCancelled: 499
+        response.headers["server-timing"] = f"job;dur={done.seconds * 1e3:.1f}"
+        return done.value
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
@@ -340,22 +394,25 @@ def create_app() -> FastAPI:
         }
 
     @app.post("/api/derive")
-    async def derive(req: DeriveIn) -> dict[str, Any]:
+    async def derive(req: DeriveIn, request: Request, response: Response) -> dict[str, Any]:
         """Symbolic gradients (``gradtrace derive --format json``), plus MathML of each."""
-        return await jobs.run(derive_job, req)
+        check_derive(req.depth, req.closed_form, req.biases)
+        return await run_job("derive", derive_job, req, request, response)
 
     @app.post("/api/montecarlo")
-    async def montecarlo(req: MonteCarloIn) -> dict[str, Any]:
+    async def montecarlo(req: MonteCarloIn, request: Request, response: Response) -> dict[str, Any]:
         """``gradtrace montecarlo --json`` for the same inputs."""
-        return await jobs.run(montecarlo_job, req)
+        check_montecarlo(req.depth, req.samples)
+        return await run_job("compute", montecarlo_job, req, request, response)
 
     @app.post("/api/train")
-    async def train_endpoint(req: TrainIn) -> dict[str, Any]:
+    async def train_endpoint(req: TrainIn, request: Request, response: Response) -> dict[str, Any]:
         """``gradtrace train --json``, plus a layer x step map of log10|dL/dw|.
 
         ``target_scale`` divides the target (and trains on that); ``clip_norm`` clips the
         gradient's norm (Pascanu et al. 2013, Algorithm 1).
         """
-        return await jobs.run(train_job, req)
+        check_train(len(req.weights), req.steps, req.dataset or 1)
+        return await run_job("compute", train_job, req, request, response)
 
     return app

@@ -1,0 +1,116 @@
+"""What a slow request costs, and the limits the explorer's API holds requests to.
+
+Each ``*_cost`` function estimates the seconds a request takes in a worker on a 2-core
+AMD EPYC (``docs/benchmarks.md``, ``benchmarks/web_limits.py``), from per-unit costs measured
+on the slowest variant (activation, loss, backend), rounded up. A request whose estimate is
+over ``BUDGET_S`` is refused with a 422 that names the cost, before it is queued, so that every
+accepted request finishes well within ``TIME_LIMIT_S`` (the wall-clock limit the job runner
+enforces, the backstop for what this model did not foresee).
+
+Where the time goes:
+
+* **train**: the engine's ``train`` calls ``backprop`` once per step, and ``backprop`` loops over
+  the layers in Python (a few NumPy calls on arrays of ``samples`` numbers each): 21-40 us per
+  layer and step, 0.06-0.17 us per layer, step and sample, and about 0.3 ms per step of
+  bookkeeping. The old limit (steps x layers x samples <= 2e7) ignored the per-layer cost:
+  1,000 layers x 20,000 steps is 2e7 layer-steps, 185 s or more. It also keeps the history
+  (weights, gradients and relative updates, 3 x 8 bytes per layer and step, held twice while
+  lists become arrays): 1 GB there, under 40 MB within the budget.
+* **montecarlo**: about 9 ms per layer (two histograms of 2.6 MB per layer, filled and read) and
+  50-120 ns per layer and sample (both kernels: the histograms dominate, so numba, when
+  installed, hardly helps); memory about 5 MB per layer.
+* **derive**: SymPy. Without the closed forms (what the page asks for) about 10 ms per gradient;
+  the closed forms grow as the cube of the depth (each gradient's product has up to ``depth``
+  factors, printed and simplified): sigmoid depth 25 took 2.5 s, depth 50 took 19 s (biases:
+  about twice); tanh is 4-5 times cheaper, sigmoid is the slowest.
+"""
+
+from __future__ import annotations
+
+from gradtrace.application import LIMITS as ENGINE
+from gradtrace.errors import SpecError
+
+__all__ = [
+    "BUDGET_S",
+    "LIMITS",
+    "TIME_LIMIT_S",
+    "check_derive",
+    "check_montecarlo",
+    "check_train",
+    "derive_cost",
+    "montecarlo_cost",
+    "train_cost",
+]
+
+TIME_LIMIT_S = 10.0
+"""Wall-clock seconds a job may run in its worker; past it the worker is killed (503)."""
+BUDGET_S = 5.0
+"""The most a request may cost by the estimates below: half the wall-clock limit, the margin for
+a busy machine and for the variance of the measurements."""
+
+LIMITS = {
+    "depth": 1000,  # trace (the page offers 1 to 50): one backprop, well under a millisecond
+    "derive_depth": min(50, ENGINE.symbolic_depth),
+    "montecarlo_depth": ENGINE.montecarlo_depth,
+    "samples": 1_000_000,
+    "steps": ENGINE.steps,
+    "dataset": 1000,
+    "curve_points": 2001,
+    "heatmap_columns": 200,
+}
+"""The size bounds every request is held to (the costs below bound their products): the
+engine's own bounds (``application.LIMITS``) where it has them, tighter ones for the server."""
+
+# measured per-unit seconds (slowest variant, numpy backend), rounded up
+TRAIN_STEP_S = 350e-6
+TRAIN_LAYER_STEP_S = 40e-6
+TRAIN_SAMPLE_S = 0.2e-6  # per layer, step and sample
+MONTECARLO_LAYER_S = 15e-3
+MONTECARLO_SAMPLE_S = 150e-9  # per layer and sample
+DERIVE_PARAM_S = 0.02  # per gradient (one per weight, one per bias)
+DERIVE_CLOSED_S = 4e-4  # closed forms: per gradient and squared depth
+
+
+def train_cost(depth: int, steps: int, samples: int = 1) -> float:
+    """Estimated seconds of a training run (every step taken, none stopping early)."""
+    return steps * (TRAIN_STEP_S + depth * (TRAIN_LAYER_STEP_S + samples * TRAIN_SAMPLE_S))
+
+
+def montecarlo_cost(depth: int, samples: int) -> float:
+    """Estimated seconds of a Monte Carlo run."""
+    return depth * (MONTECARLO_LAYER_S + samples * MONTECARLO_SAMPLE_S)
+
+
+def derive_cost(depth: int, closed_form: bool = True, biases: bool = False) -> float:
+    """Estimated seconds of a symbolic derivation and its MathML (uncached)."""
+    params = depth * (2 if biases else 1)
+    cost = params * DERIVE_PARAM_S
+    if closed_form:
+        cost += params * depth * depth * DERIVE_CLOSED_S
+    return cost
+
+
+def _refuse(field: str, what: str, cost: float) -> None:
+    if cost > BUDGET_S:
+        raise SpecError(
+            f"{field}: {what} would take about {cost:.1f} s, over the explorer's "
+            f"{BUDGET_S:g} s budget per request; ask for less, or use the CLI",
+            field=field,
+        )
+
+
+def check_train(depth: int, steps: int, samples: int = 1) -> None:
+    """SpecError (a 422 naming ``steps``) when a training run would cost over the budget."""
+    what = f"{steps:,} steps x {depth:,} layers x {samples:,} samples"
+    _refuse("steps", what, train_cost(depth, steps, samples))
+
+
+def check_montecarlo(depth: int, samples: int) -> None:
+    """SpecError (a 422 naming ``samples``) when a Monte Carlo run would cost over the budget."""
+    _refuse("samples", f"{samples:,} samples x {depth:,} layers", montecarlo_cost(depth, samples))
+
+
+def check_derive(depth: int, closed_form: bool = True, biases: bool = False) -> None:
+    """SpecError (a 422 naming ``depth``) when a derivation would cost over the budget."""
+    what = f"a depth-{depth} derivation" + (" with closed forms" if closed_form else "")
+    _refuse("depth", what, derive_cost(depth, closed_form, biases))

@@ -1,0 +1,349 @@
+"""The explorer left running: slow jobs bounded and cancelled, Host checked, idle and slow
+connections closed, a warning when bound beyond loopback. A real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+from gradtrace.web import server as web_server
+from gradtrace.web.api import LIMITS, create_app
+from gradtrace.web.cost import BUDGET_S, derive_cost, montecarlo_cost, train_cost
+from gradtrace.web.jobs import JobLimits
+from gradtrace.web.server import bind, exposure_warning, make_server
+
+TIME_LIMIT_S = 1.5
+KEEP_ALIVE_S = 0.5
+REQUEST_TIMEOUT_S = 1.0
+
+
+class Server:
+    def __init__(self) -> None:
+        self.app = create_app(job_limits=JobLimits(time_limit_s=TIME_LIMIT_S, max_queued=2))
+        self.sock = bind("127.0.0.1", 0)
+        self.port = self.sock.getsockname()[1]
+        self.srv = make_server(
+            self.app, keep_alive_s=KEEP_ALIVE_S, request_timeout_s=REQUEST_TIMEOUT_S
+        )
+        self.thread = threading.Thread(
+            target=self.srv.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def lane(self, name: str) -> Any:
+        return self.app.state.jobs.lanes[name]
+
+    def post(
+        self, path: str, body: dict[str, Any], timeout: float = 30
+    ) -> tuple[int, dict[str, Any], float]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        start = time.perf_counter()
+        try:
+            conn.request("POST", path, json.dumps(body), {"content-type": "application/json"})
+            r = conn.getresponse()
+            data = json.loads(r.read())
+        finally:
+            conn.close()
+        return r.status, data, time.perf_counter() - start
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    s = Server()
+    s.thread.start()
+    deadline = time.monotonic() + 20
+    while not s.srv.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    # both workers warmed up (a fresh worker's start is not a request's time)
+    assert s.post("/api/derive", {"depth": 2, "closed_form": False})[0] == 200
+    assert s.post("/api/train", {"weights": [0.5], "steps": 1})[0] == 200
+    yield s
+    s.srv.should_exit = True
+    s.thread.join(10)
+    s.app.state.jobs.close()
+
+
+def _raw(port: int, timeout: float = 5) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> float | None:
+    """Seconds until the server closes ``sock`` (reading whatever it sends), or None."""
+    start = time.monotonic()
+    sock.settimeout(0.1)
+    while time.monotonic() - start < seconds:
+        try:
+            if sock.recv(65536) == b"":
+                return time.monotonic() - start
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            return time.monotonic() - start
+    return None
+
+
+# ---- the cost model: every request accepted finishes in time, or is refused naming its cost ----
+
+
+def _over(cost: Any, lo: int, hi: int) -> int:
+    """The smallest n in [lo, hi] with cost(n) over the budget (cost increasing in n)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cost(mid) > BUDGET_S:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def test_cheap_corners_finish_within_the_limit(server: Server) -> None:
+    deep_train = {"weights": [0.5] * LIMITS["depth"], "steps": 1, "dataset": LIMITS["dataset"]}
+    deep_mc = {"depth": LIMITS["montecarlo_depth"], "samples": 1}
+    derive = {"depth": LIMITS["derive_depth"], "biases": True, "closed_form": False}
+    for path, body in [
+        ("/api/train", deep_train),
+        ("/api/montecarlo", deep_mc),
+        ("/api/derive", derive),
+    ]:
+        status, data, seconds = server.post(path, body)
+        assert status == 200 and seconds < 10, (path, status, data, seconds)
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("/api/train", "steps"), ("/api/montecarlo", "samples"), ("/api/derive", "depth")],
+)
+def test_just_over_the_budget_is_422_naming_the_cost(server: Server, path: str, field: str) -> None:
+    if path == "/api/train":
+        steps = _over(lambda n: train_cost(LIMITS["depth"], n), 1, LIMITS["steps"])
+        body: dict[str, Any] = {"weights": [0.5] * LIMITS["depth"], "steps": steps}
+    elif path == "/api/montecarlo":
+        n = _over(lambda n: montecarlo_cost(LIMITS["montecarlo_depth"], n), 1, LIMITS["samples"])
+        body = {"depth": LIMITS["montecarlo_depth"], "samples": n}
+    else:
+        depth = _over(lambda d: derive_cost(d, closed_form=True), 1, LIMITS["derive_depth"])
+        body = {"depth": depth}
+    status, data, seconds = server.post(path, body)
+    assert status == 422 and seconds < 3
+    (d,) = data["detail"]
+    assert d["loc"] == ["body", field] and f"{BUDGET_S:g} s budget" in d["msg"], d
+
+
+# ---- the job runner ----------------------------------------------------------------------------
+
+
+def _long_train(seconds: float) -> dict[str, Any]:
+    """A training estimated at about ``seconds`` (within the budget)."""
+    steps = int(seconds / train_cost(100, 1))
+    assert train_cost(100, steps) <= BUDGET_S
+    return {"weights": [0.5] * 100, "steps": steps, "tolerance": 0, "learning_rate": 1e-9}
+
+
+def test_a_job_over_its_wall_clock_limit_is_killed(server: Server) -> None:
+    lane = server.lane("compute")
+    before = lane.stats.timed_out
+    # the longest training the cost model accepts: 1 layer, about 13,000 steps (2.8-3.2 s in
+    # three runs of benchmarks/web_limits.py, well past the 1.5 s limit here)
+    steps = max(n for n in range(1, LIMITS["steps"], 7) if train_cost(1, n) <= BUDGET_S)
+    body = {"weights": [0.9], "steps": steps, "tolerance": 0, "learning_rate": 1e-12}
+    status, data, seconds = server.post("/api/train", body)
+    assert status == 503 and f"{TIME_LIMIT_S:g} s wall-clock limit" in data["detail"]
+    assert TIME_LIMIT_S <= seconds < TIME_LIMIT_S + 5
+    assert lane.stats.timed_out == before + 1
+    status, data, _ = server.post("/api/train", {"weights": [0.5, 0.5], "steps": 3})
+    assert status == 200 and data["steps_taken"] == 3  # the replaced worker answers
+
+
+def test_a_client_that_leaves_has_its_job_cancelled(server: Server) -> None:
+    lane = server.lane("compute")
+    status, _, _ = server.post("/api/train", {"weights": [0.5], "steps": 1})  # a warm worker
+    assert status == 200
+    before, pid = lane.stats.cancelled, lane.pid
+    body = json.dumps(_long_train(4)).encode()
+    sock = _raw(server.port)
+    sock.sendall(
+        b"POST /api/train HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    deadline = time.monotonic() + 5
+    while lane.queued == 0:  # the job has reached the lane
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.3)
+    sock.close()
+    deadline = time.monotonic() + 5
+    while lane.stats.cancelled == before:
+        assert time.monotonic() < deadline, "the job was not cancelled"
+        time.sleep(0.02)
+    assert lane.pid not in (None, pid)  # the worker that ran it was killed, reaped, replaced
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    status, _data, seconds = server.post("/api/train", {"weights": [0.5, 0.5], "steps": 3})
+    assert status == 200 and seconds < 8
+
+
+def test_formulas_do_not_wait_behind_training(server: Server) -> None:
+    done: dict[str, float] = {}
+    statuses: list[int] = []
+
+    def training() -> None:
+        statuses.append(server.post("/api/train", _long_train(1.4))[0])
+        done["train"] = time.monotonic()
+
+    t = threading.Thread(target=training)
+    t.start()
+    time.sleep(0.2)
+    status, _, _ = server.post("/api/derive", {"depth": 3, "closed_form": False})
+    done["derive"] = time.monotonic()
+    t.join(15)
+    assert status == 200 and statuses[0] in (200, 503)  # 503: stopped at the 1.5 s limit
+    assert done["derive"] < done["train"]  # the formula did not wait for the training
+
+
+def test_a_full_queue_is_503(server: Server) -> None:
+    results: list[int] = []
+
+    def one() -> None:
+        results.append(server.post("/api/train", _long_train(1.5))[0])
+
+    threads = [threading.Thread(target=one) for _ in range(3)]  # max_queued=2
+    for t in threads:
+        t.start()
+        time.sleep(0.1)
+    for t in threads:
+        t.join(20)
+    assert sorted(results) == [200, 200, 503]
+
+
+def test_montecarlo_time_is_measured_in_the_worker(server: Server) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
+    conn.request(
+        "POST",
+        "/api/montecarlo",
+        b'{"depth": 3, "samples": 1000}',
+        {"content-type": "application/json"},
+    )
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    timing = r.getheader("server-timing")
+    assert r.status == 200 and timing is not None and timing.startswith("job;dur=")
+
+
+# ---- Host header, timeouts, exposure -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("evil.example", 400),
+        ("evil.example:8000", 400),
+        ("127.0.0.1.evil.example", 400),
+        ("localhost", 200),
+        ("127.0.0.1:8000", 200),
+        ("[::1]:8000", 200),
+    ],
+)
+def test_host_header_must_name_loopback(server: Server, host: str, status: int) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    conn.putrequest("GET", "/api/presets", skip_host=True)
+    conn.putheader("Host", host)
+    conn.endheaders()
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    assert r.status == status
+
+
+def test_idle_keep_alive_connection_is_closed(server: Server) -> None:
+    sock = _raw(server.port)
+    sock.sendall(b"GET /api/presets HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    closed = _closed_within(sock, KEEP_ALIVE_S + 3)
+    sock.close()
+    assert closed is not None and closed < KEEP_ALIVE_S + 2
+
+
+def test_silent_and_slow_header_connections_are_closed(server: Server) -> None:
+    silent = _raw(server.port)
+    slow = _raw(server.port)
+    slow.sendall(b"GET /api/presets HTTP/1.1\r\n")
+    start = time.monotonic()
+    while time.monotonic() - start < REQUEST_TIMEOUT_S + 2:  # one header byte every 0.2 s
+        try:
+            slow.sendall(b"X")
+        except OSError:
+            break
+        time.sleep(0.2)
+    assert _closed_within(slow, 1) is not None
+    assert _closed_within(silent, 1) is not None
+    assert time.monotonic() - start < REQUEST_TIMEOUT_S + 5
+    silent.close()
+    slow.close()
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [
+        ("127.0.0.1", False),
+        ("localhost", False),
+        ("::1", False),
+        ("0.0.0.0", True),
+        ("::", True),
+        ("192.168.1.5", True),
+    ],
+)
+def test_exposure_warning(host: str, warned: bool) -> None:
+    w = exposure_warning(host)
+    assert (w is not None) == warned
+    if w:
+        assert w.startswith(f"gradtrace: warning: listening on {host} ") and w.count("\n") == 1
+
+
+def test_serve_prints_the_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``serve("0.0.0.0", ...)`` warns on stderr (bound on loopback here; nothing served)."""
+    seen: dict[str, Any] = {}
+
+    class Dummy:
+        def run(self, sockets: list[socket.socket]) -> None:
+            seen["sockets"] = sockets
+
+    monkeypatch.setattr(web_server, "bind", lambda host, port: bind("127.0.0.1", 0))
+    monkeypatch.setattr(web_server, "make_server", lambda app: Dummy())
+    monkeypatch.setattr(
+        web_server, "create_app", lambda allowed_hosts: seen.setdefault("hosts", allowed_hosts)
+    )
+    out, err = io.StringIO(), io.StringIO()
+    web_server.serve("0.0.0.0", 0, out=out, err=err)
+    seen["sockets"][0].close()
+    assert err.getvalue() == exposure_warning("0.0.0.0")
+    assert out.getvalue().startswith("gradtrace explorer at http://0.0.0.0:")
+    assert {"localhost", "127.0.0.1", "[::1]"} <= set(seen["hosts"])
+
+
+def test_a_job_over_the_memory_limit_is_503_and_the_worker_replaced() -> None:
+    import asyncio
+
+    import numpy as np
+
+    from gradtrace.web.jobs import JobError, Lane
+
+    lane = Lane("test", JobLimits(memory_headroom_mb=200))
+    try:
+        with pytest.raises(JobError, match="more memory than the worker's limit") as e:
+            asyncio.run(lane.run(np.ones, 400 << 17))  # 400 MB of float64
+        assert e.value.status == 503 and lane.stats.out_of_memory == 1
+        assert asyncio.run(lane.run(np.ones, 10 << 17)).value.nbytes == 10 << 20  # replaced
+    finally:
+        lane.close()
