@@ -200,7 +200,8 @@ def training_figure(h: TrainHistory) -> Figure:
     )
     ax2.set_yticks(np.arange(1, heat.shape[0] + 1))
     ax2.set(title="Gradient magnitude per layer and step", xlabel="step", ylabel="layer k")
-    fig.colorbar(im, ax=ax2, label="log10|dL/dw_k|")
+    # below the heat map, so the two panels keep the same width and their steps line up
+    fig.colorbar(im, ax=ax2, label="log10|dL/dw_k|", location="bottom", aspect=40, pad=0.25)
     fig.tight_layout()
     return fig
 
