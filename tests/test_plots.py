@@ -25,14 +25,15 @@ def _labelled(fig) -> None:
         assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel(), ax
 
 
-def test_exercise_bars_are_the_gradients() -> None:
+def test_exercise_dots_are_the_gradients() -> None:
     sol = solve()
     fig = P.exercise_gradients_figure(sol)
     _labelled(fig)
-    for ax, part in zip(fig.axes, (sol.b, sol.d), strict=True):
-        heights = [patch.get_height() for patch in ax.patches]
-        np.testing.assert_allclose(heights, np.abs(part.gradients), rtol=0)
-        assert ax.get_yscale() == "log"
+    (ax,) = fig.axes
+    assert ax.get_yscale() == "log" and not ax.patches  # dots, no bars on a log axis
+    for line, part in zip(ax.lines, (sol.b, sol.d), strict=True):
+        np.testing.assert_array_equal(line.get_xdata(), [1, 2, 3])
+        np.testing.assert_allclose(line.get_ydata(), np.abs(part.gradients), rtol=0)
 
 
 def test_sigmoid_marks_the_maximum() -> None:
@@ -75,13 +76,22 @@ def test_montecarlo_and_remedies(tmp_path: Path) -> None:
     fig = P.remedies_figure(rows)
     for ax in fig.axes:
         assert ax.get_title() and ax.get_xlabel()
-    widths = [patch.get_width() for ax in fig.axes for patch in ax.patches]
+    assert not any(ax.patches for ax in fig.axes)  # dots, no bars on a log axis
+    from matplotlib.collections import PathCollection
+
+    xs = [
+        x
+        for ax in fig.axes
+        for coll in ax.collections
+        if isinstance(coll, PathCollection)
+        for x in coll.get_offsets()[:, 0]
+    ]
     expected = [
         max(x.final_loss, 1e-16)
         for prob in sorted({x.problem for x in rows})
         for x in rows
         if x.problem == prob
     ]
-    np.testing.assert_allclose(widths, expected)
+    np.testing.assert_allclose(xs, expected)
     png, svg = P.save(fig, tmp_path / "remedies")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "<svg" in svg.read_text()[:500]

@@ -3,17 +3,20 @@ comes from a data object of the layers below. Each function returns a ``Figure``
 PNG and SVG.
 
 * ``sigmoid_figure``: s and s' with the maximum of s' and the steepest points marked.
-* ``exercise_gradients_figure``: |dL/dw_k| per layer for parts (b) and (d), log scale.
+* ``exercise_gradients_figure``: |dL/dw_k| per layer for parts (b) and (d), dots on a log scale.
 * ``montecarlo_figure``: per-layer quantiles of |dL/dw_k| for several depths.
 * ``depth_figure``: mean log10|dL/dw_1| against depth, with the expected rate.
 * ``training_figure``: the loss curve and a layer x step heat map of log10|dL/dw_k|.
-* ``remedies_figure``: final loss per remedy, for both problems.
+* ``remedies_figure``: final loss per remedy as dots, for both problems, coloured by status.
+
+No bars on log axes: a bar's length there depends on where the axis happens to start.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,10 +34,13 @@ try:
     matplotlib.use("Agg")  # files only; never opens a window
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import LogLocator, NullFormatter
 except ImportError as e:  # pragma: no cover - exercised without the extra
     raise ImportError("gradtrace's figures need matplotlib: pip install 'gradtrace[plots]'") from e
 
 __all__ = [
+    "STATUS_COLOURS",
     "depth_figure",
     "exercise_gradients_figure",
     "montecarlo_figure",
@@ -80,21 +86,26 @@ def sigmoid_figure(a: SigmoidAnalysis) -> Figure:
 
 
 def exercise_gradients_figure(sol: Solution) -> Figure:
-    """|dL/dw_k| per layer for parts (b) and (d), side by side, log scale."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharey=False)
-    for ax, part, title in (
-        (axes[0], sol.b, "(b) classification, y_hat = 1"),
-        (axes[1], sol.d, "(d) regression, y_hat = 128"),
+    """|dL/dw_k| per layer for parts (b) and (d): dots joined by lines on one log axis (no bars,
+    whose baseline on a log axis would be arbitrary); each dot is labelled with its value."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (part, label) in enumerate(
+        ((sol.b, "(b) classification, y_hat = 1"), (sol.d, "(d) regression, y_hat = 128"))
     ):
         g = np.abs(part.gradients)
-        labels = [f"w{k + 1}" for k in range(g.size)]
-        ax.bar(labels, g, color=["C0", "C1", "C2"][: g.size])
-        ax.set_yscale("log")
-        for i, v in enumerate(g):
-            ax.annotate(f"{v:.3g}", (i, v), ha="center", va="bottom", fontsize=8)
-        ax.set(title=title, xlabel="weight", ylabel="|dL/dw| (log scale)")
-    fig.suptitle("Gradient magnitude per layer")
-    fig.tight_layout()
+        k = np.arange(1, g.size + 1)
+        ax.plot(k, g, "o-", color=f"C{i}", label=label)
+        for kk, v in zip(k, g, strict=True):
+            ax.annotate(f"{v:.3g}", (kk, v), textcoords="offset points", xytext=(6, -3), fontsize=8)
+    ax.set_yscale("log")
+    ax.set_xticks(k, [f"w{j}" for j in k])
+    ax.set_xlim(0.7, k[-1] + 0.5)
+    ax.set(
+        title="Gradient magnitude per layer",
+        xlabel="weight",
+        ylabel="|dL/dw_k| (log scale)",
+    )
+    ax.legend(loc="lower right")
     return fig
 
 
@@ -187,30 +198,59 @@ def training_figure(h: TrainHistory) -> Figure:
         extent=(-0.5, max(h.steps_taken, 1) - 0.5, 0.5, heat.shape[0] + 0.5),
         cmap="viridis",
     )
+    ax2.set_yticks(np.arange(1, heat.shape[0] + 1))
     ax2.set(title="Gradient magnitude per layer and step", xlabel="step", ylabel="layer k")
-    fig.colorbar(im, ax=ax2, label="log10|dL/dw_k|")
+    # below the heat map, so the two panels keep the same width and their steps line up
+    fig.colorbar(im, ax=ax2, label="log10|dL/dw_k|", location="bottom", aspect=40, pad=0.25)
     fig.tight_layout()
     return fig
 
 
-def remedies_figure(rows: Sequence[RemedyRow]) -> Figure:
-    """Final loss of each remedy (log scale), one panel per problem, converged runs marked."""
+STATUS_COLOURS = {
+    "reached the tolerance": "tab:green",
+    "did not reach the tolerance": "tab:blue",
+    "diverged": "tab:red",
+}
+"""The colour of each remedy status (``RemedyRow.status``); the report's caption names them."""
+
+
+def _decades(ax: Any, values: Sequence[float]) -> None:
+    """A log x axis spanning whole decades around ``values``, labelled at the decades only (minor
+    labels of a short log axis crowd each other)."""
+    lo, hi = np.log10(min(values)), np.log10(max(values))
+    lo, hi = np.floor(lo), np.ceil(hi)
+    if hi - lo < 1:
+        hi = lo + 1
+    ax.set_xscale("log")
+    ax.set_xlim(10**lo / 2, 10**hi * 2)
+    step = max(1, int(np.ceil((hi - lo) / 6)))  # at most about 7 labels
+    ax.xaxis.set_major_locator(LogLocator(base=10.0**step))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def remedies_figure(
+    rows: Sequence[RemedyRow], colours: Mapping[str, str] = STATUS_COLOURS
+) -> Figure:
+    """Final loss of each remedy as a dot on a log axis (a dot has no baseline to mislead), one
+    panel per problem, coloured by ``colours[row.status]``; the legend lists the statuses shown."""
     problems = sorted({r.problem for r in rows})
-    fig, axes = plt.subplots(1, len(problems), figsize=(10, 3.8))
+    fig, axes = plt.subplots(
+        len(problems), 1, figsize=(8, 1.4 + 0.45 * len(rows)), layout="constrained"
+    )
     axes = np.atleast_1d(axes)
     for ax, prob in zip(axes, problems, strict=True):
         rs = [r for r in rows if r.problem == prob]
         vals = [max(r.final_loss, 1e-16) for r in rs]
-        colors = [
-            "C2" if r.steps_to_tolerance is not None else ("C3" if r.diverged else "C0") for r in rs
-        ]
-        ax.barh([r.name for r in rs], vals, color=colors)
-        ax.set_xscale("log")
-        ax.invert_yaxis()
-        ax.set(title=f"{prob} gradients", xlabel="final loss (log scale)")
-    axes[0].bar([], [], color="C2", label="reached the tolerance")
-    axes[0].bar([], [], color="C0", label="did not")
-    axes[0].legend(fontsize=8, loc="lower right")
+        y = np.arange(len(rs))
+        ax.hlines(y, 0, 1, transform=ax.get_yaxis_transform(), color="0.88", lw=0.8, zorder=0)
+        ax.scatter(vals, y, s=60, c=[colours[r.status] for r in rs], zorder=2)
+        ax.set_yticks(y, [r.name for r in rs])
+        ax.set_ylim(len(rs) - 0.5, -0.5)
+        _decades(ax, vals)
+        loss = "l2 loss, target 128" if prob == "exploding" else "bce loss"
+        ax.set(title=f"{prob} gradients", xlabel=f"final loss ({loss}, log scale)", ylabel="remedy")
+    shown = [s for s in colours if any(r.status == s for r in rows)]
+    handles = [Line2D([], [], ls="", marker="o", ms=7, color=colours[s], label=s) for s in shown]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8)
     fig.suptitle("Remedies: the same start and budget for every run")
-    fig.tight_layout()
     return fig

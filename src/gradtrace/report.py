@@ -79,6 +79,7 @@ class Report:
     blocks: list[Block]
     figures: dict[str, Any] = field(default_factory=dict)  # name -> matplotlib Figure
     created: str = ""
+    results: ReportResults | None = None  # what the figures and the words were built from
 
 
 def _png(fig: Any) -> bytes:
@@ -119,13 +120,9 @@ def compute_results(
         train(TrainConfig(reg.network, _one(reg.x), _one(reg.target), lr, steps=config.train_steps))
         for lr in config.learning_rates
     )
-    cls = get_preset("exercise-classification")
-    first = train(
-        TrainConfig(cls.network, _one(cls.x), _one(cls.target), 0.1, steps=1)
-    ).relative_update[0]
     step("remedies")
     rem = run_remedies(steps=config.remedies_steps, seed=config.seed)
-    return ReportResults(sol, mcs, runs, hs, first, rem, config.remedies_steps)
+    return ReportResults(sol, mcs, runs, hs, rem, config.remedies_steps)
 
 
 def build_report(config: ReportConfig, *, progress: Callable[[str], None] | None = None) -> Report:
@@ -142,8 +139,9 @@ def build_report(config: ReportConfig, *, progress: Callable[[str], None] | None
         "training": plots.training_figure(r.training_shown),
         "remedies": plots.remedies_figure(r.remedies),
     }
-    blocks = report_document(r, {name: _png(fig) for name, fig in figures.items()})
-    return Report(config, blocks, figures, datetime.now(UTC).isoformat(timespec="seconds"))
+    pngs = {name: _png(fig) for name, fig in figures.items()}
+    blocks = report_document(r, pngs, plots.STATUS_COLOURS)
+    return Report(config, blocks, figures, datetime.now(UTC).isoformat(timespec="seconds"), r)
 
 
 def _versions() -> dict[str, str]:

@@ -34,12 +34,20 @@ class RemedyRow:
     problem: str  # "exploding" | "vanishing"
     name: str
     why: str
-    outcome: str
+    outcome: str  # the training run's message (its losses are in the loss it trained on)
     steps_to_tolerance: int | None
     diverged: bool
     final_loss: float  # in the problem's own units
     min_abs_grad: float  # smallest |dL/dw_k| at the start
     max_abs_grad: float  # largest |dL/dw_k| at the start
+    verdict: str = ""  # the outcome in a word: converged | diverged | oscillating | decreasing
+
+    @property
+    def status(self) -> str:
+        """``reached the tolerance``, ``diverged`` or ``did not reach the tolerance``."""
+        if self.steps_to_tolerance is not None:
+            return "reached the tolerance"
+        return "diverged" if self.diverged else "did not reach the tolerance"
 
 
 def _row(
@@ -69,6 +77,7 @@ def _row(
         final_loss=final,
         min_abs_grad=float(g0.min()),
         max_abs_grad=float(g0.max()),
+        verdict=h.outcome,
     )
 
 

@@ -27,10 +27,13 @@ body { font-family: system-ui, sans-serif; max-width: 64rem; margin: 2rem auto; 
        line-height: 1.5; color: #1b1b1b; }
 code, .eq { font-family: ui-monospace, monospace; font-size: 0.92em; }
 .eq { display: block; margin: 0.3rem 0 0.3rem 2rem; white-space: pre-wrap; color: #174a7c; }
-table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.9em; }
+.scroll { overflow-x: auto; max-width: 100%; margin: 0.8rem 0; }
+table { border-collapse: collapse; font-size: 0.9em; }
 caption { text-align: left; font-weight: bold; padding-bottom: 0.3rem; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.2rem 0.6rem; text-align: left; vertical-align: top; }
-figure { margin: 1rem 0; } figure img { max-width: 100%; } figcaption { color: #555; font-size: 0.9em; }
+figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; }
+figcaption { color: #555; font-size: 0.9em; }
+p, li, figcaption { overflow-wrap: anywhere; }
 """
 
 
@@ -79,8 +82,9 @@ def document_html(blocks: list[Block], *, title: str) -> str:
                 "<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>"
                 for row in block.rows
             )
-            body.append(
-                f"<table><caption>{escape(block.caption)}</caption><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+            body.append(  # a wide table scrolls inside its box; the page keeps its width
+                f'<div class="scroll"><table><caption>{escape(block.caption)}</caption>'
+                f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
             )
         elif isinstance(block, Bullets):
             body.append(
@@ -95,6 +99,8 @@ def document_html(blocks: list[Block], *, title: str) -> str:
                 f"<figcaption>{escape(block.caption)}</figcaption></figure>"
             )
     return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title>"
         f"<style>{_STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
     )

@@ -17,6 +17,7 @@ __all__ = [
     "depth_table",
     "montecarlo_document",
     "remedies_document",
+    "remedy_outcome",
     "train_document",
 ]
 
@@ -219,8 +220,24 @@ def train_document(h: TrainHistory) -> list[Block]:
     return blocks
 
 
+_VERDICT = {
+    "diverged": "diverged",
+    "oscillating": "oscillating, did not reach the tolerance",
+    "decreasing": "still decreasing, did not reach the tolerance",
+}
+
+
+def remedy_outcome(r: RemedyRow) -> str:
+    """A remedy run's outcome in words, from the row's own fields (no loss in it: the table's
+    final loss is the one loss quoted)."""
+    if r.steps_to_tolerance is not None:
+        return f"reached the tolerance at step {r.steps_to_tolerance}"
+    return _VERDICT.get(r.verdict, r.status)
+
+
 def remedies_document(rows: tuple[RemedyRow, ...], steps: int) -> list[Block]:
-    """The remedies table: one row per run, with the reason it helps or not."""
+    """The remedies table: one row per run, with the reason it helps or not. Every loss quoted
+    is the row's ``final_loss``, in the problem's own units."""
     header: tuple[Inline, ...] = (
         "problem",
         "remedy",
@@ -252,8 +269,20 @@ def remedies_document(rows: tuple[RemedyRow, ...], steps: int) -> list[Block]:
             "Exploding: the exercise's regression net (target 128) at learning rate 1, tolerance 1e-6 "
             "on the l2 loss. Vanishing: a depth-6 sigmoid chain, N(0, 1) weights, 64 seeded 1-D "
             "classification samples, learning rate 1, tolerance 0.2 on the bce loss. Gradients are at the "
-            "start (full batch).",
+            "start (full batch). The final loss is the loss of each run's last weights in its problem's "
+            "own units: the l2 loss on the original target 128 for every exploding row (the scaled "
+            "target's run is measured on the unscaled target, the Huber run with l2), the mean bce loss "
+            "for the vanishing rows; so the rows of a problem compare.",
         ),
         table,
-        Bullets(tuple(par(f"{r.name}: {r.why}. Outcome: {r.outcome}.") for r in rows)),
+        Bullets(
+            tuple(
+                par(
+                    f"{r.name}: {r.why}. Outcome: {remedy_outcome(r)}; final loss ",
+                    num(r.final_loss, 4),
+                    ".",
+                )
+                for r in rows
+            )
+        ),
     ]

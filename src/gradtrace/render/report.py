@@ -18,61 +18,142 @@ from gradtrace.render.blocks import Block, Heading, Image, Table, fmt, num, par
 from gradtrace.render.exercise import solution_document
 from gradtrace.render.lab import depth_table, montecarlo_document, remedies_document
 
-__all__ = ["CAPTIONS", "ReportResults", "report_document"]
+__all__ = ["CAPTIONS", "RATIO", "ReportResults", "ratio_text", "report_document", "times_text"]
 
 CAPTIONS = {
     "sigmoid": "The sigmoid, its derivative, the maximum s'(0) = 1/4 and the steepest points",
-    "exercise_gradients": "|dL/dw_k| per layer, parts (b) and (d), log scale",
+    "exercise_gradients": "|dL/dw_k| per layer, parts (b) and (d): dots on a log scale",
     "montecarlo": "Median and 5-95 % band of |dL/dw_k| per layer, for each depth",
     "depth": "First-layer gradient against depth, and the backward product against the expected rate",
-    "training": "Loss and |dL/dw_k| per step at learning rate {lr:g}",
-    "remedies": "Final loss per remedy (green: reached the tolerance)",
+    "training": "The regression net at learning rate {lr:g} ({why}): loss and |dL/dw_k| per step",
+    "remedies": "Final loss of each remedy, one dot per run, log scale ({legend})",
 }
-"""Each figure's caption, by name (the training one takes the learning rate of the run shown)."""
+"""Each figure's caption, by name (the training one takes the learning rate of the run shown and
+why it is shown; the remedies one the colour of each status, as the figure draws it)."""
+
+RATIO = "r = |dL/dw_1| / |dL/dw_L|"
+"""The one measure of how much smaller the first layer's gradient is than the last layer's."""
+
+
+def ratio_text(r: float) -> str:
+    """``r`` as quoted everywhere in the report (4 significant digits)."""
+    return fmt(r, 4)
+
+
+def times_text(r: float) -> str:
+    """``1 / r``, the "times smaller" every sentence quotes, from the same ``r``."""
+    return fmt(1 / r, 4)
 
 
 @dataclass(frozen=True, eq=False)
 class ReportResults:
     """Everything the report shows, computed: the exercise, Monte Carlo per depth, depth runs
-    (sigmoid, tanh, identity), training per learning rate on the regression net, the
-    classification net's first-step relative update per layer, and the remedies table."""
+    (sigmoid, tanh, identity), training per learning rate on the regression net, and the
+    remedies table."""
 
     solution: Solution
     montecarlo: tuple[MonteCarloResult, ...]
     depth: tuple[DepthResult, ...]
     training: tuple[TrainHistory, ...]
-    first_step: np.ndarray  # |dw_k| / |w_k| at the first step, (L,)
     remedies: tuple[RemedyRow, ...]
     remedies_steps: int
 
     @property
     def training_shown(self) -> TrainHistory:
-        """The training run the figure shows: the first that did not converge, else the last."""
-        return next((h for h in self.training if h.outcome != "converged"), self.training[-1])
+        """The training run the figure and its reading describe: the largest learning rate that
+        converged; if none did, the run that did not diverge with the lowest final loss (else
+        the first)."""
+        return self._shown[0]
+
+    @property
+    def training_shown_why(self) -> str:
+        """Why ``training_shown`` is the run shown, in words for its caption."""
+        return self._shown[1]
+
+    @property
+    def _shown(self) -> tuple[TrainHistory, str]:
+        done = [h for h in self.training if h.outcome == "converged"]
+        if done:
+            return max(done, key=lambda h: h.config.learning_rate), (
+                "the largest learning rate that converged"
+            )
+        alive = [h for h in self.training if h.outcome != "diverged" and h.loss.size]
+        if alive:
+            return min(alive, key=lambda h: float(h.loss[-1])), (
+                "none converged: the lowest final loss"
+            )
+        return self.training[0], "every run diverged; the first"
 
 
-def report_document(r: ReportResults, pngs: Mapping[str, bytes]) -> list[Block]:
-    """The report's blocks; ``pngs`` holds each figure of ``CAPTIONS`` as PNG bytes."""
+def _ratio(g: np.ndarray) -> float:
+    """``r`` of one gradient vector, (L,)."""
+    return float(abs(g[0]) / abs(g[-1]))
+
+
+def _saturation(h: TrainHistory, r_start: float, r_end: float) -> str:
+    """When r fell by more than three decades: w1's largest step, which sent the hidden
+    sigmoids into their flat tails (quoted from the history)."""
+    if not h.steps_taken or not r_end < 1e-3 * r_start:
+        return ""
+    j = int(np.argmax(np.abs(np.diff(h.weights[:, 0])))) + 1  # weights[j] is after step j - 1
+    return (
+        f" The largest move of w1 takes it from {fmt(h.weights[j - 1, 0], 4)} to "
+        f"{fmt(h.weights[j, 0], 4)} (step {j - 1}); it pushed the hidden sigmoids into their flat "
+        "tails, where s'(z) is nearly 0, so the first layer's gradient vanished and w3 alone "
+        "fitted the target."
+    )
+
+
+def report_document(
+    r: ReportResults, pngs: Mapping[str, bytes], colours: Mapping[str, str] | None = None
+) -> list[Block]:
+    """The report's blocks; ``pngs`` holds each figure of ``CAPTIONS`` as PNG bytes, and
+    ``colours`` the remedies figure's colour per status (matplotlib names, e.g. ``tab:green``)."""
     sol, mcs, runs = r.solution, r.montecarlo, r.depth
-    worst = r.training_shown
+    shown = r.training_shown
+    statuses = [s for s in (colours or {}) if any(x.status == s for x in r.remedies)]
+    legend = "; ".join(f"{(colours or {})[s].removeprefix('tab:')}: {s}" for s in statuses)
 
     def figure(name: str) -> Image:
-        return Image(
-            pngs[name], f"{name}.png", CAPTIONS[name].format(lr=worst.config.learning_rate)
+        caption = CAPTIONS[name].format(
+            lr=shown.config.learning_rate, why=r.training_shown_why, legend=legend
         )
+        return Image(pngs[name], f"{name}.png", caption.replace(", log scale ()", ", log scale"))
 
     gb, gd = np.abs(sol.b.gradients), np.abs(sol.d.gradients)
-    medians = [
-        (
-            m.config.spec.depth,
-            m.layers[0].abs_grad_quantiles["p50"],
-            m.layers[-1].abs_grad_quantiles["p50"],
-        )
-        for m in mcs
-    ]
+    rb = _ratio(gb)
     deepest = runs[0].config.depths[-1]
     train_steps = r.training[0].config.steps
-    first = r.first_step
+    L3 = gb.size
+    mc_rows = tuple(
+        (
+            f"{m.config.spec.depth}",
+            f"{m.config.samples:,} initializations, N(0, {fmt(m.config.std)}^2)",
+            ratio_text(m.ratio_quantiles["p50"]),
+            ratio_text(m.ratio_quantiles["p05"]),
+            ratio_text(m.ratio_quantiles["p95"]),
+            times_text(m.ratio_quantiles["p50"]),
+        )
+        for m in mcs
+    )
+    ratio_table = Table(
+        ("depth L", "over", "median r", "p05 of r", "p95 of r", "1 / median r"),
+        (
+            (f"{L3}", "part (b)'s trace (one network)", ratio_text(rb), "-", "-", times_text(rb)),
+            *mc_rows,
+        ),
+        f"How much smaller the first layer's gradient is: {RATIO}",
+    )
+    h0 = shown
+    steps_run = h0.steps_taken
+    r_start = _ratio(h0.grads[0]) if steps_run else float("nan")
+    r_end = _ratio(h0.grads[-1]) if steps_run else float("nan")
+    identity = runs[2]
+    explodes_at = (
+        identity.config.std * 10**-identity.expected_rate
+        if identity.expected_rate is not None
+        else float("nan")
+    )
     return [
         # 1. the exercise
         *solution_document(sol),
@@ -80,21 +161,36 @@ def report_document(r: ReportResults, pngs: Mapping[str, bytes]) -> list[Block]:
         figure("sigmoid"),
         figure("exercise_gradients"),
         par(
-            f"Reading the bars: in (b) they fall by a factor {fmt(gb[-1] / gb[0], 4)} from w3 to w1; in (d) every bar is "
-            f"{fmt(gd[0] / gb[0], 4)} times taller than in (b), the residual's factor, and they fall by the same "
-            f"{fmt(gd[-1] / gd[0], 4)} from w3 to w1.",
+            f"Reading the dots: in (b) the gradient falls from w3 to w1 by a factor "
+            f"{times_text(rb)} = 1 / r, where {RATIO} = {ratio_text(rb)} is the first weight's "
+            f"gradient over the last weight's (L = {L3}); in (d) every dot is "
+            f"{fmt(gd[0] / gb[0], 4)} times higher than in (b), the residual's factor, so r and the "
+            "fall from w3 to w1 are the same.",
         ),
         # 2. Monte Carlo over initializations
         Heading("Over random initializations", 1),
-        *montecarlo_document(mcs[0])[1:],
+        # the setting and the per-layer table; the ratio is stated once, below
+        *montecarlo_document(mcs[0])[1:3],
+        par(
+            f"How much smaller is the first layer's gradient? This report answers with one ratio, "
+            f"{RATIO}: the first weight's gradient over the last weight's, in the same network "
+            "and for the same input. For part (b)'s one network it is "
+            f"{ratio_text(rb)} (1 / r = {times_text(rb)}). Over random N(0, 1) initializations r "
+            "varies; we quote its median at each depth, and its 5 and 95 % quantiles:",
+        ),
+        ratio_table,
         figure("montecarlo"),
         par(
-            "Reading the figure: the first layer's median gradient is "
+            "Reading the figure: each dot is one layer's own median |dL/dw_k| over the "
+            "initializations; the gap between the first and the last dot grows with depth, "
+            "geometrically, as the per-layer factor |w s'(z)| <= |w|/4 predicts. The ratio r is "
+            "taken per initialization, so its median is read from the table, not from the dots: "
             + "; ".join(
-                f"{fmt(last / first, 3)} times below the last layer's at depth {L}"
-                for L, first, last in medians
+                f"at depth {m.config.spec.depth} the median r is "
+                f"{ratio_text(m.ratio_quantiles['p50'])} (1 / r = {times_text(m.ratio_quantiles['p50'])})"
+                for m in mcs
             )
-            + ". The gap grows with depth, geometrically, as the per-layer factor |w s'(z)| <= |w|/4 predicts.",
+            + ".",
         ),
         # 3. depth
         Heading("Against depth", 1),
@@ -124,24 +220,49 @@ def report_document(r: ReportResults, pngs: Mapping[str, bytes]) -> list[Block]:
         par(
             "Reading the figure: each backward product is a straight line in log scale whose slope is the "
             "stationary rate; sigmoid chains lose "
-            f"{fmt(-runs[0].fitted_rate, 3)} decades per layer whatever the weights' sign, while an identity "
-            f"chain with std 3 gains {fmt(runs[2].fitted_rate, 3)} per layer (it explodes once std > 1.887). "
-            f"At depth {deepest} the sigmoid chain's first gradient is about 10^{fmt(runs[0].points[-1].mean_log10_abs_grad_first, 4)}, "
+            f"{fmt(-runs[0].fitted_rate, 4)} decades per layer whatever the weights' sign, while an identity "
+            f"chain with std {fmt(identity.config.std)} gains {fmt(identity.fitted_rate, 4)} per layer (its "
+            f"expected rate log10(std) + E log10|N(0, 1)| is positive once std > {fmt(explodes_at, 4)}). "
+            f"At depth {deepest} the sigmoid chain's first gradient is about "
+            f"10^{fmt(runs[0].points[-1].mean_log10_abs_grad_first, 5)} (the table's mean log10), "
             "far below float64's smallest number, so it is computed in log space.",
         ),
         depth_table(runs[0]),
         # 4. training
         Heading("Training dynamics", 1),
         Table(
-            ("learning rate", "outcome"),
-            tuple((f"{h.config.learning_rate:g}", h.message) for h in r.training),
-            f"The exercise's regression net (target 128), {train_steps} steps",
+            (
+                "learning rate",
+                "outcome",
+                "steps run",
+                "loss at step 0",
+                "final loss",
+                "r at the last step",
+            ),
+            tuple(
+                (
+                    f"{h.config.learning_rate:g}",
+                    h.outcome,
+                    str(h.steps_taken),
+                    num(h.loss[0], 4) if h.loss.size else "-",
+                    num(h.loss[-1], 4) if h.loss.size else "-",
+                    ratio_text(_ratio(h.grads[-1])) if h.steps_taken else "-",
+                )
+                for h in r.training
+            ),
+            f"The exercise's regression net (target 128), up to {train_steps} steps",
         ),
         figure("training"),
         par(
-            f"Reading the figure: the run at learning rate {worst.config.learning_rate:g} ends '{worst.outcome}'. In the "
-            f"classification net the first step moves w1 by {fmt(100 * first[0], 3)}% of its value and w3 by "
-            f"{fmt(100 * first[-1], 3)}%: the first layer learns {fmt(first[-1] / first[0], 3)} times more slowly.",
+            f"Reading the figure: it shows the run at learning rate {h0.config.learning_rate:g} "
+            f"({r.training_shown_why}; outcome: {h0.outcome}, after {steps_run} steps). Its loss "
+            "goes from ",
+            num(h0.loss[0], 4) if h0.loss.size else "-",
+            " at step 0 to ",
+            num(h0.loss[-1], 4) if h0.loss.size else "-",
+            f". At step 0 its gradients are part (d)'s, so r = {ratio_text(r_start)}; at the last "
+            f"step r = {ratio_text(r_end)} (the heat map's bottom row against its top row)."
+            + _saturation(h0, r_start, r_end),
         ),
         # 5. remedies
         *remedies_document(r.remedies, r.remedies_steps),
