@@ -55,6 +55,7 @@ __all__ = [
     "phi_name",
     "sym",
     "unicode_of",
+    "usym",
 ]
 
 
@@ -279,7 +280,7 @@ def _group(t: str) -> str:
 
 def unicode_of(plain: str) -> str:
     """The terminal's spelling of a plain formula (the table above)."""
-    t = _fractions(plain, frac=False)
+    t = _fractions(plain.replace("**", "^"), frac=False)
     t = re.sub(r"\bexp\(([^()]*)\)", r"e^(\1)", t)
     t = re.sub(r"\bsqrt\((\w+)\)", r"√\1", t)
     t = re.sub(
@@ -289,31 +290,52 @@ def unicode_of(plain: str) -> str:
     )
     t = re.sub(r"(?<![A-Za-z])d([A-Za-z])/d(?=[A-Za-z])", r"∂\1/∂", t)
     t = t.replace("y_hat", "ŷ").replace("->", "→").replace("<=", "≤").replace(">=", "≥")
+    t = t.replace("<-", "←")
+    t = re.sub(r"\beta\b", "η", t)
     t = re.sub(r"\bdelta", "δ", t)
     t = re.sub(r"\bphi", "φ", t)
     t = re.sub(r"(?<![A-Za-z])oo(?![A-Za-z])", "∞", t)
     t = re.sub(r"(?<![\w.])([A-Za-zδφ∂])(\d+)", lambda mt: mt[1] + mt[2].translate(_SUB), t)
     t = re.sub(r"_(\d)\b", lambda mt: mt[1].translate(_SUB), t)
     t = re.sub(r"\^\(([^()]*)\)|\^(\d+)", lambda mt: _sup(mt[1] or mt[2]) or mt[0], t)
-    t = t.replace(" * ", " · ").replace(") (", ")(")
-    return t
+    t = t.replace(" * ", " · ").replace("*", "·").replace(") (", ")(")
+    return re.sub(r"(?<![\w.])(\d) \(", r"\1(", t)
 
 
 def _latex_math(plain: str) -> str:
     t = latex_of(plain)
     t = re.sub(r"\\exp\(([^()]*)\)", r"e^{\1}", t)
     t = re.sub(r"\\operatorname\{sqrt\}\((\w+)\)", r"\\sqrt{\1}", t)
-    t = _fractions(t, frac=True)
+    t = _fractions(t, frac=True).replace("<-", r"\leftarrow ")
+    t = t.replace(r"\operatorname{eta}", r"\eta")
     t = re.sub(r"\^\(([^()]*)\)", r"^{\1}", t)
-    if r"\frac" in t:
-        t = t.replace("(", r"\left(").replace(")", r"\right)")
-    return t
+    return _tall_parens(t)
+
+
+def _tall_parens(t: str) -> str:
+    """``\\left( \\right)`` around parentheses that hold a fraction; others stay as they are."""
+    opens: list[int] = []
+    pairs: list[tuple[int, int]] = []
+    for i, ch in enumerate(t):
+        if ch == "(":
+            opens.append(i)
+        elif ch == ")" and opens:
+            lo = opens.pop()
+            if r"\frac" in t[lo:i]:
+                pairs.append((lo, i))
+    marks = {i: r"\left(" for i, _ in pairs} | {j: r"\right)" for _, j in pairs}
+    return "".join(marks.get(i, ch) for i, ch in enumerate(t))
 
 
 def formula(*pieces: str | Math) -> Math:
     """Like ``m``, for the worked solution: unicode in the terminal, real fractions in LaTeX."""
     parts = [p if isinstance(p, Math) else Math(unicode_of(p), _latex_math(p)) for p in pieces]
     return Math("".join(p.plain for p in parts), "".join(p.latex for p in parts))
+
+
+def usym(expr: sp.Basic) -> Math:
+    """A SymPy expression: unicode in the terminal (``√3/18``), SymPy's LaTeX."""
+    return Math(unicode_of(sp.sstr(expr)), to_latex(expr))
 
 
 def human(v: Real, sig: int = 6) -> Math:
@@ -335,14 +357,14 @@ def human(v: Real, sig: int = 6) -> Math:
 
 
 def pct(fraction: Real, sig: int = 3, *, signed: bool = False) -> Math:
-    """``fraction`` as a percentage: ``2,440 %``, ``+0.00545 %`` (``signed``)."""
+    """``fraction`` as a percentage: ``2,440%``, ``+0.00545%`` (``signed``)."""
     h = human(100 * float(fraction), sig)
     sign = "+" if signed and float(fraction) > 0 else ""
-    return Math(f"{sign}{h.plain} %", rf"{sign}{h.latex}\,\%")
+    return Math(f"{sign}{h.plain}%", rf"{sign}{h.latex}\,\%")  # no space: "%" never wraps alone
 
 
 def change(before: Real, after: Real, sig: int = 6) -> Math:
-    """``0.25 → 0.249986 (-0.00545 %)``: a value before and after, and the relative change."""
+    """``0.25 → 0.249986 (-0.00545%)``: a value before and after, and the relative change."""
     b, a = float(before), float(after)
     rel = pct((a - b) / abs(b), 3, signed=True)
     hb, ha = human(b, sig), human(a, sig)

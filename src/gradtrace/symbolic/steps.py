@@ -132,7 +132,7 @@ def sigmoid_second_derivative_steps() -> Derivation:
                 "product rule on `s(z) (1 - s(z))`",
             ),
             ("s'(z) (1 - 2 s(z))", d1 * (1 - 2 * s), "collect `s'(z)`"),
-            ("s(z) (1 - s(z)) (1 - 2 s(z))", s * (1 - s) * (1 - 2 * s), "`s' = s (1 - s)` again"),
+            ("s(z) (1 - s(z)) (1 - 2 s(z))", s * (1 - s) * (1 - 2 * s), "`s' = s(1 - s)` again"),
         ],
     )
 
@@ -153,15 +153,14 @@ def bce_sigmoid_delta_steps() -> Derivation:
             "chain rule through `y = s(z3)`",
         ),
         (
-            "-((y_hat)/(y) - (1 - y_hat)/(1 - y)) * y (1 - y)",
+            "-((y_hat)/(y) - (1 - y_hat)/(1 - y)) * y(1 - y)",
             dl_dy_shown * y_sym * (1 - y_sym),
-            "`dL/dy` from `L = -(y_hat log y + (1 - y_hat) log(1 - y))`, "
-            "and `s'(z3) = y (1 - y)` from (a)",
+            "`dL/dy` of the cross-entropy; `s'(z3) = y(1 - y)` by (a)",
         ),
         (
             "-(y_hat (1 - y) - (1 - y_hat) y)",
             -(Y_HAT * (1 - y_sym) - (1 - Y_HAT) * y_sym),
-            "`y (1 - y)` cancels both denominators",
+            "`y(1 - y)` cancels both denominators",
         ),
         (
             "-(y_hat - y_hat y - y + y_hat y)",
@@ -185,7 +184,7 @@ def l2_delta_steps() -> Derivation:
         "dL/dy",
         sp.diff(l2(y, Y_HAT), y),
         [
-            ("2 (y_hat - y) * (-1)", 2 * (Y_HAT - y) * (-1), "chain rule on the square"),
-            ("2 (y - y_hat)", 2 * (y - Y_HAT), "take the minus sign inside"),
+            ("2(y_hat - y) * (-1)", 2 * (Y_HAT - y) * (-1), "chain rule on the square"),
+            ("2(y - y_hat)", 2 * (y - Y_HAT), "take the minus sign inside"),
         ],
     )
