@@ -113,3 +113,89 @@ def test_notebook_display() -> None:
     html = html_of[type(sol.b.trace)](sol.b.trace)
     assert html.startswith("<table>") and "0.00136364" in html and "-0.197225" in html
     assert "| layer |" in markdown[type(sol.d.trace)](sol.d.trace)
+
+
+# ---- the model answer: derivations checked, extras labelled, no code notation ----------------
+
+
+def test_every_derivation_step_is_verified_by_sympy() -> None:
+    sol = solve()
+    steps = [st for d in sol.derivations for st in d.steps]
+    assert len(steps) >= 12 and all(st.verified for st in steps)
+    assert all(f.verified for f in sol.c_factored) and len(sol.c_factored) == 3
+    assert sol.b_delta.result.plain == "y - y_hat" and sol.c_dl_dy.result.plain == "2(y - y_hat)"
+
+
+def test_a_wrong_step_is_flagged() -> None:
+    from gradtrace.symbolic.steps import derivation
+
+    z = sp.Symbol("z", real=True)
+    s = 1 / (1 + sp.exp(-z))
+    d = derivation(
+        "s'(z)",
+        sp.diff(s, z),
+        [("s(z) (1 - s(z))", s * (1 - s), "right"), ("s(z) (1 + s(z))", s * (1 + s), "wrong")],
+    )
+    assert [st.verified for st in d.steps] == [True, False] and not d.verified
+
+
+def test_a_wrong_factored_gradient_is_flagged() -> None:
+    from dataclasses import replace
+
+    from gradtrace.exercise import factored_gradients
+
+    c = solve().c
+    g = c.gradient("w2")
+    swapped = replace(g, factors=tuple(f for f in g.factors if f.role != "weight"))
+    broken = replace(c, gradients=tuple(swapped if x is g else x for x in c.gradients))
+    flags = {f.parameter: f.verified for f in factored_gradients(broken)}
+    assert flags == {"w1": True, "w2": False, "w3": True}
+
+
+def _section(text: str, start: str, end: str | None) -> str:
+    i = text.index(start)
+    return text[i : text.index(end, i) if end else None]
+
+
+def test_the_text_reads_as_a_model_answer() -> None:
+    text = render_text(100)
+    a = _section(text, "(a) The sigmoid", "(b) Classification")
+    b = _section(text, "(b) Classification", "(c) Regression")
+    c = _section(text, "(c) Regression", "(d) Regression")
+    d = _section(text, "(d) Regression", None)
+    # every part opens with the answer
+    for part in (a, b, c, d):
+        assert part.split("\n", 1)[1].lstrip().startswith("Answer.")
+    # (a): the steps to s' = s(1 - s) and s'', and the extras labelled as such
+    assert "chain rule" in a and "product rule" in a and "s(z)(1 - s(z))" in a
+    assert "Extra, not asked" in a and a.index("Extra, not asked") < a.index("s'''(z) = 0")
+    assert "√3/18" in a and "sqrt(" not in text
+    # (b): the cross-entropy's delta derived, and why s'(z3) drops out
+    assert "-(ŷ/y - (1 - ŷ)/(1 - y)) · y(1 - y)" in b and "= y - ŷ" in b
+    assert "does not appear in δ₃" in b and "0.241259" in b
+    # (c): factored by the chain, no exp towers, no code notation, y not a3
+    assert "∂L/∂w₁ = 2(y - ŷ) · w₃ s'(z₂) · w₂ s'(z₁) · x" in c
+    assert "exp(" not in c and "**" not in text and "y_hat" not in text and "2*" not in text
+    assert "y = z₃ = w₃ s(z₂)" in c
+    # human numbers
+    assert "e+0" not in text and "2,438%" in d and "0.25 → 0.249986 (-0.00545%)" in b
+
+
+def test_why_b_and_d_differ() -> None:
+    text = render_text(100)
+    why_b = _section(text, "(b) Classification", "(c) Regression").split("Why the gradients")[1]
+    why_d = _section(text, "(d) Regression", None).split("Why the gradients")[1]
+    lines_b = {ln.strip() for ln in why_b.splitlines() if len(ln.strip()) > 40}
+    lines_d = {ln.strip() for ln in why_d.splitlines() if len(ln.strip()) > 40}
+    assert not lines_b & lines_d
+    assert "627.9 times larger" in why_d and "144.6" in why_b
+
+
+def test_markdown_and_json_carry_the_derivations() -> None:
+    sol = solve()
+    md = document_markdown(solution_document(sol))
+    assert "\\begin{aligned}" in md and "\\frac{\\hat y}{y}" in md and "Extra, not asked" in md
+    d = solution_dict(sol)
+    assert all(st["verified"] for st in d["a"]["derivative_steps"])
+    assert d["b"]["output_delta_steps"][-1]["equation"] == "y - y_hat"
+    assert d["c"]["factored"]["w1"]["verified"] is True

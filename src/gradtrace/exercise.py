@@ -7,6 +7,11 @@
 * (d) the regression chain with ``y_hat = 128``: the same numbers, and what the residual
   ``2 (y_hat - y)`` does to every gradient and to one step.
 
+The derivations a student is asked for are written out step by step (``symbolic.steps``), each
+step checked by SymPy: ``s'`` and ``s''`` (a), the cross-entropy's ``delta_L = y - y_hat`` (b),
+the squared error's ``dL/dy`` (c, d), and (c)'s gradients factored by the chain, each checked
+against ``sympy.diff`` of the whole loss.
+
 Renderers (``gradtrace.render``) turn a ``Solution`` into text, Markdown, LaTeX or JSON.
 """
 
@@ -16,12 +21,30 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+import sympy as sp
 
+from gradtrace.activations import get_activation
 from gradtrace.backprop import Trace, backprop
 from gradtrace.network import Network, Preset, get_preset
 from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis, derive_chain, sigmoid_analysis
+from gradtrace.symbolic.steps import (
+    Derivation,
+    bce_sigmoid_delta_steps,
+    equal,
+    l2_delta_steps,
+    sigmoid_derivative_steps,
+    sigmoid_second_derivative_steps,
+)
 
-__all__ = ["LEARNING_RATES", "NumericPart", "Solution", "StepOutcome", "solve"]
+__all__ = [
+    "LEARNING_RATES",
+    "FactoredGradient",
+    "NumericPart",
+    "Solution",
+    "StepOutcome",
+    "factored_gradients",
+    "solve",
+]
 
 LEARNING_RATES = (0.01, 0.1)
 """Learning rates for the one-step illustrations: the usual defaults of plain SGD."""
@@ -90,15 +113,76 @@ class NumericPart:
         return self.gradients / self.trace.dloss_dprediction
 
 
+@dataclass(frozen=True)
+class FactoredGradient:
+    """``dL/dw_k`` of a sigmoid chain with an identity output and the squared error, written by
+    the chain: ``2 (y - y_hat)``, then ``w_j s'(z_(j-1))`` per layer passed back, then the
+    layer's input ``s(z_(k-1))`` (``x`` for the first).
+
+    **Fields:** ``parameter`` (``"w1"``...); ``factors``: ``(role, layer)`` in backward order,
+    roles as in ``symbolic.Factor`` (``output``, ``weight``, ``derivative``, ``input``);
+    ``expr``: the product in the inputs; ``verified``: SymPy found it equal to ``sympy.diff``
+    of the whole loss by ``w_k``.
+    """
+
+    parameter: str
+    factors: tuple[tuple[str, int], ...]
+    expr: sp.Expr
+    verified: bool
+
+
+def factored_gradients(c: ChainDerivation) -> tuple[FactoredGradient, ...]:
+    """(c)'s gradients factored by the chain, built from the rules of (a) and the squared
+    error's ``dL/dy`` (not from ``c``'s closed forms), and checked against ``diff(c.loss, w_k)``."""
+    u = sp.Symbol("u", real=True)
+    s = get_activation("sigmoid").sympy(u)
+    ds = s * (1 - s)  # s' = s (1 - s), part (a)
+    y_sym = sp.Symbol("y", real=True)
+    dl_dy = l2_delta_steps().result.expr  # 2 (y - y_hat)
+    y = c.z_closed[-1]
+    out: list[FactoredGradient] = []
+    for w in c.weights:
+        g = c.gradient(str(w))
+        factors = tuple((f.role, f.layer) for f in g.factors)
+        parts: list[sp.Expr] = []
+        for role, layer in factors:
+            if role == "output":
+                parts.append(dl_dy.subs(y_sym, y))
+            elif role == "weight":
+                parts.append(c.weights[layer - 1])
+            elif role == "derivative":
+                parts.append(ds.subs(u, c.z_closed[layer - 1]))
+            else:  # input: s(z_layer), or x for the first layer
+                parts.append(c.x if layer == 0 else s.subs(u, c.z_closed[layer - 1]))
+        expr = sp.Mul(*parts)
+        out.append(FactoredGradient(g.parameter, factors, expr, equal(expr, sp.diff(c.loss, w))))
+    return tuple(out)
+
+
 @dataclass(frozen=True, eq=False)
 class Solution:
     """The whole worked solution: ``a`` (sigmoid analysis), ``b`` and ``d`` (numbers),
-    ``c`` (the regression chain's closed-form gradients)."""
+    ``c`` (the regression chain's closed-form gradients).
+
+    The step-by-step derivations: ``a_first`` (``s'``), ``a_second`` (``s''``), ``b_delta``
+    (the cross-entropy's ``delta3``), ``c_dl_dy`` (the squared error's ``dL/dy``) and
+    ``c_factored`` (the gradients factored by the chain).
+    """
 
     a: SigmoidAnalysis
     b: NumericPart
     c: ChainDerivation
     d: NumericPart
+    a_first: Derivation
+    a_second: Derivation
+    b_delta: Derivation
+    c_dl_dy: Derivation
+    c_factored: tuple[FactoredGradient, ...]
+
+    @property
+    def derivations(self) -> tuple[Derivation, ...]:
+        """Every step-by-step derivation, in the order the solution shows them."""
+        return (self.a_first, self.a_second, self.b_delta, self.c_dl_dy)
 
 
 def _step(preset: Preset, trace: Trace, lr: float) -> StepOutcome:
@@ -126,9 +210,15 @@ def solve_part(part: str, preset: Preset) -> NumericPart:
 def solve() -> Solution:
     """The worked solution of parts a-d (computed once per process)."""
     regression = get_preset("exercise-regression")
+    c = derive_chain(regression.network.spec)
     return Solution(
         a=sigmoid_analysis(),
         b=solve_part("b", get_preset("exercise-classification")),
-        c=derive_chain(regression.network.spec),
+        c=c,
         d=solve_part("d", regression),
+        a_first=sigmoid_derivative_steps(),
+        a_second=sigmoid_second_derivative_steps(),
+        b_delta=bce_sigmoid_delta_steps(),
+        c_dl_dy=l2_delta_steps(),
+        c_factored=factored_gradients(c),
     )

@@ -42,14 +42,20 @@ __all__ = [
     "Math",
     "Paragraph",
     "Table",
+    "change",
     "fmt",
+    "formula",
+    "human",
     "join",
     "latex_of",
     "m",
     "num",
     "par",
+    "pct",
     "phi_name",
     "sym",
+    "unicode_of",
+    "usym",
 ]
 
 
@@ -223,3 +229,146 @@ def join(items: Sequence[Inline | Sequence[Inline]], sep: str = ", ") -> list[In
 def phi_name(name: str) -> str:
     """An activation's name in formulas: ``s`` for the sigmoid, else its own name."""
     return "s" if name == "sigmoid" else name
+
+
+# ---- the plain notation read as mathematics: unicode for the terminal, real fractions in LaTeX --
+#
+# ``formula`` (used by the worked solution) reads one more convention of the plain notation: a
+# fraction whose two sides are both parenthesized, ``(A)/(B)``, is a real fraction (``\frac``
+# in LaTeX; ``A/(B)`` in the terminal, parentheses kept only where they group). ``exp(u)`` is
+# ``e^{u}``, ``u^(n)`` a power. ``unicode_of`` spells a plain formula for the terminal:
+#
+#     dL/dw1   y_hat   delta3   phi   exp(-z)   (1 + u)^2   u^(-1)   ->  <=  *   1.5e-05
+#     ∂L/∂w₁   ŷ       δ₃       φ     e⁻ᶻ       (1 + u)²    u⁻¹      →   ≤   ·   1.5·10⁻⁵
+
+_SUP = str.maketrans("0123456789-+zn", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺ᶻⁿ")
+_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _sup(text: str) -> str | None:
+    return text.translate(_SUP) if all(ch in "0123456789-+zn" for ch in text) else None
+
+
+def _match(text: str, i: int, step: int) -> int:
+    """Index of the parenthesis matching the one at ``i`` (``step`` +1: forward, -1: back)."""
+    depth = 0
+    while 0 <= i < len(text):
+        depth += {"(": 1, ")": -1}.get(text[i], 0) * step
+        if depth == 0:
+            return i
+        i += step
+    raise ValueError(f"unbalanced parentheses in {text!r}")
+
+
+def _fractions(text: str, frac: bool) -> str:
+    """``(A)/(B)`` to ``\\frac{A}{B}`` (``frac``) or to ``A/B`` without needless parentheses."""
+    start = 0
+    while (i := text.find(")/(", start)) >= 0:
+        lo, hi = _match(text, i, -1), _match(text, i + 2, +1)
+        num_, den = text[lo + 1 : i], text[i + 3 : hi]
+        top = rf"\frac{{{num_}}}{{" if frac else f"{_group(num_)}/"
+        text = text[:lo] + top + (den + "}" if frac else _group(den)) + text[hi + 1 :]
+        start = lo + len(top)
+    return text
+
+
+def _group(t: str) -> str:
+    """``t`` as one side of ``a/b``: parenthesized unless it is one factor already."""
+    closed = t.startswith("(") and " " not in t[_match(t, 0, 1) + 1 :]
+    return t if " " not in t or closed else f"({t})"
+
+
+def unicode_of(plain: str) -> str:
+    """The terminal's spelling of a plain formula (the table above)."""
+    t = _fractions(plain.replace("**", "^"), frac=False)
+    t = re.sub(r"\bexp\(([^()]*)\)", r"e^(\1)", t)
+    t = re.sub(r"\bsqrt\((\w+)\)", r"√\1", t)
+    t = re.sub(
+        r"(?<![\w.])(\d+(?:\.\d+)?)e([+-]?)0*(\d+)\b",
+        lambda mt: f"{mt[1]}·10^({mt[2].replace('+', '')}{mt[3]})",
+        t,
+    )
+    t = re.sub(r"(?<![A-Za-z])d([A-Za-z])/d(?=[A-Za-z])", r"∂\1/∂", t)
+    t = t.replace("y_hat", "ŷ").replace("->", "→").replace("<=", "≤").replace(">=", "≥")
+    t = t.replace("<-", "←")
+    t = re.sub(r"\beta\b", "η", t)
+    t = re.sub(r"\bdelta", "δ", t)
+    t = re.sub(r"\bphi", "φ", t)
+    t = re.sub(r"(?<![A-Za-z])oo(?![A-Za-z])", "∞", t)
+    t = re.sub(r"(?<![\w.])([A-Za-zδφ∂])(\d+)", lambda mt: mt[1] + mt[2].translate(_SUB), t)
+    t = re.sub(r"_(\d)\b", lambda mt: mt[1].translate(_SUB), t)
+    t = re.sub(r"\^\(([^()]*)\)|\^(\d+)", lambda mt: _sup(mt[1] or mt[2]) or mt[0], t)
+    t = t.replace(" * ", " · ").replace("*", "·").replace(") (", ")(")
+    return re.sub(r"(?<![\w.])(\d) \(", r"\1(", t)
+
+
+def _latex_math(plain: str) -> str:
+    t = latex_of(plain)
+    t = re.sub(r"\\exp\(([^()]*)\)", r"e^{\1}", t)
+    t = re.sub(r"\\operatorname\{sqrt\}\((\w+)\)", r"\\sqrt{\1}", t)
+    t = _fractions(t, frac=True).replace("<-", r"\leftarrow ")
+    t = t.replace(r"\operatorname{eta}", r"\eta")
+    t = re.sub(r"\^\(([^()]*)\)", r"^{\1}", t)
+    return _tall_parens(t)
+
+
+def _tall_parens(t: str) -> str:
+    """``\\left( \\right)`` around parentheses that hold a fraction; others stay as they are."""
+    opens: list[int] = []
+    pairs: list[tuple[int, int]] = []
+    for i, ch in enumerate(t):
+        if ch == "(":
+            opens.append(i)
+        elif ch == ")" and opens:
+            lo = opens.pop()
+            if r"\frac" in t[lo:i]:
+                pairs.append((lo, i))
+    marks = {i: r"\left(" for i, _ in pairs} | {j: r"\right)" for _, j in pairs}
+    return "".join(marks.get(i, ch) for i, ch in enumerate(t))
+
+
+def formula(*pieces: str | Math) -> Math:
+    """Like ``m``, for the worked solution: unicode in the terminal, real fractions in LaTeX."""
+    parts = [p if isinstance(p, Math) else Math(unicode_of(p), _latex_math(p)) for p in pieces]
+    return Math("".join(p.plain for p in parts), "".join(p.latex for p in parts))
+
+
+def usym(expr: sp.Basic) -> Math:
+    """A SymPy expression: unicode in the terminal (``√3/18``), SymPy's LaTeX."""
+    return Math(unicode_of(sp.sstr(expr)), to_latex(expr))
+
+
+def human(v: Real, sig: int = 6) -> Math:
+    """A number as a person writes it: ``16,287.3``, ``0.00136364``, ``4.54·10⁻⁵``
+    (LaTeX ``16{,}287.3``, ``4.54 \\times 10^{-5}``); ``sig`` significant digits."""
+    x = float(v)
+    if not math.isfinite(x):
+        return num(x)
+    if x != 0 and not 1e-4 <= abs(x) < 1e15:
+        mant, exp_ = f"{x:.{sig - 1}e}".split("e")
+        mant = mant.rstrip("0").rstrip(".")
+        e = int(exp_)
+        return Math(f"{mant}·10{str(e).translate(_SUP)}", rf"{mant} \times 10^{{{e}}}")
+    digits = max(sig - 1 - math.floor(math.log10(abs(x))), 0) if x else 0
+    text = f"{x:,.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return Math(text, text.replace(",", "{,}"))
+
+
+def pct(fraction: Real, sig: int = 3, *, signed: bool = False) -> Math:
+    """``fraction`` as a percentage: ``2,440%``, ``+0.00545%`` (``signed``)."""
+    h = human(100 * float(fraction), sig)
+    sign = "+" if signed and float(fraction) > 0 else ""
+    return Math(f"{sign}{h.plain}%", rf"{sign}{h.latex}\,\%")  # no space: "%" never wraps alone
+
+
+def change(before: Real, after: Real, sig: int = 6) -> Math:
+    """``0.25 → 0.249986 (-0.00545%)``: a value before and after, and the relative change."""
+    b, a = float(before), float(after)
+    rel = pct((a - b) / abs(b), 3, signed=True)
+    hb, ha = human(b, sig), human(a, sig)
+    return Math(
+        f"{hb.plain} → {ha.plain} ({rel.plain})",
+        rf"{hb.latex} \to {ha.latex}\ ({rel.latex})",
+    )

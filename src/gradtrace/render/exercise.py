@@ -4,7 +4,7 @@ gradients (``gradtrace derive``). Every number and formula comes from ``Solution
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import sympy as sp
@@ -20,110 +20,663 @@ from gradtrace.render.blocks import (
     Inline,
     Math,
     Paragraph,
+    Table,
+    change,
     fmt,
+    formula,
+    human,
     join,
+    latex_of,
     m,
-    num,
     par,
-    phi_name,
+    pct,
+    unicode_of,
+    usym,
 )
-from gradtrace.render.trace import backward_table, forward_table, result_line, spec_line
-from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis
+from gradtrace.render.trace import backward_table, forward_table, result_line
+from gradtrace.symbolic import ChainDerivation
+from gradtrace.symbolic.steps import Derivation
 
 Progress = Callable[[int, int], None]
 
 __all__ = ["CLOSED_FORM_DEPTH", "derivation_document", "solution_document"]
 
 
+# ---- shared: derivations, tables and the terminal's spelling ------------------------------------
+
+
+def _rule(rule: str) -> Math:
+    """A step's rule: words, with formulas between backticks."""
+    plain, latex = [], []
+    for i, piece in enumerate(rule.split("`")):
+        if i % 2:
+            f = formula(piece)
+            plain.append(f.plain)
+            latex.append(f.latex)
+        elif piece:
+            plain.append(piece)
+            latex.append(rf"\text{{{piece}}}")
+    return Math("(" + "".join(plain) + ")", r"\text{(}" + "".join(latex) + r"\text{)}")
+
+
+def _derivation(d: Derivation, lhs: str | None = None) -> Equations:
+    """``lhs = line1`` then ``= line2`` ..., each with its rule: aligned on ``=`` in LaTeX; in
+    the terminal the rule follows on the right, or below when the line would be long."""
+    left = formula(lhs or d.lhs)
+    lines = []
+    for i, st in enumerate(d.steps):
+        rhs, rule = formula(st.plain), _rule(st.rule)
+        lead = left.plain if i == 0 else " " * len(left.plain)
+        text = f"{lead} = {rhs.plain}"
+        gap = "   " if len(text) + len(rule.plain) < 72 else "\n" + " " * (len(lead) + 3)
+        latex_lead = left.latex if i == 0 else ""
+        lines.append(Math(text + gap + rule.plain, rf"{latex_lead} &= {rhs.latex} &&{rule.latex}"))
+    return Equations(tuple(lines))
+
+
+def _verified(ds: Sequence[Derivation]) -> str:
+    n = sum(len(d.steps) for d in ds)
+    ok = sum(st.verified for d in ds for st in d.steps)
+    verdict = "every line holds" if ok == n else f"{n - ok} lines do NOT hold"
+    return (
+        f"SymPy verifies each line against the one before it (the difference simplifies to 0): "
+        f"{ok} of {n} lines checked, {verdict}."
+    )
+
+
+# the regression output is y, not a3 (which names s(z3) in part b)
+_REGRESSION_NAMES = {"a3 = identity(z3)": "y = z3", "identity'(z3)": "dy/dz3"}
+
+
+def _uni(x: Inline, names: dict[str, str]) -> Inline:
+    if not isinstance(x, Math):
+        return x
+    plain, latex = x.plain, x.latex
+    for old, new in names.items():
+        if old in plain:
+            plain = plain.replace(old, new)
+            latex = latex_of(plain)
+    return Math(unicode_of(plain), latex)
+
+
+def _unicode(block: Block, names: dict[str, str]) -> Block:
+    """A table or paragraph built in the plain notation (``render.trace``), spelled in unicode
+    for the terminal (its LaTeX unchanged), with ``names`` replaced."""
+    if isinstance(block, Table):
+        rows = tuple(tuple(_uni(c, names) for c in row) for row in block.rows)
+        return Table(tuple(_uni(h, names) for h in block.header), rows, block.caption)
+    if isinstance(block, Paragraph):
+        return Paragraph(tuple(_uni(p, names) for p in block.parts))
+    return block
+
+
+def _grads(t: Trace) -> list[Inline]:
+    return join([formula(f"dL/dw{k + 1} = ", human(g)) for k, g in enumerate(t.grad_weight)])
+
+
+def _factor_text(role: str, layer: int, output: str) -> str:
+    """One factor of a chain-product gradient, in the notation of the document."""
+    if role == "output":
+        return output
+    if role == "weight":
+        return f"w{layer}"
+    if role == "derivative":
+        return f"s'(z{layer})"
+    return "x" if layer == 0 else f"s(z{layer})"
+
+
+def _chain_lines(deriv: ChainDerivation, output: str) -> Equations:
+    """``dL/dw_k = output · w3 s'(z2) · ... · input``: one weight and its derivative per layer
+    passed back, grouped as the factor that layer contributes."""
+    lines = []
+    for g in deriv.gradients:
+        pieces: list[str] = []
+        for f in g.factors:
+            text = _factor_text(f.role, f.layer, output)
+            if f.role == "derivative":
+                pieces[-1] += " " + text
+            else:
+                pieces.append(text)
+        lines.append(formula(f"dL/d{g.parameter} = " + " * ".join(pieces)))
+    return Equations(tuple(reversed(lines)))
+
+
 # ---- part (a) ----------------------------------------------------------------------------------
 
 
-def _part_a(a: SigmoidAnalysis) -> list[Block]:
+def _part_a(sol: Solution) -> list[Block]:
+    a = sol.a
     sig = get_activation("sigmoid")
     z_max, v_max = a.maximum
     (z_lo, d2_hi), (z_hi, d2_lo) = a.steepest
-    tails = [(z, float(sig.d1(np.asarray(z)))) for z in (5.0, 10.0, 20.0)]
+    tails = [(z, float(sig.d1(np.asarray(z)))) for z in (2.0, 5.0, 10.0)]
+    top = float(v_max)
     return [
         Heading("(a) The sigmoid's derivative and its extrema", 2),
         par(
-            "With ",
-            m("s(z) = 1/(1 + exp(-z))"),
-            ", SymPy differentiates and confirms the identity (",
-            m("simplify(s' - s(1 - s)) = 0"),
-            ": " + ("holds" if a.d1_identity_holds else "FAILS") + "):",
+            "Answer. ",
+            formula("s'(z) = s(z) (1 - s(z))"),
+            ". Its largest value is ",
+            formula("s'(0) = 1/4"),
+            ", at ",
+            formula("z = 0"),
+            ". It has no smallest value: ",
+            formula("s'(z) > 0"),
+            " for every z, and ",
+            formula("s'(z) -> 0"),
+            " as ",
+            formula("|z| -> oo"),
+            ", so its infimum 0 is approached but never attained. For backpropagation: each "
+            "sigmoid layer the gradient passes back through multiplies it by ",
+            formula("w s'(z)"),
+            ", at most ",
+            formula("|w|/4"),
+            " in size, so gradients shrink layer by layer, and almost vanish where units saturate.",
         ),
-        Equations(
-            (
-                m("s'(z) = ", a.d1, " = ", a.d1_in_s),
-                m("s''(z) = ", a.d2_in_s, Math("   (s = s(z))", r" \quad (s = s(z))")),
-            )
-        ),
+        Heading("Working: the first derivative (chain rule)", 3),
+        par("Write ", formula("s(z) = (1)/(1 + exp(-z)) = (1 + exp(-z))^(-1)"), ". Then"),
+        _derivation(sol.a_first),
+        Heading("Working: the second derivative (product rule)", 3),
+        _derivation(sol.a_second),
+        par(_verified([sol.a_first, sol.a_second])),
+        Heading("Working: the extrema of s'", 3),
         par(
             "Maximum. ",
-            m("s''(z) = 0"),
-            " has the single real solution ",
-            m("z = ", z_max),
-            " (of the roots of ",
-            m(a.d2_in_s, " = 0"),
-            " only s = 1/2 lies in 0 < s < 1; s = 0 and s = 1 are limits), and ",
-            m("s'''(0) = ", a.d3_at_maximum, " < 0"),
-            ", so ",
-            m("s'(0) = ", v_max, f" = {fmt(float(v_max))}"),
-            " is a maximum, and the global one: it is the only critical point, and ",
-            m("s' -> 0"),
-            " at both ends.",
-        ),
-        par(
-            "Minimum. SymPy " + ("proves " if a.strictly_positive else "could not prove "),
-            m("s'(z) > 0"),
-            " for every real z, and ",
-            m("lim s'(z) = ", a.limits[0]),
-            " as ",
-            m("z -> -oo"),
+            formula("s''(z) = 0"),
+            " needs ",
+            formula("1 - 2 s(z) = 0"),
+            ", since ",
+            formula("s(z) (1 - s(z)) > 0"),
+            " (because ",
+            formula("0 < s(z) < 1"),
+            "). So ",
+            formula("s(z) = 1/2"),
+            ", that is ",
+            formula("z = "),
+            usym(z_max),
+            ", the only critical point (SymPy's solveset finds no other). For ",
+            formula("z < 0"),
+            " we have ",
+            formula("s < 1/2"),
             " and ",
-            m(a.limits[1]),
-            " as ",
-            m("z -> +oo"),
-            ". So the infimum is ",
-            m("inf s' = ", a.infimum),
-            ", approached as |z| grows but never attained: s' has no minimum. ",
-            "How fast it approaches 0: ",
-            *join([m(f"s'({fmt(z)}) = ", num(v, 3)) for z, v in tails]),
-            " (s' is even, the same at -z).",
+            formula("s'' > 0"),
+            "; for ",
+            formula("z > 0"),
+            ", ",
+            formula("s'' < 0"),
+            ": s' rises, then falls. So ",
+            formula("s'(0) = 1/2 * 1/2 = 1/4"),
+            " is the global maximum (SymPy confirms ",
+            formula("s'''(0) = -1/8 < 0")
+            if a.d3_at_maximum == -sp.Rational(1, 8)
+            else usym(a.d3_at_maximum),
+            ").",
         ),
         par(
-            "Where s' changes fastest (the extrema of s''): ",
-            m("s'''(z) = 0"),
-            " at ",
-            _approx("z = ", z_lo),
-            " where s'' reaches its maximum ",
-            _approx("", d2_hi),
-            ", and at ",
-            _approx("z = ", z_hi),
-            " where s'' reaches its minimum ",
-            _approx("", d2_lo),
-            f" (s'''' there is {a.d4_at_steepest[0]} and {a.d4_at_steepest[1]}).",
+            "Minimum. ",
+            formula("s'(z) = s(z) (1 - s(z))"),
+            " is a product of two positive numbers, so ",
+            formula("s'(z) > 0"),
+            " everywhere"
+            + (" (SymPy proves it too)" if a.strictly_positive else " (SymPy could not prove it)")
+            + ". As ",
+            formula("z -> +oo"),
+            ", ",
+            formula("s(z) -> 1"),
+            "; as ",
+            formula("z -> -oo"),
+            ", ",
+            formula("s(z) -> 0"),
+            ". Either way ",
+            formula("s'(z) -> "),
+            usym(a.limits[1]),
+            ". So ",
+            formula("inf s' = 0"),
+            ", and no z attains it: s' has no minimum.",
         ),
         par(
-            "What it means for backpropagation. Going back through a sigmoid layer multiplies the "
+            "Observation. Away from 0, s' falls quickly: ",
+            *join(
+                [
+                    [
+                        formula(f"s'({fmt(z)}) = "),
+                        human(v, 3),
+                        " (",
+                        pct(v / top, 3),
+                        " of the maximum)",
+                    ]
+                    for z, v in tails
+                ],
+                "; ",
+            ),
+            ". s' is even, so the same holds at ",
+            formula("-z"),
+            ".",
+        ),
+        par(
+            "What it means for backpropagation. Going back through layer j multiplies the "
             "gradient by ",
-            m("w_j s'(z_j)"),
-            ", whose size is at most ",
-            m("|w_j|/4"),
-            ". Through n layers the gradient shrinks by up to ",
-            m("prod |w_j|/4"),
-            ": with weights of size 1 or less, by a factor 4 or more per layer, and far more where "
-            f"units saturate (s'(5) is {fmt(100 * tails[0][1] / float(v_max), 2)}% of the maximum). "
-            "Early layers therefore receive vanishing "
-            "gradients and learn slowly; only weights larger than 4 in size can make a sigmoid layer "
+            formula("w_j s'(z_j)"),
+            ", at most ",
+            formula("|w_j|/4"),
+            " in size. With weights of size 1 or less, that is a factor 4 or more per layer; a "
+            "saturated unit (",
+            formula("|z| = 5"),
+            ") passes back only ",
+            pct(tails[1][1] / top, 2),
+            " of what an unsaturated one does. Early layers therefore receive vanishing gradients "
+            "and learn slowly; only a weight larger than 4 in size can make a sigmoid layer "
             "amplify the gradient.",
+        ),
+        Heading("Extra, not asked: where s' changes fastest", 3),
+        par(
+            "This goes beyond the question (which asks for the extrema of s' itself): the extrema "
+            "of ",
+            formula("s''"),
+            " are where s' rises and falls fastest. ",
+            formula("s'''(z) = 0"),
+            " at ",
+            *_approx("z = ", z_lo),
+            ", where ",
+            formula("s''"),
+            " has its maximum ",
+            *_approx("", d2_hi),
+            ", and at ",
+            *_approx("z = ", z_hi),
+            ", where it has its minimum ",
+            *_approx("", d2_lo),
+            " (SymPy: ",
+            formula("s''''"),
+            " there is ",
+            usym(a.d4_at_steepest[0]),
+            " and ",
+            usym(a.d4_at_steepest[1]),
+            ").",
         ),
     ]
 
 
-def _approx(lhs: str, value: sp.Basic) -> Math:
-    """``lhs value = 0.1234``, the exact value (SymPy) and its decimal (``\\approx`` in LaTeX)."""
-    return m(lhs, value, Math(" = ", r" \approx "), fmt(float(value), 4))
+def _approx(lhs: str, value: sp.Basic) -> list[Inline]:
+    """``lhs value ≈ 0.1234``: the exact value (SymPy) and its decimal."""
+    return [formula(lhs), usym(value), Math(" ≈ ", r" \approx "), human(float(value), 4)]
+
+
+# ---- parts (b) and (d) -------------------------------------------------------------------------
+
+
+def _tables(p: NumericPart) -> list[Block]:
+    t = p.trace
+    names = _REGRESSION_NAMES if t.spec.output_activation == "identity" else {}
+    return [_unicode(b, names) for b in (forward_table(t), backward_table(t), result_line(t))]
+
+
+def _ratio_working(p: NumericPart) -> Math:
+    """``|dL/dw3| / |dL/dw1| = a2 / |w3 s'(z2) · w2 s'(z1) · x| = ... = 144.6``."""
+    t = p.trace
+    L = t.depth
+    factors = [f"w{j + 1} s'(z{j})" for j in range(L - 1, 0, -1)]
+    values = " * ".join(fmt(abs(f), 4) for f in t.backward_factor[::-1])
+    return formula(
+        f"|dL/dw{L}| / |dL/dw1| = a{L - 1} / |{' * '.join(factors)} * x| = ",
+        f"{fmt(t.inputs[-1], 4)} / ({values} * {fmt(abs(t.x), 4)}) = ",
+        human(p.ratio_to_last[0], 4),
+    )
+
+
+def _steps_bullet(p: NumericPart) -> list[Paragraph]:
+    t = p.trace
+    out = []
+    for st in p.steps:
+        changes = [
+            [formula(f"w{k + 1}: "), change(w0, w1)]
+            for k, (w0, w1) in enumerate(zip(t.weights, st.weights_after, strict=True))
+        ]
+        out.append(
+            par(
+                "One gradient step ",
+                formula("w <- w - eta dL/dw"),
+                " with ",
+                formula(f"eta = {st.learning_rate:g}"),
+                ": ",
+                *join(changes, "; "),
+                ". The loss goes ",
+                change(t.loss, st.loss_after),
+                ".",
+            )
+        )
+    return out
+
+
+def _part_b(sol: Solution) -> list[Block]:
+    p = sol.b
+    t = p.trace
+    frac = p.derivative_fraction_of_max
+    ratios = p.ratio_to_last
+    y, d_out = float(t.prediction), float(t.activation_derivative[-1])
+    bound = [formula(f"|w{k + 2}|/4 = ", human(b, 4)) for k, b in enumerate(p.factor_bound)]
+    first_lr = p.steps[-1]
+    return [
+        Heading("(b) Classification: backpropagation at the given point", 2),
+        par(
+            "Answer. At ",
+            formula(_point(t)),
+            ": ",
+            *_grads(t),
+            ". The gradient shrinks towards the input: ",
+            formula("|dL/dw1|"),
+            f" is {fmt(ratios[0], 4)} times smaller than ",
+            formula("|dL/dw3|"),
+            ", and ",
+            formula("|dL/dw2|"),
+            f" {fmt(ratios[1], 4)} times smaller.",
+        ),
+        Heading("Working: the output delta (cross-entropy through the sigmoid)", 3),
+        par(
+            "With ",
+            formula("y = s(z3)"),
+            " and ",
+            formula("L = -(y_hat log y + (1 - y_hat) log(1 - y))"),
+            ", the chain rule gives",
+        ),
+        _derivation(sol.b_delta, "delta3 = dL/dz3"),
+        par(
+            _verified([sol.b_delta]),
+            " This is why the sigmoid's own derivative ",
+            formula("s'(z3) = y(1 - y) = "),
+            human(d_out),
+            ", printed for layer 3 in the table below, does not appear in ",
+            formula("delta3"),
+            ": it cancels against the denominators ",
+            formula("y"),
+            " and ",
+            formula("1 - y"),
+            " of ",
+            formula("dL/dy = "),
+            human(float(t.dloss_dprediction)),
+            ". Here ",
+            formula(f"delta3 = y - y_hat = {fmt(y)} - {fmt(t.target)} = "),
+            human(float(t.delta[-1])),
+            ".",
+        ),
+        Heading("Working: backpropagation", 3),
+        par(
+            "Going back, ",
+            formula("delta_(k-1) = delta_k w_k s'(z_(k-1))"),
+            " and ",
+            formula("dL/dw_k = delta_k a_(k-1)"),
+            " (with ",
+            formula("a_0 = x"),
+            ", ",
+            formula("a_k = s(z_k)"),
+            " and ",
+            formula("s'(z_k) = a_k (1 - a_k)"),
+            " from (a)). Written out:",
+        ),
+        _chain_lines(sol.c, "(y - y_hat)"),
+        *_tables(p),
+        Heading("Why the gradients have these sizes", 3),
+        Bullets(
+            (
+                par(
+                    "Each layer passed back multiplies the gradient by ",
+                    formula("w_j s'(z_(j-1))"),
+                    ": here ",
+                    *join(
+                        [
+                            formula(f"w{k + 2} s'(z{k + 1}) = ", human(f, 4))
+                            for k, f in enumerate(t.backward_factor)
+                        ]
+                    ),
+                    ". So ",
+                    _ratio_working(p),
+                    ".",
+                ),
+                par(
+                    "The units are not saturated: ",
+                    *join(
+                        [
+                            [formula(f"s'(z{k + 1})"), " is ", pct(f, 3), " of its maximum 1/4"]
+                            for k, f in enumerate(frac[:-1])
+                        ]
+                    ),
+                    ". The shrinking comes from the small weights: ",
+                    *join(bound),
+                    " are the most those factors could be. A sigmoid layer with a weight below 4 "
+                    "in size cannot pass the gradient back undiminished.",
+                ),
+                *_steps_bullet(p),
+                par(
+                    f"So with a learning rate of {first_lr.learning_rate:g}, ",
+                    formula("w1"),
+                    " moves by ",
+                    pct(first_lr.relative_change[0], 2),
+                    " of its value and ",
+                    formula(f"w{t.depth}"),
+                    " by ",
+                    pct(first_lr.relative_change[-1], 3),
+                    ": the first layer barely learns.",
+                ),
+            )
+        ),
+    ]
+
+
+def _part_c(sol: Solution) -> list[Block]:
+    c = sol.c
+    verified = all(f.verified for f in sol.c_factored)
+    return [
+        Heading("(c) Regression: the gradients derived", 2),
+        par(
+            "Answer. Name the pre-activations ",
+            formula("z1 = w1 x"),
+            ", ",
+            formula("z2 = w2 s(z1)"),
+            " and the output ",
+            formula("y = z3 = w3 s(z2)"),
+            " (no sigmoid on it, so no ",
+            formula("a3"),
+            " here). Then",
+        ),
+        _chain_lines(c, "2(y - y_hat)"),
+        par(
+            "with ",
+            formula("s'(z) = s(z) (1 - s(z)) = (exp(-z))/((1 + exp(-z))^2)"),
+            " from (a). Substituting ",
+            formula("z1, z2"),
+            " and y gives each gradient in ",
+            formula("w1, w2, w3, x, y_hat"),
+            " alone; for instance ",
+            formula("dL/dw3 = 2 (w3 s(w2 s(w1 x)) - y_hat) s(w2 s(w1 x))"),
+            ".",
+        ),
+        Heading("Working", 3),
+        par("The loss is ", formula("L = (y_hat - y)^2"), ", so"),
+        _derivation(sol.c_dl_dy),
+        par(
+            "and, since the output has no activation, ",
+            formula("delta3 = dL/dz3 = dL/dy * dy/dz3 = 2(y - y_hat) * 1"),
+            ". Going back as in (b), ",
+            formula("delta2 = delta3 w3 s'(z2)"),
+            ", ",
+            formula("delta1 = delta2 w2 s'(z1)"),
+            ", and ",
+            formula("dL/dw3 = delta3 s(z2)"),
+            ", ",
+            formula("dL/dw2 = delta2 s(z1)"),
+            ", ",
+            formula("dL/dw1 = delta1 x"),
+            ": the formulas above. "
+            + _verified([sol.c_dl_dy])
+            + (
+                " SymPy also differentiates the whole loss "
+                if verified
+                else " SymPy differentiated the whole loss "
+            ),
+            formula("L = (y_hat - w3 s(w2 s(w1 x)))^2"),
+            " by each weight directly and "
+            + (
+                "finds the same three gradients."
+                if verified
+                else "finds that some of the formulas above do NOT match."
+            ),
+        ),
+        par(
+            "Observation. Only the first factor, ",
+            formula("2(y - y_hat)"),
+            ", involves the target. It scales all three gradients alike; the rest is the "
+            "sensitivity ",
+            formula("dy/dw_k"),
+            " of the prediction, the same chain of ",
+            formula("w_j s'(z_(j-1))"),
+            " factors as in (b). So the target can make the gradients large or small, but not "
+            "change their ratios between layers.",
+        ),
+    ]
+
+
+def _part_d(sol: Solution) -> list[Block]:
+    p, b = sol.d, sol.b
+    t = p.trace
+    ratios = p.ratio_to_last
+    scale = abs(float(t.grad_weight[-1] / b.trace.grad_weight[-1]))
+    big = p.steps[-1]
+    k_big = int(np.argmax(big.relative_change))
+    blocks: list[Block] = [
+        Heading("(d) Regression: the gradients at the given point", 2),
+        par(
+            "Answer. At ",
+            formula(_point(t)),
+            ": ",
+            *_grads(t),
+            ". They are ",
+            human(scale, 4),
+            " times larger than in (b), with the same ratios between layers (",
+            formula("|dL/dw1|"),
+            f" is {fmt(ratios[0], 4)} times smaller than ",
+            formula("|dL/dw3|"),
+            "): vanishing across layers and exploding in scale at once.",
+        ),
+        Heading("Working: the formulas of (c) at these numbers", 3),
+        par(
+            "The forward pass gives ",
+            formula("y = "),
+            human(float(t.prediction)),
+            ", far from the target, so ",
+            formula(f"dL/dy = 2(y - y_hat) = 2({fmt(t.prediction)} - {fmt(t.target)}) = "),
+            human(float(t.dloss_dprediction)),
+            ". This is ",
+            formula("delta3"),
+            ", since ",
+            formula("dy/dz3 = 1"),
+            ".",
+        ),
+        *_tables(p),
+        Heading("Why the gradients have these sizes", 3),
+    ]
+    why = [
+        par(
+            "Behind the output, the chain is the one of (b): the same factors ",
+            *join(
+                [
+                    formula(f"w{k + 2} s'(z{k + 1}) = ", human(f, 4))
+                    for k, f in enumerate(t.backward_factor)
+                ]
+            ),
+            ", hence the same ratio ",
+            human(ratios[0], 4),
+            ". What differs is the factor in front: ",
+            formula("delta3 = 2(y - y_hat) = "),
+            human(float(t.delta[-1])),
+            " here, against ",
+            formula("delta3 = y - y_hat = "),
+            human(float(b.trace.delta[-1])),
+            " in (b). That factor, ",
+            human(abs(float(t.delta[-1] / b.trace.delta[-1])), 4),
+            " times larger, is the whole difference.",
+        ),
+        par(
+            "Divided by ",
+            formula("dL/dy"),
+            ", the gradients are the sensitivities ",
+            *join([formula(f"dy/dw{k + 1} = ", human(v, 4)) for k, v in enumerate(p.sensitivity)]),
+            ": ordinary sizes. The gradients are huge only because the target is far from "
+            "anything the network outputs now.",
+        ),
+    ]
+    if t.inputs[-1] != 0:
+        need = t.target / t.inputs[-1]
+        why.append(
+            par(
+                "The scale of the problem: to reach the target through the last layer alone, ",
+                formula("w3"),
+                " would have to be ",
+                formula("y_hat / a2 = "),
+                human(need, 4),
+                ", ",
+                human(abs(need / t.weights[-1]), 3),
+                " times its present value.",
+            )
+        )
+    why += _steps_bullet(p)
+    why.append(
+        par(
+            f"So at a learning rate of {big.learning_rate:g}, ",
+            formula(f"w{k_big + 1}"),
+            " jumps by ",
+            pct(big.relative_change[k_big], 3),
+            " of its value",
+            *(
+                [" and changes sign"]
+                if np.sign(big.weights_after[k_big]) != np.sign(t.weights[k_big])
+                else []
+            ),
+            ", while ",
+            formula("w1"),
+            " moves by ",
+            pct(big.relative_change[0], 3),
+            ": one learning rate cannot suit layers whose gradients differ this much, which is "
+            "what scaling the target or clipping the gradient norm addresses.",
+        )
+    )
+    blocks.append(Bullets(tuple(why)))
+    return blocks
+
+
+def _point(t: Trace) -> str:
+    ws = ", ".join(fmt(w) for w in t.weights)
+    return f"w = ({ws}), x = {fmt(t.x)}, y_hat = {fmt(t.target)}"
+
+
+def solution_document(sol: Solution) -> list[Block]:
+    """The whole worked solution, parts a-d: each part opens with the answer, then the working
+    (every derivation step checked by SymPy), then the observations, computed from the numbers."""
+    intro = par(
+        "The network is a chain of three one-unit layers without biases: ",
+        formula("z1 = w1 x, a1 = s(z1), z2 = w2 a1, a2 = s(z2), z3 = w3 a2"),
+        ", with the sigmoid ",
+        formula("s(z) = (1)/(1 + exp(-z))"),
+        ". Classification: ",
+        formula("y = a3 = s(z3)"),
+        " with the cross-entropy ",
+        formula("L = -(y_hat log y + (1 - y_hat) log(1 - y))"),
+        ". Regression: ",
+        formula("y = z3"),
+        " with ",
+        formula("L = (y_hat - y)^2"),
+        ". As in the exercise, ",
+        formula("y"),
+        " is the prediction and ",
+        formula("y_hat"),
+        " the label or target.",
+    )
+    return [
+        Heading("Vanishing and exploding gradients: the exercise, solved", 1),
+        intro,
+        *_part_a(sol),
+        *_part_b(sol),
+        *_part_c(sol),
+        *_part_d(sol),
+    ]
 
 
 # ---- parts (b) and (d) -------------------------------------------------------------------------
@@ -150,189 +703,6 @@ def _closed_lines(deriv: ChainDerivation, progress: Progress | None = None) -> E
         if progress is not None:
             progress(i + 1, len(deriv.gradients))
     return Equations(tuple(lines))
-
-
-def _numeric_part(p: NumericPart, heading: str) -> list[Block]:
-    t = p.trace
-    L = t.depth
-    ratios = p.ratio_to_last
-    blocks: list[Block] = [Heading(heading, 2), spec_line(t)]
-    blocks.append(
-        par(
-            "Backpropagation computes, from the output back, ",
-            m("delta_k = dL/dz_k"),
-            " and then ",
-            m("dL/dw_k = delta_k a_(k-1)"),
-            " (with ",
-            m("a_0 = x"),
-            "). In symbols (derived by SymPy):",
-        )
-    )
-    blocks.append(_formula_lines(p.derivation))
-    blocks += [forward_table(t), backward_table(t), result_line(t)]
-
-    # observations, every figure computed from the trace
-    obs: list[Paragraph] = []
-    smaller: list[list[Inline]] = [
-        [m(f"|dL/dw{k + 1}|"), f" is {fmt(r, 4)} times smaller than ", m(f"|dL/dw{L}|")]
-        for k, r in enumerate(ratios[:-1])
-    ]
-    if L > 1:
-        factors = t.backward_factor
-        frac = p.derivative_fraction_of_max
-        per_layer = [
-            m(f"w{k + 2} {phi_name(t.spec.phi(k + 1).name)}'(z{k + 1}) = {fmt(f, 4)}")
-            for k, f in enumerate(factors)
-        ]
-        obs.append(par("Magnitudes: ", *join(smaller, "; "), "."))
-        why: list[Inline] = [
-            "Why: every layer passed back multiplies the gradient by ",
-            m("w_j phi'(z_(j-1))"),
-            ", here ",
-            *join(per_layer),
-            ".",
-        ]
-        if not np.isnan(frac[:-1]).all():
-            why += [
-                " The sigmoid units are far from saturation (",
-                *join(
-                    [
-                        [m(f"s'(z{k + 1})"), f" is {fmt(100 * f, 3)}% of its maximum ", m("1/4")]
-                        for k, f in enumerate(frac[:-1])
-                        if not np.isnan(f)
-                    ]
-                ),
-                "), so the shrinking comes from the bound ",
-                *join([m(f"|w{k + 2}|/4 = {fmt(bd, 4)}") for k, bd in enumerate(p.factor_bound)]),
-                ": a sigmoid layer with a small weight cannot pass the gradient back undiminished.",
-            ]
-        obs.append(Paragraph(tuple(why)))
-    if not t.spec.fused_bce:
-        obs.append(
-            par(
-                "The residual: ",
-                m(f"dL/dy = -2(y_hat - y) = {fmt(t.dloss_dprediction)}"),
-                " multiplies every gradient. Divided by it, the gradients are ",
-                *join([m(f"dy/dw{k + 1} = {fmt(v, 4)}") for k, v in enumerate(p.sensitivity)]),
-                ": ordinary sizes, shrinking towards the input as in (b). The gradients are huge only because "
-                "the target is far from anything the network can output now; the ratios between layers are "
-                "unchanged, so vanishing (across layers) and exploding (in scale) happen at once.",
-            )
-        )
-        if t.spec.output_activation == "identity" and t.inputs[-1] != 0:
-            need = t.target / t.inputs[-1]
-            obs.append(
-                par(
-                    f"The scale of the problem: to reach the target through the last layer alone, w{L} would "
-                    "have to be ",
-                    m(f"y_hat / a{L - 1} = {fmt(need, 4)}"),
-                    f", {fmt(abs(need / t.weights[-1]), 3)} times its present value.",
-                    *_step_contrast(p),
-                )
-            )
-    for st in p.steps:
-        changes = [
-            m(f"w{k + 1}: {fmt(w0, 4)} -> {fmt(w1, 4)} ({fmt(100 * rc, 3)}%)")
-            for k, (w0, w1, rc) in enumerate(
-                zip(t.weights, st.weights_after, st.relative_change, strict=True)
-            )
-        ]
-        obs.append(
-            par(
-                "One gradient step with learning rate ",
-                m(f"{st.learning_rate:g}"),
-                ": ",
-                *join(changes),
-                "; the prediction goes from ",
-                m(fmt(t.prediction)),
-                " to ",
-                m(fmt(st.prediction_after)),
-                " and the loss from ",
-                m(fmt(t.loss)),
-                " to ",
-                m(fmt(st.loss_after)),
-                ".",
-            )
-        )
-    blocks += [Heading("Observations", 3), Bullets(tuple(obs))]
-    return blocks
-
-
-def _step_contrast(p: NumericPart) -> list[Inline]:
-    """How unevenly the largest step moves the layers (one learning rate serves all of them)."""
-    if not p.steps or p.trace.depth < 2:
-        return []
-    st = p.steps[-1]
-    rc = st.relative_change
-    k = int(np.argmax(rc[:-1]))
-    return [
-        f" With learning rate {st.learning_rate:g}, w{len(rc)} moves by {fmt(100 * rc[-1], 3)}% of its "
-        f"value while w{k + 1} moves by {fmt(100 * rc[k], 3)}%: one learning rate cannot suit layers "
-        "whose gradients differ this much, which is what scaling the target or clipping the gradient "
-        "norm addresses."
-    ]
-
-
-# ---- part (c) ----------------------------------------------------------------------------------
-
-
-def _part_c(c: ChainDerivation) -> list[Block]:
-    return [
-        Heading("(c) Regression: the gradients derived", 2),
-        par(
-            "Without the final sigmoid, ",
-            m("y = z3 = w3 a2"),
-            " and ",
-            m("L = (y_hat - y)^2"),
-            ", so SymPy gives ",
-            m("dL/dz3 = dL/dy = ", c.output_delta),
-            " and, by the chain rule, the product of the factors met going back (with ",
-            m("s'(z) = a (1 - a)"),
-            " for a = s(z)):",
-        ),
-        _formula_lines(c),
-        par("Written out in the inputs (closed form, each factor simplified by SymPy):"),
-        _closed_lines(c),
-        par(
-            "Each gradient is the residual factor ",
-            m("2(y - y_hat)"),
-            " times the sensitivity ",
-            m("dy/dw_k"),
-            " of the prediction; only the last factor depends on the target.",
-        ),
-    ]
-
-
-def _at(trace: Trace) -> str:
-    ws = ", ".join(fmt(w) for w in trace.weights)
-    return f"w = ({ws}), x = {fmt(trace.x)}, y_hat = {fmt(trace.target)}"
-
-
-def solution_document(sol: Solution) -> list[Block]:
-    """The whole worked solution, parts a-d."""
-    intro = par(
-        "The network is a chain of three one-unit layers without biases: ",
-        m("z1 = w1 x, a1 = s(z1), z2 = w2 a1, a2 = s(z2), z3 = w3 a2"),
-        ". Classification: ",
-        m("y = s(z3)"),
-        " with ",
-        m("L = -(y_hat log y + (1 - y_hat) log(1 - y))"),
-        ". Regression: ",
-        m("y = z3"),
-        " with ",
-        m("L = (y_hat - y)^2"),
-        ". As in the exercise, y is the prediction and ",
-        m("y_hat"),
-        " the label or target.",
-    )
-    return [
-        Heading("Vanishing and exploding gradients: the exercise, solved", 1),
-        intro,
-        *_part_a(sol.a),
-        *_numeric_part(sol.b, f"(b) Classification at {_at(sol.b.trace)}"),
-        *_part_c(sol.c),
-        *_numeric_part(sol.d, f"(d) Regression at {_at(sol.d.trace)}"),
-    ]
 
 
 def derivation_document(

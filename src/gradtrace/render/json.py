@@ -24,6 +24,7 @@ from gradtrace.lab.remedies import RemedyRow
 from gradtrace.lab.training import TrainHistory
 from gradtrace.logmode import LogTrace
 from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis
+from gradtrace.symbolic.steps import Derivation
 
 __all__ = [
     "depth_dict",
@@ -129,6 +130,11 @@ def _part_a(a: SigmoidAnalysis) -> dict[str, Any]:
     }
 
 
+def _steps(d: Derivation) -> list[dict[str, Any]]:
+    """A derivation's lines: the equation (plain notation), its rule, and SymPy's check."""
+    return [{"equation": st.plain, "rule": st.rule, "verified": st.verified} for st in d.steps]
+
+
 def _numeric_part(p: NumericPart) -> dict[str, Any]:
     t = p.trace
     names = [f"w{k + 1}" for k in range(t.depth)]
@@ -191,9 +197,24 @@ def derivation_dict(
 def solution_dict(sol: Solution) -> dict[str, Any]:
     """The worked solution: parts a-d."""
     return {
-        "a": _part_a(sol.a),
-        "b": _numeric_part(sol.b),
-        "c": derivation_dict(sol.c),
+        "a": _part_a(sol.a)
+        | {
+            "derivative_steps": _steps(sol.a_first),
+            "second_derivative_steps": _steps(sol.a_second),
+        },
+        "b": _numeric_part(sol.b) | {"output_delta_steps": _steps(sol.b_delta)},
+        "c": derivation_dict(sol.c)
+        | {
+            "dloss_dprediction_steps": _steps(sol.c_dl_dy),
+            "factored": {
+                f.parameter: {
+                    "factors": [{"role": r, "layer": k} for r, k in f.factors],
+                    "expression": sp.sstr(f.expr),
+                    "verified": f.verified,
+                }
+                for f in sol.c_factored
+            },
+        },
         "d": _numeric_part(sol.d),
     }
 

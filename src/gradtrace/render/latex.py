@@ -25,9 +25,20 @@ def _escape(text: str) -> str:
 
 
 def _inline(parts: tuple[Inline, ...] | Inline) -> str:
-    if isinstance(parts, tuple):
-        return "".join(_inline(p) for p in parts)
-    return _escape(parts) if isinstance(parts, str) else f"${parts.latex}$"
+    if not isinstance(parts, tuple):
+        return _escape(parts) if isinstance(parts, str) else f"${parts.latex}$"
+    # formulas side by side are one formula: ``$a$$b$`` would read as display math
+    out: list[str] = []
+    run: list[str] = []
+    for p in (*parts, ""):
+        if isinstance(p, str):
+            if run:
+                out.append("$" + "".join(run) + "$")
+                run = []
+            out.append(_inline(p))
+        else:
+            run.append(p.latex)
+    return "".join(out)
 
 
 _SECTION = {1: "section*", 2: "subsection*", 3: "subsubsection*"}
@@ -42,7 +53,11 @@ def document_latex(blocks: list[Block], *, standalone: bool = True) -> str:
         elif isinstance(block, Paragraph):
             out.append(_inline(block.parts))
         elif isinstance(block, Equations):
-            body = " \\\\\n".join(f"  & {line.latex}" for line in block.lines)
+            # a line with its own alignment marks (``lhs &= rhs &\quad& \text{rule}``) keeps them
+            body = " \\\\\n".join(
+                f"  {line.latex}" if "&" in line.latex else f"  & {line.latex}"
+                for line in block.lines
+            )
             out.append("\\begin{align*}\n" + body + "\n\\end{align*}")
         elif isinstance(block, Table):
             cols = "l" * len(block.header)
@@ -66,6 +81,7 @@ def document_latex(blocks: list[Block], *, standalone: bool = True) -> str:
         return body
     return (
         "\\documentclass[11pt]{article}\n\\usepackage[margin=2cm]{geometry}\n"
+        "\\usepackage[T1]{fontenc}\n\\usepackage{lmodern}\n"
         "\\usepackage{amsmath,amssymb,graphicx}\n\\allowdisplaybreaks\n\\sloppy\n"
         "\\begin{document}\n" + body + "\\end{document}\n"
     )

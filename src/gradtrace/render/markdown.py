@@ -21,9 +21,20 @@ __all__ = ["document_markdown", "solution_markdown", "trace_markdown"]
 
 
 def _inline(parts: tuple[Inline, ...] | Inline) -> str:
-    if isinstance(parts, tuple):
-        return "".join(_inline(p) for p in parts)
-    return parts if isinstance(parts, str) else f"${parts.latex}$"
+    if not isinstance(parts, tuple):
+        return parts if isinstance(parts, str) else f"${parts.latex}$"
+    # formulas side by side are one formula: ``$a$$b$`` would read as display math
+    out: list[str] = []
+    run: list[str] = []
+    for p in (*parts, ""):
+        if isinstance(p, str):
+            if run:
+                out.append("$" + "".join(run) + "$")
+                run = []
+            out.append(_inline(p))
+        else:
+            run.append(p.latex)
+    return "".join(out)
 
 
 def _cell(c: Inline) -> str:
@@ -39,7 +50,11 @@ def document_markdown(blocks: list[Block]) -> str:
         elif isinstance(block, Paragraph):
             out.append(_inline(block.parts))
         elif isinstance(block, Equations):
-            out.append("\n".join(f"$$\n{line.latex}\n$$" for line in block.lines))
+            if any("&" in line.latex for line in block.lines):  # aligned derivation steps
+                rows = " \\\\\n".join(line.latex for line in block.lines)
+                out.append(f"$$\n\\begin{{aligned}}\n{rows}\n\\end{{aligned}}\n$$")
+            else:
+                out.append("\n".join(f"$$\n{line.latex}\n$$" for line in block.lines))
         elif isinstance(block, Table):
             lines = [f"**{block.caption}**", ""] if block.caption else []
             lines.append("| " + " | ".join(_cell(h) for h in block.header) + " |")
