@@ -186,9 +186,12 @@ def _json(obj: Any) -> None:
 
 
 def _console() -> Any:
+    """A rich console: the terminal's width; piped, ``$COLUMNS`` if set, else 110."""
+    import shutil
+
     from rich.console import Console
 
-    return Console(width=None if sys.stdout.isatty() else 110)
+    return Console(width=None if sys.stdout.isatty() else shutil.get_terminal_size((110, 24))[0])
 
 
 def _emit(blocks: list[Any], fmt: Format) -> None:

@@ -171,7 +171,9 @@ def _part_a(sol: Solution) -> list[Block]:
             formula("w s'(z)"),
             ", at most ",
             formula("|w|/4"),
-            " in size, so gradients shrink layer by layer, and almost vanish where units saturate.",
+            " in size, so as long as ",
+            formula("|w| < 4"),
+            " gradients shrink layer by layer, and almost vanish where units saturate.",
         ),
         Heading("Working: the first derivative (chain rule)", 3),
         par("Write ", formula("s(z) = (1)/(1 + exp(-z)) = (1 + exp(-z))^(-1)"), ". Then"),
@@ -254,13 +256,16 @@ def _part_a(sol: Solution) -> list[Block]:
             ".",
         ),
         par(
-            "What it means for backpropagation. Going back through layer j multiplies the "
-            "gradient by ",
-            formula("w_j s'(z_j)"),
+            "What it means for backpropagation. Going back from layer ",
+            formula("j"),
+            " to layer ",
+            formula("j - 1"),
+            " multiplies the gradient by ",
+            formula("w_j s'(z_(j-1))"),
             ", at most ",
             formula("|w_j|/4"),
-            " in size. With weights of size 1 or less, that is a factor 4 or more per layer; a "
-            "saturated unit (",
+            " in size. With weights of size 1 or less, each such factor is at most 1/4: the "
+            "gradient shrinks by a factor 4 or more per layer; a saturated unit (",
             formula("|z| = 5"),
             ") passes back only ",
             pct(tails[1][1] / top, 2),
@@ -315,18 +320,21 @@ def _ratio_working(p: NumericPart) -> Math:
     t = p.trace
     L = t.depth
     factors = [f"w{j + 1} s'(z{j})" for j in range(L - 1, 0, -1)]
-    values = " * ".join(fmt(abs(f), 4) for f in t.backward_factor[::-1])
+    # five digits, so that the shown arithmetic gives the quoted ratio to its four
+    values = " * ".join(fmt(abs(f), 5) for f in t.backward_factor[::-1])
     return formula(
         f"|dL/dw{L}| / |dL/dw1| = a{L - 1} / |{' * '.join(factors)} * x| = ",
-        f"{fmt(t.inputs[-1], 4)} / ({values} * {fmt(abs(t.x), 4)}) = ",
+        f"{fmt(t.inputs[-1], 5)} / ({values} * {fmt(abs(t.x), 5)}) = ",
         human(p.ratio_to_last[0], 4),
     )
 
 
-def _steps_bullet(p: NumericPart) -> list[Paragraph]:
+def _steps_bullet(p: NumericPart, *, explain: bool = False) -> list[Paragraph]:
+    """One bullet per gradient step of ``p``; ``explain`` says, once, what the percentages are."""
     t = p.trace
     out = []
-    for st in p.steps:
+    for i, st in enumerate(p.steps):
+        note = explain and i == 0
         changes = [
             [formula(f"w{k + 1}: "), change(w0, w1)]
             for k, (w0, w1) in enumerate(zip(t.weights, st.weights_after, strict=True))
@@ -341,7 +349,11 @@ def _steps_bullet(p: NumericPart) -> list[Paragraph]:
                 *join(changes, "; "),
                 ". The loss goes ",
                 change(t.loss, st.loss_after),
-                ".",
+                *(
+                    [" (each percentage: the change over ", formula("|w|"), " or over the loss)."]
+                    if note
+                    else ["."]
+                ),
             )
         )
     return out
@@ -444,7 +456,7 @@ def _part_b(sol: Solution) -> list[Block]:
                     " are the most those factors could be. A sigmoid layer with a weight below 4 "
                     "in size cannot pass the gradient back undiminished.",
                 ),
-                *_steps_bullet(p),
+                *_steps_bullet(p, explain=True),
                 par(
                     f"So with a learning rate of {first_lr.learning_rate:g}, ",
                     formula("w1"),
@@ -634,8 +646,10 @@ def _part_d(sol: Solution) -> list[Block]:
             formula("w1"),
             " moves by ",
             pct(big.relative_change[0], 3),
-            ": one learning rate cannot suit layers whose gradients differ this much, which is "
-            "what scaling the target or clipping the gradient norm addresses.",
+            ". Scaling the target or clipping the gradient norm tames the overall blow-up, but "
+            "both rescale every layer's gradient by the same factor; the imbalance between "
+            "layers needs per-parameter step sizes (RMSProp, Adam), a better initialization, or "
+            "activations that do not saturate.",
         )
     )
     blocks.append(Bullets(tuple(why)))
