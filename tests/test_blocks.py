@@ -44,3 +44,10 @@ def test_num() -> None:
     assert num(-1.234567e-5, 3) == Math("-1.23e-05", r"-1.23 \times 10^{-5}")
     assert num(0.25) == Math("0.25", "0.25")
     assert num(math.inf).latex == r"\infty" and num(math.nan).latex == r"\mathrm{nan}"
+
+
+def test_primed_names_in_prose_become_math_and_apostrophes_stay() -> None:
+    from gradtrace.render.blocks import math_primes
+
+    assert math_primes("s' is even, and s'' changes sign") == "$s'$ is even, and $s''$ changes sign"
+    assert math_primes("the sigmoid's slope; don't") == "the sigmoid's slope; don't"

@@ -372,3 +372,12 @@ def change(before: Real, after: Real, sig: int = 6) -> Math:
         f"{hb.plain} → {ha.plain} ({rel.plain})",
         rf"{hb.latex} \to {ha.latex}\ ({rel.latex})",
     )
+
+
+_PRIMED = re.compile(r"(?<![A-Za-z])([a-z])('{1,4})(?![A-Za-z])")
+
+
+def math_primes(text: str, wrap: str = "$") -> str:
+    """Prose with each primed one-letter name (``s'``, ``s''``) set as math (``$s'$``): in text
+    mode LaTeX typesets ``'`` as a closing quote. Apostrophes inside words are left alone."""
+    return _PRIMED.sub(lambda mt: f"{wrap}{mt.group(1)}{mt.group(2)}{wrap}", text)

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from gradtrace.render.blocks import Block, Bullets, Equations, Heading, Inline, Paragraph, Table
+from gradtrace.render.blocks import (
+    Block,
+    Bullets,
+    Equations,
+    Heading,
+    Inline,
+    Paragraph,
+    Table,
+    math_primes,
+)
 
 __all__ = ["document_latex"]
 
@@ -21,7 +30,7 @@ _ESCAPES = {
 
 
 def _escape(text: str) -> str:
-    return "".join(_ESCAPES.get(ch, ch) for ch in text)
+    return math_primes("".join(_ESCAPES.get(ch, ch) for ch in text))
 
 
 def _inline(parts: tuple[Inline, ...] | Inline) -> str:

@@ -13,6 +13,7 @@ from gradtrace.render.blocks import (
     Inline,
     Paragraph,
     Table,
+    math_primes,
 )
 from gradtrace.render.exercise import solution_document
 from gradtrace.render.trace import trace_document
@@ -22,7 +23,7 @@ __all__ = ["document_markdown", "solution_markdown", "trace_markdown"]
 
 def _inline(parts: tuple[Inline, ...] | Inline) -> str:
     if not isinstance(parts, tuple):
-        return parts if isinstance(parts, str) else f"${parts.latex}$"
+        return math_primes(parts) if isinstance(parts, str) else f"${parts.latex}$"
     # formulas side by side are one formula: ``$a$$b$`` would read as display math
     out: list[str] = []
     run: list[str] = []
