@@ -5,6 +5,8 @@ The public API, by layer (imports flow one way, top to bottom)::
     activations, losses   value, derivatives, SymPy forms
     network               ChainSpec (architecture), Network (with numbers), presets
     backprop              backprop -> Trace (the canonical backward recursion)
+    dense                 DenseSpec, DenseNetwork, dense_backprop -> DenseTrace (width n_k)
+    inits                 weight initializations (LeCun, Xavier, He, orthogonal, mean-field)
     logmode               backprop_log -> LogTrace (log-magnitude, for very deep chains)
     gradcheck             central differences
     symbolic              SymPy derivations (part a, closed-form gradients)
@@ -18,6 +20,7 @@ import sys as _sys
 
 from gradtrace.activations import ACTIVATIONS, Activation, get_activation
 from gradtrace.backprop import Trace, backprop
+from gradtrace.dense import DenseNetwork, DenseSpec, DenseTrace, dense_backprop
 from gradtrace.errors import SpecError
 from gradtrace.logmode import LogTrace, backprop_log
 from gradtrace.losses import LOSSES, Loss, get_loss
@@ -31,6 +34,9 @@ __all__ = [
     "PRESETS",
     "Activation",
     "ChainSpec",
+    "DenseNetwork",
+    "DenseSpec",
+    "DenseTrace",
     "LogTrace",
     "Loss",
     "Network",
@@ -40,6 +46,7 @@ __all__ = [
     "__version__",
     "backprop",
     "backprop_log",
+    "dense_backprop",
     "get_activation",
     "get_loss",
     "get_preset",
