@@ -40,7 +40,7 @@ def m(plain: str) -> Math:
     ``^(..)`` to ``^{..}``, ``sqrt(..)`` to ``\\sqrt{..}``, ``z1`` to ``z_1``)."""
     tex = plain
     for pattern, latex in _TEX:
-        tex = re.sub(pattern, lambda _mt, latex=latex: latex, tex)
+        tex = re.sub(pattern, latex.replace("\\", "\\\\"), tex)
     tex = re.sub(r"\^\(([^()]*(?:\([^()]*\))?[^()]*)\)", r"^{\1}", tex)
     tex = re.sub(r"sqrt\(([^()]*(?:\([^()]*\))?[^()]*)\)", lambda mt: "\\sqrt{" + mt[1] + "}", tex)
     tex = re.sub(r"\b([uz])(\d)\b", r"\1_\2", tex)
