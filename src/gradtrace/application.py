@@ -36,6 +36,8 @@ from gradtrace.logmode import LogTrace, backprop_log
 from gradtrace.network import ChainSpec, Network, Preset, get_preset
 from gradtrace.render.json import log_trace_dict, trace_dict
 from gradtrace.symbolic import MAX_SYMBOLIC_DEPTH, ChainDerivation, derive_chain
+from gradtrace.theory.meanfield import MeanField, PhaseDiagram, gradient_growth, mean_field
+from gradtrace.theory.meanfield import phase_diagram as _phase_diagram
 
 if TYPE_CHECKING:
     from gradtrace.report import ReportConfig
@@ -46,6 +48,7 @@ __all__ = [
     "GradResult",
     "Limits",
     "Problem",
+    "TheoryResult",
     "depth_config",
     "derive",
     "grad",
@@ -54,6 +57,8 @@ __all__ = [
     "report_config",
     "resolve_problem",
     "resolve_spec",
+    "theory",
+    "theory_grid",
     "train_config",
 ]
 
@@ -355,3 +360,38 @@ def report_config(*, seed: int = 0, samples: int = 100_000, quick: bool = False)
         train_steps=300,
         remedies_steps=100,
     )
+
+
+# ---- mean-field theory ----------------------------------------------------------------------
+
+MAX_THEORY_DEPTH = 100_000
+"""Deepest L for the predicted gradient growth of ``gradtrace theory``."""
+
+
+@dataclass(frozen=True, eq=False)
+class TheoryResult:
+    """``gradtrace theory``: the mean-field picture at one point and the predicted gradient
+    growth ``chi_1^(L-l)`` for layers ``l = 1 .. L``."""
+
+    mean_field: MeanField
+    growth: np.ndarray
+
+
+def theory(activation: str, sigma_w2: float, sigma_b2: float, *, depth: int = 20) -> TheoryResult:
+    """Mean-field theory at (sigma_w2, sigma_b2) for ``activation`` (SpecError on bad values)."""
+    if not 1 <= depth <= MAX_THEORY_DEPTH:
+        raise SpecError(
+            f"depth must be between 1 and {MAX_THEORY_DEPTH:,}, got {depth}", field="depth"
+        )
+    mf = mean_field(activation, sigma_w2, sigma_b2)
+    return TheoryResult(mf, gradient_growth(mf, depth))
+
+
+def theory_grid(mf: MeanField, points: int = 200) -> PhaseDiagram:
+    """The phase diagram around ``mf``'s point: sigma_w2 up to 4 (or past the point and the
+    critical line), sigma_b2 up to 0.3 (or past the point); ``points`` x ``points``."""
+    top_w = max(4.0, 1.25 * mf.sigma_w2, 1.25 * (mf.sigma_w2_critical or 0.0))
+    top_b = max(0.3, 1.25 * mf.sigma_b2)
+    w = np.linspace(top_w / points, top_w, points)
+    b = np.linspace(0.0, top_b, points)
+    return _phase_diagram(mf.activation, w, b)

@@ -3,6 +3,7 @@
 * ``trace_dict``: ``gradtrace grad --json``.
 * ``solution_dict``: ``gradtrace solve --format json``.
 * ``derivation_dict``: ``gradtrace derive --format json``.
+* ``theory_dict``: ``gradtrace theory --json``.
 
 Expression strings are SymPy-parseable in the symbols ``w1 .. wL``, ``b1 .. bL``, ``x``,
 ``y_hat``, with the sigmoid written out through ``exp``.
@@ -25,6 +26,7 @@ from gradtrace.lab.training import TrainHistory
 from gradtrace.logmode import LogTrace
 from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis
 from gradtrace.symbolic.steps import Derivation
+from gradtrace.theory.meanfield import MeanField
 
 __all__ = [
     "depth_dict",
@@ -33,6 +35,7 @@ __all__ = [
     "montecarlo_dict",
     "remedies_dict",
     "solution_dict",
+    "theory_dict",
     "trace_dict",
     "train_dict",
     "train_heatmap",
@@ -366,4 +369,25 @@ def remedies_dict(rows: tuple[RemedyRow, ...]) -> dict[str, Any]:
             }
             for r in rows
         ]
+    }
+
+
+def theory_dict(mf: MeanField) -> dict[str, Any]:
+    """``gradtrace theory --json``: exactly the contract's keys; ``null`` for infinite or
+    undefined values (``xi_c`` at the critical line, ``q_star`` when q grows without bound)."""
+
+    def opt(v: float | None) -> float | None:
+        return None if v is None else _f(v)
+
+    return {
+        "activation": mf.activation,
+        "sigma_w2": mf.sigma_w2,
+        "sigma_b2": mf.sigma_b2,
+        "q_star": opt(mf.q_star),
+        "c_star": opt(mf.c_star),
+        "chi_1": _f(mf.chi_1),
+        "xi_q": _f(mf.xi_q),
+        "xi_c": _f(mf.xi_c),
+        "phase": mf.phase,
+        "sigma_w2_critical": opt(mf.sigma_w2_critical),
     }
