@@ -238,3 +238,41 @@ def test_figure(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: 
     pytest.importorskip("matplotlib")
     code, _, _ = run(capsys, "theory", "--figure", str(tmp_path / "pd.png"))
     assert code == 0 and (tmp_path / "pd.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("act", "sw", "sb", "q_tol"),
+    [
+        # tanh, ordered and chaotic: per-layer q from 500 x 8 units fluctuates by ~2 %; 10 % is
+        # about four standard deviations
+        ("tanh", 1.5, 0.05, 0.10),
+        ("tanh", 3.0, 0.3, 0.10),
+        # relu at criticality: q is a product of per-layer fluctuations (Hanin 2018), which
+        # accumulate over depth: measured 10-19 % at depth 15
+        ("relu", 2.0, 0.0, 0.30),
+    ],
+)
+def test_simulation_agrees_with_theory_within_finite_width_tolerances(
+    capsys: pytest.CaptureFixture[str], act: str, sw: float, sb: float, q_tol: float
+) -> None:
+    args = ["theory", "--activation", act, f"--sigma-w2={sw}", f"--sigma-b2={sb}", "--depth", "15"]
+    code = main([*args, "--simulate", "--width", "500", "--samples", "8", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0
+    d = json.loads(out)
+    sim = d.pop("simulated")
+    assert set(d) == {
+        "activation", "sigma_w2", "sigma_b2", "q_star", "c_star", "chi_1", "xi_q", "xi_c",
+        "phase", "sigma_w2_critical",
+    }  # fmt: skip
+    q, q_pred = np.array(sim["q"]), np.array(sim["q_predicted"])
+    r, r_pred = np.array(sim["grad_norm_ratio"]), np.array(sim["grad_norm_ratio_predicted"])
+    assert q.shape == q_pred.shape == (16,) and r.shape == r_pred.shape == (15,)
+    assert np.all(np.abs(q / q_pred - 1) < q_tol)
+    # squared gradient norms of 500 x 8 units: log ratios within 0.3 (a factor 1.35); measured
+    # at most 0.16
+    assert np.all(np.abs(np.log(r) - np.log(r_pred)) < 0.3)
+    # once q has settled, the per-layer factor is chi_1 (the theory's prediction of vanishing or
+    # exploding), checked on the prediction itself
+    if act == "tanh":
+        assert r_pred[-2] == pytest.approx(d["chi_1"], rel=1e-3)

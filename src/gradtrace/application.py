@@ -32,12 +32,19 @@ from gradtrace.lab import training as _training
 from gradtrace.lab.depth import DepthConfig
 from gradtrace.lab.montecarlo import MonteCarloConfig
 from gradtrace.lab.training import TrainConfig, make_dataset
+from gradtrace.lab.wide import WideConfig
 from gradtrace.logmode import LogTrace, backprop_log
 from gradtrace.network import ChainSpec, Network, Preset, get_preset
 from gradtrace.render.json import log_trace_dict, trace_dict
 from gradtrace.symbolic import MAX_SYMBOLIC_DEPTH, ChainDerivation, derive_chain
-from gradtrace.theory.meanfield import MeanField, PhaseDiagram, gradient_growth, mean_field
+from gradtrace.theory.meanfield import (
+    MeanField,
+    PhaseDiagram,
+    gradient_growth,
+    mean_field,
+)
 from gradtrace.theory.meanfield import phase_diagram as _phase_diagram
+from gradtrace.theory.simulation import TheorySimulation, simulate_against_theory
 
 if TYPE_CHECKING:
     from gradtrace.report import ReportConfig
@@ -365,6 +372,8 @@ def report_config(*, seed: int = 0, samples: int = 100_000, quick: bool = False)
 # ---- mean-field theory ----------------------------------------------------------------------
 
 MAX_THEORY_DEPTH = 100_000
+MAX_SIMULATED_DEPTH = 200  # a simulated layer costs width^2 per sample: seconds at these bounds
+MAX_SIMULATED_WIDTH = 2000
 """Deepest L for the predicted gradient growth of ``gradtrace theory``."""
 
 
@@ -375,16 +384,38 @@ class TheoryResult:
 
     mean_field: MeanField
     growth: np.ndarray
+    simulated: TheorySimulation | None = None
 
 
-def theory(activation: str, sigma_w2: float, sigma_b2: float, *, depth: int = 20) -> TheoryResult:
-    """Mean-field theory at (sigma_w2, sigma_b2) for ``activation`` (SpecError on bad values)."""
+def theory(
+    activation: str,
+    sigma_w2: float,
+    sigma_b2: float,
+    *,
+    depth: int = 20,
+    simulate: bool = False,
+    width: int = 500,
+    samples: int = 4,
+    seed: int = 0,
+) -> TheoryResult:
+    """Mean-field theory at (sigma_w2, sigma_b2) for ``activation`` (SpecError on bad values);
+    with ``simulate``, also ``samples`` random nets of ``width`` units and ``depth`` layers."""
     if not 1 <= depth <= MAX_THEORY_DEPTH:
         raise SpecError(
             f"depth must be between 1 and {MAX_THEORY_DEPTH:,}, got {depth}", field="depth"
         )
     mf = mean_field(activation, sigma_w2, sigma_b2)
-    return TheoryResult(mf, gradient_growth(mf, depth))
+    sim = None
+    if simulate:
+        if depth > MAX_SIMULATED_DEPTH or width > MAX_SIMULATED_WIDTH:
+            raise SpecError(
+                f"--simulate takes depth up to {MAX_SIMULATED_DEPTH} and width up to "
+                f"{MAX_SIMULATED_WIDTH:,}, got depth {depth} and width {width:,}",
+                field="depth" if depth > MAX_SIMULATED_DEPTH else "width",
+            )
+        config = WideConfig(activation, sigma_w2, sigma_b2, width, depth, samples, seed)
+        sim = simulate_against_theory(config)
+    return TheoryResult(mf, gradient_growth(mf, depth), sim)
 
 
 def theory_grid(mf: MeanField, points: int = 200) -> PhaseDiagram:

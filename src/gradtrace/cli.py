@@ -604,6 +604,17 @@ def theory(
             help="Save the phase diagram (critical line, xi_c contours, your point) as PNG",
         ),
     ] = None,
+    simulate: Annotated[
+        bool,
+        typer.Option(
+            "--simulate", help="Also simulate random nets of --width units and --depth layers"
+        ),
+    ] = False,
+    width: Annotated[
+        int, typer.Option(parser=_whole, help="Units per layer of the simulated nets")
+    ] = 500,
+    samples: Annotated[int, typer.Option(parser=_whole, help="Simulated nets")] = 4,
+    seed: SeedOpt = 0,
     as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
@@ -612,7 +623,16 @@ def theory(
     from gradtrace.render.json import theory_dict
     from gradtrace.render.theory import theory_document
 
-    result = application.theory(activation, sigma_w2, sigma_b2, depth=depth)
+    result = application.theory(
+        activation,
+        sigma_w2,
+        sigma_b2,
+        depth=depth,
+        simulate=simulate,
+        width=width,
+        samples=samples,
+        seed=seed,
+    )
     if figure is not None:
         try:
             from gradtrace.plots import phase_diagram_figure, save
@@ -630,8 +650,8 @@ def theory(
         result,
         fmt,
         as_json,
-        lambda r: theory_dict(r.mean_field),
-        lambda r: theory_document(r.mean_field, r.growth),
+        lambda r: theory_dict(r.mean_field, r.simulated),
+        lambda r: theory_document(r.mean_field, r.growth, r.simulated),
     )
 
 

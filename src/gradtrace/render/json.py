@@ -27,6 +27,7 @@ from gradtrace.logmode import LogTrace
 from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis
 from gradtrace.symbolic.steps import Derivation
 from gradtrace.theory.meanfield import MeanField
+from gradtrace.theory.simulation import TheorySimulation
 
 __all__ = [
     "depth_dict",
@@ -372,9 +373,12 @@ def remedies_dict(rows: tuple[RemedyRow, ...]) -> dict[str, Any]:
     }
 
 
-def theory_dict(mf: MeanField) -> dict[str, Any]:
+def theory_dict(mf: MeanField, simulated: TheorySimulation | None = None) -> dict[str, Any]:
     """``gradtrace theory --json``: exactly the contract's keys; ``null`` for infinite or
-    undefined values (``xi_c`` at the critical line, ``q_star`` when q grows without bound)."""
+    undefined values (``xi_c`` at the critical line, ``q_star`` when q grows without bound).
+    With ``simulated`` (``--simulate``), also ``"simulated"``: the measured per-layer ``q``
+    (``q[0]`` the input's) and ``grad_norm_ratio`` (``|dL/dh^l|^2 / |dL/dh^L|^2``, layers 1 .. L)
+    beside the layer-by-layer predictions from the same input."""
 
     def opt(v: float | None) -> float | None:
         return None if v is None else _f(v)
@@ -390,4 +394,18 @@ def theory_dict(mf: MeanField) -> dict[str, Any]:
         "xi_c": _f(mf.xi_c),
         "phase": mf.phase,
         "sigma_w2_critical": opt(mf.sigma_w2_critical),
+    } | ({} if simulated is None else {"simulated": _simulated(simulated)})
+
+
+def _simulated(sim: TheorySimulation) -> dict[str, Any]:
+    c = sim.run.config
+    return {
+        "width": c.width,
+        "depth": c.depth,
+        "samples": c.samples,
+        "seed": c.seed,
+        "q": [_f(v) for v in sim.run.q],
+        "q_predicted": [_f(v) for v in sim.q_predicted],
+        "grad_norm_ratio": [_f(v) for v in sim.run.grad_norm_ratio],
+        "grad_norm_ratio_predicted": [_f(v) for v in sim.ratio_predicted],
     }

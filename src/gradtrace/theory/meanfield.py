@@ -52,6 +52,7 @@ __all__ = [
     "correlation_map",
     "critical_sigma_w2",
     "gradient_growth",
+    "layer_predictions",
     "length_map",
     "mean_field",
     "phase_diagram",
@@ -409,6 +410,29 @@ def gradient_growth(mf: MeanField, depth: int) -> np.ndarray:
         raise SpecError(f"depth must be at least 1, got {depth}", field="depth")
     with np.errstate(over="ignore", under="ignore"):
         return mf.chi_1 ** (depth - np.arange(1, depth + 1, dtype=np.float64))
+
+
+def layer_predictions(
+    activation: str | Activation, sigma_w2: float, sigma_b2: float, input_q: float, depth: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The mean-field prediction layer by layer, from an input of per-unit second moment
+    ``input_q``, for what ``lab.wide.simulate`` measures (Poole et al. 2016, Eq. 3; Schoenholz et
+    al. 2017, Sec. 5):
+
+    * ``q``, shape ``(depth + 1,)``: ``q^0 = input_q``, ``q^1 = sigma_w2 q^0 + sigma_b2`` (the
+      input enters linearly), then ``q^l = sigma_w2 E[phi(sqrt(q^(l-1)) z)^2] + sigma_b2``;
+    * ``ratio``, shape ``(depth,)``: ``E|dL/dh^l|^2 / E|dL/dh^L|^2 = prod_(k=l..L-1) sigma_w2
+      E[phi'(sqrt(q^k) z)^2]``, which is ``chi_1^(L-l)`` once ``q^k`` has reached ``q*``.
+    """
+    phi = _act(activation)
+    q = [float(input_q), sigma_w2 * float(input_q) + sigma_b2]
+    for _ in range(depth - 1):
+        q.append(float(length_map(phi, q[-1], sigma_w2, sigma_b2)))
+    qs = np.array(q)
+    factor = sigma_w2 * _expect(lambda u: phi.d1(u) ** 2, qs[1:depth])  # layers 1 .. L-1
+    with np.errstate(over="ignore", under="ignore"):
+        tail = np.cumprod(factor[::-1])[::-1]  # prod over k = l .. L-1
+    return qs, np.append(tail, 1.0)
 
 
 @dataclass(frozen=True, eq=False)
