@@ -678,16 +678,16 @@ def report(
 
     try:
         from gradtrace.application import report_config
-        from gradtrace.report import build_report, check_output_folder, write_report
+        from gradtrace.report import STAGES, build_report, check_output_folder, write_report
     except ImportError as e:
         raise SpecError(str(e)) from None
     target = Path(out)
     check_output_folder(target, force=force)  # before any work: fail fast, write nothing
     config = report_config(seed=seed, samples=samples, quick=quick)
     with _progress(enabled=not quiet and sys.stderr.isatty()) as update:
-        stages = iter(range(1, 6))
+        stages = iter(range(1, len(STAGES) + 1))
         built = build_report(
-            config, progress=(lambda _m: update(next(stages), 5)) if update else None
+            config, progress=(lambda _m: update(next(stages), len(STAGES))) if update else None
         )
     paths = write_report(built, target, force=force)
     sys.stdout.write(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})\n")
