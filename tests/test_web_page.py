@@ -179,6 +179,19 @@ def _edit(page, action) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_function(f"window.gradtraceUpdates > {n}")
 
 
+def _save_small(png: bytes, path: Path) -> None:
+    """A screenshot for docs/images: 128 colours where Pillow is installed (a third the size)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        path.write_bytes(png)
+        return
+    import io
+
+    im = Image.open(io.BytesIO(png)).convert("RGB")
+    im.quantize(colors=128, dither=Image.Dither.NONE).save(path, optimize=True)
+
+
 _LAYOUT = """() => {
   const cells = [...document.querySelectorAll('table td, table th')];
   const cut = cells.filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.textContent);
@@ -219,7 +232,7 @@ def test_layout_at_three_widths_and_depth_50(page) -> None:  # type: ignore[no-u
             assert len(cells) == depth and min(cells) >= 4, (width, cells)
             if os.environ.get("GRADTRACE_UPDATE_SCREENSHOT"):
                 name = f"explorer-{width}" + ("-depth50" if depth == 50 else "")
-                page.screenshot(path=str(IMAGES / f"{name}.png"), full_page=True)
+                _save_small(page.screenshot(full_page=True), IMAGES / f"{name}.png")
     # deep chains' formulas: a product, with the differing lower limit in view
     formulas = page.eval_on_selector_all("#formulas math", "ms => ms.map(m => m.textContent)")
     assert all("∏" in f for f in formulas[:47]) and "∏" not in formulas[49]

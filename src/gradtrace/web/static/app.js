@@ -177,8 +177,10 @@ function readNumber(input, fallback) {
 // page keeps the last valid value (and marks what it computed from it stale) until it is fixed
 function checkTyped(input, label) {
   const ok = Number.isFinite(input.valueAsNumber);
-  setError(`input:${input.id}`, ok ? "" : `${label}: "${input.value || "(empty)"}" is not a finite number`
-    + (input.validity.badInput || input.value === "" ? " (type a number such as -0.5 or 1e-3)" : ""), [input.id]);
+  // (the browser empties a number box whose text it cannot read, 1e999 included: badInput)
+  const why = input.validity.badInput ? "what is typed is not a finite number"
+    : input.value === "" ? "empty" : `"${input.value}" is not a finite number`;
+  setError(`input:${input.id}`, ok ? "" : `${label}: ${why}; type a number such as -0.5 or 1e-3`, [input.id]);
   return ok;
 }
 function buildRows(container, prefix, values, onChange) {
@@ -401,12 +403,14 @@ function selectLayer(k) {
   const cell = $(`strip-${k}`);
   if (cell) { cell.setAttribute("aria-selected", "true"); strip.setAttribute("aria-activedescendant", cell.id); }
   const ly = t.layers[k - 1];
-  const rows = [["w", ly.weight], ["z", ly.z], ["a", ly.a], ["φ′(z)", ly.activation_derivative],
-    ["δ", ly.delta], ["∂L/∂w", ly.grad_weight], ["w·φ′(z_prev)", ly.chain_factor]];
-  if ("grad_bias" in ly) rows.push(["∂L/∂b", ly.grad_bias]);
+  const sub = (s) => `${s}<sub>${k}</sub>`;
+  const rows = [[sub("w"), ly.weight], [sub("z"), ly.z], [sub("a"), ly.a],
+    [`φ′(${sub("z")})`, ly.activation_derivative], [sub("δ"), ly.delta], [`∂L/∂${sub("w")}`, ly.grad_weight],
+    [`${sub("w")} φ′(z<sub>${k - 1}</sub>)`, ly.chain_factor]];
+  if ("grad_bias" in ly) rows.push([`∂L/∂${sub("b")}`, ly.grad_bias]);
   $("layer-detail").innerHTML = `<b>layer ${k}${k === t.layers.length ? " (output)" : ""}</b>` +
     "<dl>" + rows.filter(([, v]) => v !== undefined).map(([n, v]) =>
-      `<div><dt>${n}</dt><dd data-field="${n}" title="${full(v)}">${fmt(v)}</dd></div>`).join("") + "</dl>";
+      `<div><dt>${n}</dt><dd title="${full(v)}">${fmt(v)}</dd></div>`).join("") + "</dl>";
 }
 
 const NODE_DIAGRAM_MAX = 6;  // deeper chains: the strip alone (a node per layer would not fit)
@@ -769,7 +773,7 @@ function renderHeat(h) {
   const CY = (v) => y1 - (v - vmin) / span * (y1 - y0);
   const cstep = Math.max(1, niceStep(span, 4));
   const cticks = [vmin, vmax];
-  for (let v = Math.ceil(vmin / cstep) * cstep; v < vmax; v += cstep) if (Math.abs(CY(v) - CY(vmin)) > 12 && Math.abs(CY(v) - CY(vmax)) > 12) cticks.push(v);
+  for (let v = Math.ceil(vmin / cstep) * cstep; v < vmax; v += cstep) if (Math.abs(CY(v) - CY(vmin)) > 16 && Math.abs(CY(v) - CY(vmax)) > 16) cticks.push(v);
   for (const v of cticks) {
     svg.append(el("line", { x1: bx + bwid, y1: CY(v), x2: bx + bwid + 3, y2: CY(v), stroke: "#667085" }));
     svg.append(el("text", { x: bx + bwid + 5, y: CY(v) + 3, class: "small" }, v.toFixed(1)));
