@@ -118,7 +118,9 @@ def test_part_d_preset_then_a_moved_weight(page, tmp_path: Path) -> None:  # typ
     page.fill("#x", "1e999")
     page.select_option("#output_activation", "tanh")
     page.select_option("#loss", "bce")
-    page.wait_for_selector("#error:not([hidden])")
+    page.wait_for_selector("#error:not([hidden])")  # at once: the typed values name themselves
+    assert "target ŷ: empty" in page.inner_text("#error")
+    page.wait_for_function("document.querySelector('#error').textContent.includes('needs output')")
     assert "loss 'bce' needs output activation 'sigmoid'" in page.inner_text("#error")
 
     # the only console line: Chromium logging the 422 answer to the bad request itself
