@@ -354,3 +354,29 @@ def test_keyboard_and_labels(page) -> None:  # type: ignore[no-untyped-def]
     assert page.get_attribute("#strip-3", "aria-selected") == "true"
     assert page.inner_text("#layer-detail").startswith("layer 3")
     assert errors == [] and outside == []
+
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+
+
+@requires_chromium
+@pytest.mark.skipif(not AXE.exists(), reason="tests/vendor/axe-core/axe.min.js not present")
+def test_accessibility_scan(page) -> None:  # type: ignore[no-untyped-def]
+    """axe-core (vendored from npm, MPL-2.0) finds no WCAG 2 A/AA violation, with every panel
+    filled, an error shown and the results marked stale."""
+    errors, outside = page.errors, page.outside
+    page.select_option("#mc-samples", "1000")
+    page.click("#mc-run")
+    page.wait_for_selector("#mc-table tbody tr")
+    page.fill("#tr-steps", "20")
+    page.click("#tr-run")
+    page.wait_for_selector("#tr-message b")
+    page.fill("#w-2", "")
+    page.wait_for_selector("#w-2-error")
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})).violations
+             .map(v => `${v.id}: ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)"""
+    )
+    assert found == []
+    assert errors == [] and outside == []
