@@ -409,7 +409,7 @@ function selectLayer(k) {
     [`${sub("w")} φ′(z<sub>${k - 1}</sub>)`, ly.chain_factor]];
   if ("grad_bias" in ly) rows.push([`∂L/∂${sub("b")}`, ly.grad_bias]);
   $("layer-detail").innerHTML = `<b>layer ${k}${k === t.layers.length ? " (output)" : ""}</b>` +
-    "<dl>" + rows.filter(([, v]) => v !== undefined).map(([n, v]) =>
+    "<dl>" + rows.filter(([, v]) => v !== undefined && !(v === null && k === 1)).map(([n, v]) =>
       `<div><dt>${n}</dt><dd title="${full(v)}">${fmt(v)}</dd></div>`).join("") + "</dl>";
 }
 
@@ -474,7 +474,7 @@ function axes(svg, x0, y0, x1, y1, yTicks, yLabel, xLabel) {
     svg.append(el("line", { x1: x0 - 4, y1: y, x2: x1, y2: y, stroke: "#eaecf0" }));
     svg.append(el("text", { x: x0 - 6, y: y + 3, "text-anchor": "end", class: "small" }, label));
   }
-  svg.append(el("text", { x: 12, y: (y0 + y1) / 2, transform: `rotate(-90 12 ${(y0 + y1) / 2})`, "text-anchor": "middle", class: "small" }, yLabel));
+  svg.append(el("text", { x: 9, y: (y0 + y1) / 2, transform: `rotate(-90 9 ${(y0 + y1) / 2})`, "text-anchor": "middle", class: "small" }, yLabel));
   svg.append(el("text", { x: (x0 + x1) / 2, y: y1 + 30, "text-anchor": "middle", class: "small" }, xLabel));
 }
 function xTicks(svg, values, X, y1, label = String) {
