@@ -278,7 +278,7 @@ BAD = [
     ),
     (["report", "--out", "."], "output folder '.' exists; choose another or pass --force"),
     (["report"], "Missing option '--out'"),
-    (["report", "--out", "/proc/gradtrace-report"], "cannot write the report in folder '/proc'"),
+    (["report", "--out", "/proc/gradtrace-report"], "cannot create a folder in '/proc'"),
     (["montecarlo", "--depth", "3", "--std", "wide"], "--std: 'wide' is not a number"),
     (["train", "--dataset", "64", "--steps", "1e3"], "--steps: '1e3' is not a whole number"),
     (["serve", "--port", "70000"], "--port must be between 0 and 65535"),
@@ -489,6 +489,7 @@ def test_report_refuses_a_bad_output_folder_before_computing(
         (["--out", str(a_file / "report")], "is a file, not a folder"),
         (["--out", str(a_file), "--force"], "--force replaces only a report folder"),
         (["--out", str(tmp_path)], "exists; choose another or pass --force"),
+        (["--out", str(tmp_path), "--force"], "is not a gradtrace report folder"),
     ]
     for args, message in cases:
         code, out, err = run(capsys, "report", "--quick", *args)
@@ -568,3 +569,46 @@ def test_derive_leaves_deep_closed_forms_out_and_says_so(
     assert "Left out" not in forced and "dL/dw13 = " in forced.split("Closed form")[1]
     code, as_json, _ = run(capsys, "derive", "--depth", "13", "--format", "json")
     assert len(json.loads(as_json)["gradients"]) == 13  # the JSON contract keeps them
+
+
+def test_report_force_replaces_only_a_report_folder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gradtrace.report
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("computed before checking the output folder")
+
+    monkeypatch.setattr(gradtrace.report, "build_report", never)
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "data.txt").write_text("keep me")
+    code, _, err = run(capsys, "report", "--quick", "--out", str(precious), "--force")
+    assert code == 2 and "not a gradtrace report folder" in err
+    assert (precious / "data.txt").read_text() == "keep me"
+    # a report folder holding the current folder is never replaced
+    report = tmp_path / "old"
+    (report / "inner").mkdir(parents=True)
+    (report / "config.json").write_text('{"command": "gradtrace report"}')
+    monkeypatch.chdir(report / "inner")
+    code, _, err = run(capsys, "report", "--quick", "--out", str(report), "--force")
+    assert code == 2 and "holds the current folder" in err and (report / "inner").is_dir()
+
+
+def test_report_without_the_plots_extra_is_one_line(tmp_path: Path) -> None:
+    # matplotlib made unimportable in a fresh interpreter: the state after `pip install -e .`
+    code = (
+        "import builtins, sys\n"
+        "real = builtins.__import__\n"
+        "def fake(name, *a, **k):\n"
+        "    if name.startswith('matplotlib'):\n"
+        "        raise ImportError(\"No module named 'matplotlib'\")\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = fake\n"
+        "from gradtrace.cli import main\n"
+        f"sys.exit(main(['report', '--out', {str(tmp_path / 'r')!r}, '--quick']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "report needs the plots extra" in done.stderr and "gradtrace[plots]" in done.stderr
+    assert not (tmp_path / "r").exists()

@@ -126,3 +126,11 @@ def test_the_theory_section_quotes_its_results(built: Report) -> None:
     sim = t.simulations[0]
     assert f"measured at {sim.run.grad_norm_ratio[0]:.3g};" in md
     assert f"predicted at {sim.ratio_predicted[0]:.3g} of" in md
+
+
+def test_force_replaces_a_report_folder(built: Report, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    write_report(built, out)
+    (out / "stale.txt").write_text("from an older run")
+    paths = write_report(built, out, force=True)
+    assert (out / "report.html") in paths and not (out / "stale.txt").exists()

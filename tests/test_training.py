@@ -107,3 +107,14 @@ def test_bad_config(kwargs: dict, message: str) -> None:
     }
     with pytest.raises(SpecError, match=message):
         TrainConfig(**{**base, **kwargs})
+
+
+def test_dead_relus_are_reported_as_stalled_not_decreasing() -> None:
+    from gradtrace.lab.training import TrainConfig, train
+    from gradtrace.network import Network
+
+    # z1 = -1 switches the first relu off: every gradient is exactly 0, nothing moves
+    net = Network.chain([-1.0, 1.0], activation="relu", output_activation="relu", loss="l2")
+    h = train(TrainConfig(net, np.array([1.0]), np.array([1.0]), learning_rate=0.1, steps=20))
+    assert h.outcome == "stalled" and "every gradient is exactly 0" in h.message
+    assert np.all(h.weights == h.weights[0]) and h.loss[0] == h.loss[-1] == 1.0

@@ -569,7 +569,8 @@ def remedies(
     as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
-    """Remedies side by side: smaller steps, clipping, target scaling, Huber; tanh, relu, init scale."""
+    """Remedies side by side: smaller steps, clipping, target scaling, Huber; tanh, relu, a larger
+    init, skip connections."""
     from gradtrace.lab.remedies import run_remedies
     from gradtrace.render.json import remedies_dict
     from gradtrace.render.lab import remedies_document
@@ -676,11 +677,12 @@ def report(
     """One self-contained HTML report (and a Markdown twin, figures, config.json) in --out."""
     from pathlib import Path
 
-    try:
+    try:  # the plots extra: checked before any work, one line if it is missing
+        import gradtrace.plots  # noqa: F401
         from gradtrace.application import report_config
         from gradtrace.report import STAGES, build_report, check_output_folder, write_report
     except ImportError as e:
-        raise SpecError(str(e)) from None
+        raise SpecError(f"report needs the plots extra ({e})") from None
     target = Path(out)
     check_output_folder(target, force=force)  # before any work: fail fast, write nothing
     config = report_config(seed=seed, samples=samples, quick=quick)
@@ -760,7 +762,7 @@ def _usage_message(e: Any) -> str:
         message = e.format_message()
     ctx = getattr(e, "ctx", None)
     if ctx is not None and ctx.parent:
-        message += f" (see 'gradtrace {ctx.info_name} --help')"
+        message = message.rstrip(".") + f" (see 'gradtrace {ctx.info_name} --help')"
     return message
 
 

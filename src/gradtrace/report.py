@@ -214,6 +214,16 @@ def check_output_folder(out: Path, *, force: bool = False) -> None:
             f"{str(out)!r} is a file, not a folder; --force replaces only a report folder",
             field="out",
         )
+    if out.exists() and not _is_report(out):
+        raise SpecError(
+            f"{str(out)!r} is not a gradtrace report folder (no config.json from gradtrace "
+            "report); --force replaces only a report folder",
+            field="out",
+        )
+    if out.exists() and Path.cwd().resolve().is_relative_to(out.resolve()):
+        raise SpecError(
+            f"{str(out)!r} holds the current folder; --force will not replace it", field="out"
+        )
     parent = out.parent
     if not parent.exists():
         raise SpecError(
@@ -227,8 +237,17 @@ def check_output_folder(out: Path, *, force: bool = False) -> None:
         Path(tempfile.mkdtemp(prefix=f".{out.name}.check.", dir=parent)).rmdir()
     except OSError as e:
         raise SpecError(
-            f"cannot write the report in folder {str(parent)!r}: {e.strerror or e}", field="out"
+            f"cannot create a folder in {str(parent)!r} ({e.strerror or e})", field="out"
         ) from None
+
+
+def _is_report(folder: Path) -> bool:
+    """Whether ``folder`` holds a report ``write_report`` wrote (its config.json says so)."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and config.get("command") == "gradtrace report"
 
 
 def write_report(report: Report, out: Path, *, force: bool = False) -> list[Path]:

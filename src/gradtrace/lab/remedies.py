@@ -40,7 +40,9 @@ class RemedyRow:
     final_loss: float  # in the problem's own units
     min_abs_grad: float  # smallest |dL/dw_k| at the start
     max_abs_grad: float  # largest |dL/dw_k| at the start
-    verdict: str = ""  # the outcome in a word: converged | diverged | oscillating | decreasing
+    verdict: str = (
+        ""  # the outcome in a word: converged | diverged | oscillating | stalled | decreasing
+    )
 
     @property
     def status(self) -> str:

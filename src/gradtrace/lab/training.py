@@ -9,6 +9,7 @@ a small seeded 1-D dataset), with every step's loss, weights, gradients and rela
 * **converged**: the loss fell to ``tolerance`` or below;
 * **oscillating**: some weight's update changed sign on more than 30 % of the steps in the second
   half of the run (gradient descent overshooting along a steep direction);
+* **stalled**: every gradient is exactly 0 (dead units): no weight can move.
 * **decreasing**: none of these yet after ``steps`` steps.
 """
 
@@ -104,7 +105,8 @@ class TrainHistory:
     **Fields:** ``loss`` ``(T+1,)`` (before each step and after the last); ``weights``
     ``(T+1, L)``; ``grads`` ``(T, L)`` (at ``weights[t]``, before any clipping);
     ``relative_update`` ``(T, L)`` (of the step actually taken);
-    ``outcome`` (``converged``, ``diverged``, ``oscillating``, ``decreasing``); ``converged_at``
+    ``outcome`` (``converged``, ``diverged``, ``oscillating``, ``stalled``, ``decreasing``);
+    ``converged_at``
     and ``diverged_at`` (step indices or None); ``message``: the outcome in a sentence.
     """
 
@@ -221,6 +223,11 @@ def _classify(
         return (
             "converged",
             f"converged at step {converged_at}: loss {loss[-1]:.4g} <= {config.tolerance:g}",
+        )
+    if grads.size and not np.any(grads):
+        return "stalled", (
+            f"stalled: every gradient is exactly 0 (no unit passes a gradient back: dead relus or "
+            f"zero weights), so no weight moves (loss {loss[-1]:.4g} after {grads.shape[0]} steps)"
         )
     half = grads[grads.shape[0] // 2 :]
     if half.shape[0] >= 4:

@@ -223,6 +223,7 @@ def train_document(h: TrainHistory) -> list[Block]:
 _VERDICT = {
     "diverged": "diverged",
     "oscillating": "oscillating, did not reach the tolerance",
+    "stalled": "stalled: every gradient is exactly zero, no weight moved",
     "decreasing": "still decreasing, did not reach the tolerance",
 }
 
