@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -381,3 +381,22 @@ def math_primes(text: str, wrap: str = "$") -> str:
     """Prose with each primed one-letter name (``s'``, ``s''``) set as math (``$s'$``): in text
     mode LaTeX typesets ``'`` as a closing quote. Apostrophes inside words are left alone."""
     return _PRIMED.sub(lambda mt: f"{wrap}{mt.group(1)}{mt.group(2)}{wrap}", text)
+
+
+def inline_tex(parts: tuple[Inline, ...] | Inline, text: Callable[[str], str]) -> str:
+    """Inline parts as TeX-style text with ``$...$`` math (LaTeX and Markdown): ``text`` writes
+    the prose; formulas side by side become one formula, since ``$a$$b$`` reads as display
+    math."""
+    if not isinstance(parts, tuple):
+        return text(parts) if isinstance(parts, str) else f"${parts.latex}$"
+    out: list[str] = []
+    run: list[str] = []
+    for p in (*parts, ""):
+        if isinstance(p, str):
+            if run:
+                out.append("$" + "".join(run) + "$")
+                run = []
+            out.append(text(p))
+        else:
+            run.append(p.latex)
+    return "".join(out)

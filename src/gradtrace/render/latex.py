@@ -10,6 +10,7 @@ from gradtrace.render.blocks import (
     Inline,
     Paragraph,
     Table,
+    inline_tex,
     math_primes,
 )
 
@@ -34,20 +35,7 @@ def _escape(text: str) -> str:
 
 
 def _inline(parts: tuple[Inline, ...] | Inline) -> str:
-    if not isinstance(parts, tuple):
-        return _escape(parts) if isinstance(parts, str) else f"${parts.latex}$"
-    # formulas side by side are one formula: ``$a$$b$`` would read as display math
-    out: list[str] = []
-    run: list[str] = []
-    for p in (*parts, ""):
-        if isinstance(p, str):
-            if run:
-                out.append("$" + "".join(run) + "$")
-                run = []
-            out.append(_inline(p))
-        else:
-            run.append(p.latex)
-    return "".join(out)
+    return inline_tex(parts, _escape)
 
 
 _SECTION = {1: "section*", 2: "subsection*", 3: "subsubsection*"}

@@ -13,6 +13,7 @@ from gradtrace.render.blocks import (
     Inline,
     Paragraph,
     Table,
+    inline_tex,
     math_primes,
 )
 from gradtrace.render.exercise import solution_document
@@ -22,20 +23,7 @@ __all__ = ["document_markdown", "solution_markdown", "trace_markdown"]
 
 
 def _inline(parts: tuple[Inline, ...] | Inline) -> str:
-    if not isinstance(parts, tuple):
-        return math_primes(parts) if isinstance(parts, str) else f"${parts.latex}$"
-    # formulas side by side are one formula: ``$a$$b$`` would read as display math
-    out: list[str] = []
-    run: list[str] = []
-    for p in (*parts, ""):
-        if isinstance(p, str):
-            if run:
-                out.append("$" + "".join(run) + "$")
-                run = []
-            out.append(_inline(p))
-        else:
-            run.append(p.latex)
-    return "".join(out)
+    return inline_tex(parts, math_primes)
 
 
 def _cell(c: Inline) -> str:
