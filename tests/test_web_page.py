@@ -214,6 +214,8 @@ def test_layout_at_three_widths_and_depth_50(page) -> None:  # type: ignore[no-u
     cell cut; every box that scrolls says so; every number's full value on hover."""
     errors, outside = page.errors, page.outside
     _edit(page, lambda: page.click("#preset-d"))
+    page.wait_for_function("window.gradtraceTheory && window.gradtraceTheory.n >= 1")
+    page.wait_for_selector("#th-phase image")  # the theory panel, drawn, is measured too
     for depth in (3, 50):
         if depth == 50:
             _edit(page, lambda: page.fill("#depth", "50"))
