@@ -200,6 +200,12 @@ def test_activation_curve_is_the_engines(client: TestClient) -> None:
         ("/api/train", {"weights": [1], "steps": LIMITS["steps"] + 1}, "steps"),
         ("/api/train", {"weights": [1.0] * 50, "steps": 100000, "dataset": 100}, "steps"),
         ("/api/train", {"weights": [1], "learning_rate": -1}, "learning_rate"),
+        ("/api/theory", {"sigma_w2": 0}, "sigma_w2"),
+        ("/api/theory", {"sigma_b2": 11}, "sigma_b2"),
+        ("/api/theory", {"depth": 101}, "depth"),
+        ("/api/theory", {"width": 5, "simulate": True}, "width"),
+        ("/api/theory", {"activation": "gelu"}, "activation"),
+        ("/api/phase", {"activation": "gelu"}, "activation"),
     ],
 )
 def test_bad_input_is_422_naming_the_field(
@@ -360,3 +366,47 @@ def test_derive_product_form(client: TestClient, activation: str) -> None:
         assert m.endswith(f"{last}</mrow></math>")
     if activation != "identity":  # phi' written in the generic index j-1
         assert "<mrow><mi>j</mi><mo>−</mo><mn>1</mn></mrow>" in product["w1"]
+
+
+def test_theory_equals_the_cli_plus_growth(
+    client: TestClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = {"activation": "tanh", "sigma_w2": 1.2, "sigma_b2": 0.1, "depth": 10}
+    sim = {"simulate": True, "width": 100, "samples": 2, "seed": 3}
+    flags = ["--activation", "tanh", "--sigma-w2", "1.2", "--sigma-b2", "0.1", "--depth", "10"]
+    for extra, more in (({}, []), (sim, ["--simulate", "--width=100", "--samples=2", "--seed=3"])):
+        got = client.post("/api/theory", json=body | extra).json()
+        growth = got.pop("growth")
+        assert got.pop("depth") == 10
+        assert got == cli_json(capsys, "theory", *flags, *more, "--json")
+        assert growth == pytest.approx([got["chi_1"] ** (10 - k) for k in range(1, 11)], rel=1e-12)
+    assert len(got["simulated"]["grad_norm_ratio"]) == 10
+
+
+def test_theory_over_budget_is_422_naming_the_cost(client: TestClient) -> None:
+    r = client.post("/api/theory", json={"simulate": True, "depth": 50, "width": 500, "samples": 4})
+    assert r.status_code == 422
+    (d,) = r.json()["detail"]
+    assert d["loc"] == ["body", "width"] and "6.2 s" in d["msg"] and "budget" in d["msg"]
+    # the same request without simulating is quadrature only: no cost to refuse
+    assert client.post("/api/theory", json={"depth": 50, "width": 500}).status_code == 200
+
+
+def test_phase_diagram_contract(client: TestClient) -> None:
+    from gradtrace import application
+
+    r = client.post("/api/phase", json={"activation": "tanh"})
+    assert r.status_code == 200
+    d = r.json()
+    g = application.theory_grid(application.theory("tanh", 1.5, 0.05, depth=1).mean_field, 80)
+    assert d["sigma_w2"] == g.sigma_w2.tolist() and d["sigma_b2"] == g.sigma_b2.tolist()
+    assert len(d["chi_1"]) == len(d["log10_xi_c"]) == 80 and len(d["chi_1"][0]) == 80
+    assert d["chi_1"][7][33] == float(f"{g.chi_1[7, 33]:.3e}")
+    assert d["log10_xi_c"][7][33] == float(f"{np.log10(g.xi_c[7, 33]):.3e}")
+    # infinite xi_c (chaotic at no bias, or critical) is null, not Infinity: the JSON is strict
+    assert any(v is None for row in d["log10_xi_c"] for v in row)
+    assert "Infinity" not in r.text and "NaN" not in r.text
+    crit = [v for v in d["critical_sigma_w2"]]
+    assert crit[0] == pytest.approx(1.0) and crit == pytest.approx(
+        [None if not np.isfinite(v) else v for v in g.critical]
+    )

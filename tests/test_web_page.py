@@ -181,7 +181,7 @@ def _edit(page, action) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_function(f"window.gradtraceUpdates > {n}")
 
 
-def _save_small(png: bytes, path: Path) -> None:
+def _save_small(png: bytes, path: Path, colors: int = 128) -> None:
     """A screenshot for docs/images: 128 colours where Pillow is installed (a third the size)."""
     try:
         from PIL import Image
@@ -191,7 +191,7 @@ def _save_small(png: bytes, path: Path) -> None:
     import io
 
     im = Image.open(io.BytesIO(png)).convert("RGB")
-    im.quantize(colors=128, dither=Image.Dither.NONE).save(path, optimize=True)
+    im.quantize(colors=colors, dither=Image.Dither.NONE).save(path, optimize=True)
 
 
 _LAYOUT = """() => {
@@ -214,6 +214,8 @@ def test_layout_at_three_widths_and_depth_50(page) -> None:  # type: ignore[no-u
     cell cut; every box that scrolls says so; every number's full value on hover."""
     errors, outside = page.errors, page.outside
     _edit(page, lambda: page.click("#preset-d"))
+    page.wait_for_function("window.gradtraceTheory && window.gradtraceTheory.n >= 1")
+    page.wait_for_selector("#th-phase image")  # the theory panel, drawn, is measured too
     for depth in (3, 50):
         if depth == 50:
             _edit(page, lambda: page.fill("#depth", "50"))
@@ -227,6 +229,10 @@ def test_layout_at_three_widths_and_depth_50(page) -> None:  # type: ignore[no-u
             # controls above the content below 800 px, beside it above
             c, v = page.locator("#controls").bounding_box(), page.locator("#view").bounding_box()
             assert (c["y"] + c["height"] <= v["y"]) == (width < 800), (width, c, v)
+            # the theory panel and its figures fit the window too
+            for sel in ("#th-panel", "#th-phase", "#th-decay", "#th-numbers"):
+                box = page.locator(sel).bounding_box()
+                assert box["x"] >= 0 and box["x"] + box["width"] <= width, (width, sel, box)
             # the strip: one cell a layer, each wide enough to see and point at
             cells = page.eval_on_selector_all(
                 "#strip [role=option]", "cs => cs.map(c => c.getBoundingClientRect().width)"
@@ -371,6 +377,9 @@ def test_accessibility_scan(page) -> None:  # type: ignore[no-untyped-def]
     page.fill("#tr-steps", "20")
     page.click("#tr-run")
     page.wait_for_selector("#tr-message b")
+    page.wait_for_selector("#th-phase image")  # the theory panel, drawn, with simulated points
+    page.check("#th-sim")
+    page.wait_for_selector("#th-decay circle.simulated")
     page.fill("#w-2", "")
     page.wait_for_selector("#w-2-error")
     page.add_script_tag(path=str(AXE))
@@ -380,3 +389,90 @@ def test_accessibility_scan(page) -> None:  # type: ignore[no-untyped-def]
     )
     assert found == []
     assert errors == [] and outside == []
+
+
+# ---- the theory panel: mean-field theory of deep, wide nets ------------------------------------
+
+
+def _theory(page, action, check: str = "true") -> dict:  # type: ignore[no-untyped-def]
+    """Run ``action`` and wait for the theory answer it causes (``check`` on its body ``b``)."""
+    n = page.evaluate("window.gradtraceTheory ? window.gradtraceTheory.n : 0")
+    action()
+    page.wait_for_function(
+        f"(t => t && t.n > {n} && (b => {check})(t.body))(window.gradtraceTheory)"
+    )
+    return page.evaluate("window.gradtraceTheory")
+
+
+@requires_chromium
+def test_theory_panel(page) -> None:  # type: ignore[no-untyped-def]
+    """Click the phase diagram: the inputs take the clicked point, and the phase and chi_1 shown
+    are application.theory's for what the page sent; Simulate adds the measured points; the
+    arrow keys move the mark and Enter computes; an over-budget simulation names its control."""
+    from gradtrace import application
+
+    errors, outside = page.errors, page.outside
+    page.wait_for_function("window.gradtraceTheory && window.gradtraceTheory.n >= 1")
+    page.wait_for_selector("#th-phase image")
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('#th-panel input, #th-panel select')]
+             .filter(c => !(c.labels && c.labels.length)).map(c => c.id)"""
+    )
+    assert unlabelled == []
+    assert page.locator("#th-phase path.critical").count() == 1
+    assert page.locator("#th-phase rect.colour-bar").count() == 1
+    axis = page.eval_on_selector_all(
+        "#th-phase text.axis-label", "ts => ts.map(t => t.textContent)"
+    )
+    assert [a.split(" ")[0] for a in axis] == ["σ_b²", "σ_w²", "log10"]
+    _theory(page, lambda: page.fill("#th-depth", "10"), "b.depth === 10")
+
+    grid = application.theory_grid(application.theory("tanh", 1.5, 0.05, depth=1).mean_field, 80)
+    dw, db = grid.sigma_w2[1] - grid.sigma_w2[0], grid.sigma_b2[1] - grid.sigma_b2[0]
+    frame = page.locator("#th-phase rect.plot-frame")
+    frame.scroll_into_view_if_needed()
+    box = frame.bounding_box()
+    fx, fy = 0.3, 0.4  # from the left, from the bottom
+    click = (box["x"] + fx * box["width"], box["y"] + (1 - fy) * box["height"])
+    got = _theory(page, lambda: page.mouse.click(*click), "b.sigma_w2 !== 1.5")
+    sw, sb = float(page.input_value("#th-sw")), float(page.input_value("#th-sb"))
+    assert abs(sw - fx * grid.sigma_w2[-1]) <= dw and abs(sb - fy * grid.sigma_b2[-1]) <= db
+    body = got["body"]
+    assert (body["sigma_w2"], body["sigma_b2"], body["depth"]) == (sw, sb, 10)
+    want = application.theory("tanh", sw, sb, depth=10).mean_field
+    assert float(page.get_attribute("#th-numbers [data-field=chi_1]", "data-value")) == want.chi_1
+    assert page.inner_text("#th-numbers [data-field=phase]") == want.phase
+    assert page.locator("#th-decay path.predicted").count() == 1
+    assert page.locator("#th-decay circle.simulated").count() == 0
+
+    # Simulate: the measured points beside the prediction, layer by layer
+    page.fill("#th-width", "100")
+    got = _theory(page, lambda: page.check("#th-sim"), "b.simulate")
+    assert got["body"]["width"] == 100 and got["body"]["samples"] == 2
+    assert page.locator("#th-decay circle.simulated").count() == 10
+    assert got["result"]["chi_1"] == want.chi_1
+
+    # the keyboard: arrows move the mark by a grid step, Enter computes
+    page.focus("#th-phase-box")
+    page.keyboard.press("ArrowRight")
+    assert float(page.input_value("#th-sw")) == pytest.approx(sw + dw, abs=0.01)
+    assert page.eval_on_selector("#th-panel", "el => el.dataset.stale === 'true'")
+    got = _theory(page, lambda: page.keyboard.press("Enter"), f"b.sigma_w2 !== {sw}")
+    assert not page.eval_on_selector("#th-panel", "el => el.dataset.stale === 'true'")
+
+    # over the budget: a 422 naming the cost, beside the width and in the banner; marked stale
+    page.fill("#th-width", "1000")
+    page.wait_for_selector("#th-width-error")
+    assert "budget" in page.inner_text("#th-width-error")
+    assert page.get_attribute("#th-width", "aria-invalid") == "true"
+    assert "Theory: width" in page.inner_text("#error")
+    assert page.eval_on_selector("#th-panel", "el => el.dataset.stale === 'true'")
+    if os.environ.get("GRADTRACE_UPDATE_SCREENSHOT"):
+        _theory(page, lambda: page.fill("#th-width", "100"), "b.width === 100")
+        for width in (1400, 375):
+            page.set_viewport_size({"width": width, "height": 900})
+            panel = page.locator("#th-panel")
+            panel.scroll_into_view_if_needed()
+            # 256 colours: the phase diagram's colour scale survives
+            _save_small(panel.screenshot(), IMAGES / f"explorer-theory-{width}.png", 256)
+    assert all("status of 422" in e for e in errors) and outside == []

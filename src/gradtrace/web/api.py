@@ -12,7 +12,9 @@ nested JSON) give 422 with the field named, ``Host`` must name a loopback host o
 requests share no mutable state (the only caches hold symbolic derivations and their MathML,
 which are immutable). Long requests run in worker processes (``jobs.py``: formulas in one lane,
 Monte Carlo and training in another), with a wall-clock limit and a bounded queue, and are
-cancelled when their client leaves; they never hold up ``/api/trace``.
+cancelled when their client leaves; they never hold up ``/api/trace``. The phase diagram
+(``/api/phase``) goes to the formulas' lane: like a derivation it is immutable and cached in its
+worker, and it should not wait behind a seconds-long simulation in the compute lane.
 """
 
 from __future__ import annotations
@@ -44,9 +46,22 @@ from gradtrace.lab.montecarlo import run_montecarlo
 from gradtrace.lab.training import train
 from gradtrace.losses import LOSSES
 from gradtrace.network import PRESETS
-from gradtrace.render.json import derivation_dict, montecarlo_dict, train_dict, train_heatmap
+from gradtrace.render.json import (
+    derivation_dict,
+    montecarlo_dict,
+    theory_dict,
+    train_dict,
+    train_heatmap,
+)
 from gradtrace.symbolic import GradientFormula
-from gradtrace.web.cost import LIMITS, TIME_LIMIT_S, check_derive, check_montecarlo, check_train
+from gradtrace.web.cost import (
+    LIMITS,
+    TIME_LIMIT_S,
+    check_derive,
+    check_montecarlo,
+    check_theory,
+    check_train,
+)
 from gradtrace.web.jobs import JobCancelled, JobError, JobLimits, JobRunner
 
 __all__ = ["LIMITS", "LOOPBACK_HOSTS", "MAX_BODY_BYTES", "create_app"]
@@ -128,6 +143,25 @@ class TrainIn(SpecIn):
     tolerance: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1e-6
     clip_norm: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     target_scale: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
+
+
+class TheoryIn(_Model):
+    """``gradtrace theory``'s inputs (``--simulate``: random nets of ``width`` units)."""
+
+    activation: ActivationName = "tanh"
+    sigma_w2: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 1.5
+    sigma_b2: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.05
+    depth: Annotated[int, Field(ge=1, le=LIMITS["theory_depth"])] = 20
+    simulate: bool = False
+    width: Annotated[int, Field(ge=10, le=LIMITS["theory_width"])] = 100
+    samples: Annotated[int, Field(ge=1, le=LIMITS["theory_samples"])] = 2
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+
+
+class PhaseIn(_Model):
+    """The phase diagram of one activation."""
+
+    activation: ActivationName = "tanh"
 
 
 def _unprocessable(message: str, field: str, where: str = "body") -> JSONResponse:
@@ -240,11 +274,71 @@ def train_job(req: TrainIn) -> dict[str, Any]:
     return out
 
 
+def theory_job(req: TheoryIn) -> dict[str, Any]:
+    """``/api/theory``'s answer: ``gradtrace theory --json`` plus the predicted growth."""
+    r = application.theory(
+        req.activation,
+        req.sigma_w2,
+        req.sigma_b2,
+        depth=req.depth,
+        simulate=req.simulate,
+        width=req.width,
+        samples=req.samples,
+        seed=req.seed,
+    )
+    out = theory_dict(r.mean_field, r.simulated)
+    out["depth"] = req.depth
+    out["growth"] = [_sig(v) for v in r.growth]
+    return out
+
+
+PHASE_POINTS = 80
+"""The page's phase diagram: ``PHASE_POINTS`` x ``PHASE_POINTS`` grid points."""
+
+
+def _sig(v: float, digits: int | None = None) -> float | None:
+    """``v`` as JSON allows: None when not finite; rounded to ``digits`` significant digits."""
+    v = float(v)
+    if not np.isfinite(v):
+        return None
+    return float(f"{v:.{digits - 1}e}") if digits else v
+
+
+@lru_cache(maxsize=16)
+def phase_job(activation: str) -> dict[str, Any]:
+    """``/api/phase``'s answer, cached (immutable) in the worker: ``application.theory_grid``
+    around the CLI's default point (``gradtrace theory --figure``'s diagram), on
+    ``PHASE_POINTS`` x ``PHASE_POINTS`` points; chi_1 and log10 xi_c to 4 significant digits
+    (null where infinite: xi_c on the critical line and past it)."""
+    mf = application.theory(activation, 1.5, 0.05, depth=1).mean_field
+    g = application.theory_grid(mf, PHASE_POINTS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_xi = np.log10(g.xi_c)
+
+    def grid(a: np.ndarray) -> list[list[float | None]]:
+        return [[_sig(v, 4) for v in row] for row in a]
+
+    return {
+        "activation": g.activation,
+        "sigma_w2": [_sig(v) for v in g.sigma_w2],
+        "sigma_b2": [_sig(v) for v in g.sigma_b2],
+        "chi_1": grid(g.chi_1),
+        "log10_xi_c": grid(log_xi),
+        "critical_sigma_w2": [_sig(v) for v in g.critical],
+    }
+
+
+def _phase_request(req: PhaseIn) -> dict[str, Any]:
+    return phase_job(req.activation)
+
+
 def _warm_job() -> None:
     """The derive worker's warm-up: the presets' formulas, which the page asks for first (a
-    request for the same chain builds an equal ``ChainSpec``, so the cache answers it)."""
+    request for the same chain builds an equal ``ChainSpec``, so the cache answers it), and the
+    theory panel's first phase diagram."""
     for p in PRESETS.values():
         application.derive(p.network.spec)
+    phase_job("tanh")  # the theory panel's first diagram
 
 
 class _BodyLimit:
@@ -457,5 +551,20 @@ def create_app(
         """
         check_train(len(req.weights), req.steps, req.dataset or 1)
         return await run_job("compute", train_job, req, request, response)
+
+    @app.post("/api/theory")
+    async def theory(req: TheoryIn, request: Request, response: Response) -> dict[str, Any]:
+        """``gradtrace theory --json`` for the same inputs, plus ``"depth"`` and ``"growth"``
+        (``chi_1^(L-l)``, l = 1 .. L: the predicted ``E|dL/dh^l|^2 / E|dL/dh^L|^2``)."""
+        if req.simulate:
+            check_theory(req.depth, req.width, req.samples)
+        return await run_job("compute", theory_job, req, request, response)
+
+    @app.post("/api/phase")
+    async def phase(req: PhaseIn, request: Request, response: Response) -> dict[str, Any]:
+        """The mean-field phase diagram of an activation: the ``sigma_w2`` (columns) and
+        ``sigma_b2`` (rows) grids, ``chi_1`` and ``log10 xi_c`` on them (null: infinite), and the
+        critical ``sigma_w2`` at each ``sigma_b2`` (null: none)."""
+        return await run_job("derive", _phase_request, req, request, response)
 
     return app

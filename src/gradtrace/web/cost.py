@@ -23,6 +23,15 @@ Where the time goes:
   the closed forms grow as the cube of the depth (each gradient's product has up to ``depth``
   factors, printed and simplified): sigmoid depth 25 took 2.5 s, depth 50 took 19 s (biases:
   about twice); tanh is 4-5 times cheaper, sigmoid is the slowest.
+* **theory** (``/api/theory``): the mean-field quadrature is milliseconds at any accepted depth;
+  ``simulate`` costs per sample and layer about ``2 x width^2`` multiply-adds forward (two
+  inputs) plus the backward, with each ``width x width`` weight matrix drawn twice (forward, and
+  again for the backward pass): measured 3.2-7.7e-8 s per ``samples x depth x width^2 x 2`` up
+  to width 500 and 1.0-1.3e-7 s at width 1000 (the matrices no longer fit the cache), plus about
+  0.8-1.5 ms per sample and layer (depth 10 width 100 2 samples: 0.03 s; depth 100 width 100 16
+  samples: 1.3 s; depth 10 width 1000 1 sample: 2.6 s; depth 20 width 1000 4 samples: 16 s).
+* **phase** (``/api/phase``): the 80 x 80 grid of ``theory_grid`` takes 0.4-0.5 s per
+  activation, once: the derive worker caches it.
 """
 
 from __future__ import annotations
@@ -36,9 +45,11 @@ __all__ = [
     "TIME_LIMIT_S",
     "check_derive",
     "check_montecarlo",
+    "check_theory",
     "check_train",
     "derive_cost",
     "montecarlo_cost",
+    "theory_cost",
     "train_cost",
 ]
 
@@ -57,6 +68,9 @@ LIMITS = {
     "dataset": 1000,
     "curve_points": 2001,
     "heatmap_columns": 200,
+    "theory_depth": 100,
+    "theory_width": 1000,
+    "theory_samples": 16,
 }
 """The size bounds every request is held to (the costs below bound their products): the
 engine's own bounds (``application.LIMITS``) where it has them, tighter ones for the server."""
@@ -69,6 +83,10 @@ MONTECARLO_LAYER_S = 15e-3
 MONTECARLO_SAMPLE_S = 150e-9  # per layer and sample
 DERIVE_PARAM_S = 0.02  # per gradient (one per weight, one per bias)
 DERIVE_CLOSED_S = 4e-4  # closed forms: per gradient and squared depth
+SIMULATE_LAYER_S = 1e-3  # per simulated layer and sample
+SIMULATE_UNIT_S = 6e-8  # per samples x depth x width^2 x 2, width up to SIMULATE_CACHED_WIDTH
+SIMULATE_WIDE_UNIT_S = 1.5e-7  # the same, wider (a weight matrix past the cache)
+SIMULATE_CACHED_WIDTH = 700
 
 
 def train_cost(depth: int, steps: int, samples: int = 1) -> float:
@@ -88,6 +106,12 @@ def derive_cost(depth: int, closed_form: bool = True, biases: bool = False) -> f
     if closed_form:
         cost += params * depth * depth * DERIVE_CLOSED_S
     return cost
+
+
+def theory_cost(depth: int, width: int, samples: int) -> float:
+    """Estimated seconds of ``/api/theory`` with ``simulate`` (the quadrature is negligible)."""
+    unit = SIMULATE_UNIT_S if width <= SIMULATE_CACHED_WIDTH else SIMULATE_WIDE_UNIT_S
+    return samples * depth * (SIMULATE_LAYER_S + 2 * width * width * unit)
 
 
 def _refuse(field: str, what: str, cost: float) -> None:
@@ -114,3 +138,9 @@ def check_derive(depth: int, closed_form: bool = True, biases: bool = False) -> 
     """SpecError (a 422 naming ``depth``) when a derivation would cost over the budget."""
     what = f"a depth-{depth} derivation" + (" with closed forms" if closed_form else "")
     _refuse("depth", what, derive_cost(depth, closed_form, biases))
+
+
+def check_theory(depth: int, width: int, samples: int) -> None:
+    """SpecError (a 422 naming ``width``) when a simulation would cost over the budget."""
+    what = f"simulating {samples:,} nets of width {width:,} and depth {depth:,}"
+    _refuse("width", what, theory_cost(depth, width, samples))

@@ -175,12 +175,12 @@ function readNumber(input, fallback) {
 }
 // a typed value that is not a finite number: named beside its control and in the banner; the
 // page keeps the last valid value (and marks what it computed from it stale) until it is fixed
-function checkTyped(input, label) {
+function checkTyped(input, label, source = `input:${input.id}`) {
   const ok = Number.isFinite(input.valueAsNumber);
   // (the browser empties a number box whose text it cannot read, 1e999 included: badInput)
   const why = input.validity.badInput ? "what is typed is not a finite number"
     : input.value === "" ? "empty" : `"${input.value}" is not a finite number`;
-  setError(`input:${input.id}`, ok ? "" : `${label}: ${why}; type a number such as -0.5 or 1e-3`, [input.id]);
+  setError(source, ok ? "" : `${label}: ${why}; type a number such as -0.5 or 1e-3`, [input.id]);
   return ok;
 }
 function buildRows(container, prefix, values, onChange) {
@@ -783,10 +783,293 @@ function renderHeat(h) {
     `${steps[cols - 1]}; colour: log10|∂L/∂w_k| from ${vmin.toFixed(1)} (dark blue) to ${vmax.toFixed(1)} (yellow); black: zero or not finite.`;
 }
 
+// ---- the theory panel: mean-field theory of deep, wide nets ------------------------------------
+const TH_IDS = {
+  activation: "th-activation", sigma_w2: "th-sw", sigma_b2: "th-sb", depth: "th-depth",
+  width: "th-width", samples: "th-samples", simulate: "th-sim",
+};
+const TH_LABELS = { "th-sw": "σ_w²", "th-sb": "σ_b²", "th-depth": "depth L (theory)",
+  "th-width": "width N", "th-samples": "nets" };
+const th = { phase: null, phaseFor: "", seq: 0, abort: null, timer: 0, shown: null, result: null };
+const PH = { x0: 56, x1: 400, y0: 12, y1: 250 };  // the diagram's plot area (viewBox units)
+function thBody() {
+  const body = {
+    activation: $("th-activation").value, sigma_w2: typed("th-sw"), sigma_b2: typed("th-sb"),
+    depth: typed("th-depth"), simulate: $("th-sim").checked,
+  };
+  if (body.simulate) Object.assign(body, { width: typed("th-width"), samples: typed("th-samples") });
+  return body;
+}
+function thRefreshStale() {
+  const now = JSON.stringify(thBody());
+  setStale("th", th.shown !== null && th.shown !== now
+    ? "computed for other inputs; these are the numbers of the last valid ones." : "");
+}
+function thTypedOk() {
+  let ok = true;
+  for (const id of ["th-sw", "th-sb", "th-depth", "th-width", "th-samples"]) {
+    if (!checkTyped($(id), TH_LABELS[id], `th-input:${id}`)) ok = false;
+  }
+  return ok;
+}
+function thSchedule(delay = 250) {  // typing: wait for a pause; a click or Enter: at once
+  clearTimeout(th.timer);
+  thRefreshStale();
+  if (!thTypedOk()) return;
+  th.timer = setTimeout(runTheory, delay);
+}
+async function runTheory() {
+  const body = thBody();
+  const seq = ++th.seq;
+  if (th.abort) th.abort.abort();
+  th.abort = new AbortController();
+  $("th-status").textContent = body.simulate ? "simulating…" : "computing…";
+  drawMarker();
+  try {
+    const r = await api("/api/theory", body, th.abort.signal);
+    if (seq !== th.seq) return;
+    $("th-status").textContent = "";
+    setError("th", "");
+    th.shown = JSON.stringify(body);
+    th.result = r;
+    renderTheory(r);
+    window.gradtraceTheory = { body, result: r, n: ((window.gradtraceTheory || {}).n || 0) + 1 };
+  } catch (e) {
+    if (e.name === "AbortError" || seq !== th.seq) return;
+    $("th-status").textContent = "";
+    setError("th", `Theory: ${e.message}`, (e.locs || []).flatMap((l) => idsFor(l, TH_IDS)));
+  }
+  thRefreshStale();
+}
+async function loadPhase() {
+  const act = $("th-activation").value;
+  if (th.phaseFor === act) return;
+  th.phaseFor = act;
+  try {
+    const p = await api("/api/phase", { activation: act });
+    if (th.phaseFor !== act) return;
+    th.phase = p;
+    setError("th-phase", "");
+    renderPhase();
+  } catch (e) {
+    th.phaseFor = "";
+    setError("th-phase", `Phase diagram: ${e.message}`, ["th-activation"]);
+  }
+}
+function phaseScale() {
+  const p = th.phase;
+  const wmax = p.sigma_w2[p.sigma_w2.length - 1], bmax = p.sigma_b2[p.sigma_b2.length - 1];
+  return {
+    wmax, bmax, dw: p.sigma_w2[1] - p.sigma_w2[0], db: p.sigma_b2[1] - p.sigma_b2[0],
+    X: (w) => PH.x0 + w / wmax * (PH.x1 - PH.x0),
+    Y: (b) => PH.y1 - b / bmax * (PH.y1 - PH.y0),
+  };
+}
+function renderPhase() {
+  const svg = $("th-phase"), p = th.phase;
+  clear(svg);
+  if (!p) return;
+  const { wmax, bmax, X, Y } = phaseScale();
+  const all = p.log10_xi_c.flat().filter((v) => v !== null);
+  const lo = Math.min(...all), hi = Math.max(...all), span = Math.max(1e-9, hi - lo);
+  const rows = p.sigma_b2.length, cols = p.sigma_w2.length;
+  const cv = document.createElement("canvas");
+  cv.width = cols;
+  cv.height = rows;
+  const ctx = cv.getContext("2d");
+  p.log10_xi_c.forEach((row, j) => row.forEach((v, i) => {  // row 0 is sigma_b2 = 0: the bottom
+    ctx.fillStyle = colour(v === null ? 1 : (v - lo) / span);
+    ctx.fillRect(i, rows - 1 - j, 1, 1);
+  }));
+  svg.append(el("image", { href: cv.toDataURL(), x: PH.x0, y: PH.y0, width: PH.x1 - PH.x0,
+    height: PH.y1 - PH.y0, preserveAspectRatio: "none", class: "plot-area" }));
+  svg.append(el("rect", { x: PH.x0, y: PH.y0, width: PH.x1 - PH.x0, height: PH.y1 - PH.y0,
+    fill: "none", stroke: "#667085", class: "plot-frame" }));
+  // the critical line: white on a dark edge, visible on every colour
+  let d = "", pen = false;
+  p.critical_sigma_w2.forEach((w, j) => {
+    if (w === null || w > wmax) { pen = false; return; }
+    d += `${pen ? "L" : "M"}${X(w).toFixed(1)},${Y(p.sigma_b2[j]).toFixed(1)}`;
+    pen = true;
+  });
+  svg.append(el("path", { d, fill: "none", stroke: "#101828", "stroke-width": 4, class: "critical" }));
+  svg.append(el("path", { d, fill: "none", stroke: "#fff", "stroke-width": 2 }));
+  const w0 = p.critical_sigma_w2[0];
+  if (w0 !== null && w0 < wmax) {
+    svg.append(el("text", { x: X(w0 / 2), y: PH.y1 - 8, "text-anchor": "middle", class: "small halo" }, "ordered"));
+    svg.append(el("text", { x: X((w0 + wmax) / 2), y: PH.y1 - 8, "text-anchor": "middle", class: "small halo" }, "chaotic"));
+  }
+  // axes and ticks
+  const wstep = niceStep(wmax, 5), bstep = niceStep(bmax, 4);
+  const wt = [];
+  for (let v = 0; v <= wmax + 1e-9; v += wstep) wt.push(Number(v.toPrecision(6)));
+  xTicks(svg, wt, X, PH.y1);
+  for (let v = 0; v <= bmax + 1e-9; v += bstep) {
+    const y = Y(v);
+    svg.append(el("line", { x1: PH.x0 - 4, y1: y, x2: PH.x0, y2: y, stroke: "#667085" }));
+    svg.append(el("text", { x: PH.x0 - 6, y: y + 3, "text-anchor": "end", class: "small" }, String(Number(v.toPrecision(6)))));
+  }
+  svg.append(el("text", { x: 12, y: (PH.y0 + PH.y1) / 2, transform: `rotate(-90 12 ${(PH.y0 + PH.y1) / 2})`,
+    "text-anchor": "middle", class: "small axis-label" }, "σ_b² (bias variance)"));
+  svg.append(el("text", { x: (PH.x0 + PH.x1) / 2, y: PH.y1 + 30, "text-anchor": "middle", class: "small axis-label" },
+    "σ_w² (weight variance × fan-in)"));
+  // the colour bar: log10 xi_c, bottom = smallest; its top is also infinite xi_c
+  const bx = 425, bwid = 14, id = "th-grad";
+  const defs = el("defs");
+  const grad = el("linearGradient", { id, x1: 0, y1: 1, x2: 0, y2: 0 });
+  for (const f of [0, 0.25, 0.5, 0.75, 1]) grad.append(el("stop", { offset: f, "stop-color": colour(f) }));
+  defs.append(grad);
+  svg.append(defs);
+  svg.append(el("rect", { x: bx, y: PH.y0, width: bwid, height: PH.y1 - PH.y0, fill: `url(#${id})`, stroke: "#667085", class: "colour-bar" }));
+  const CY = (v) => PH.y1 - (v - lo) / span * (PH.y1 - PH.y0);
+  const cstep = niceStep(span, 4);
+  const cticks = [lo, hi];
+  for (let v = Math.ceil(lo / cstep) * cstep; v < hi; v += cstep) if (Math.abs(CY(v) - CY(lo)) > 22 && Math.abs(CY(v) - CY(hi)) > 22) cticks.push(v);
+  for (const v of cticks) {
+    svg.append(el("line", { x1: bx + bwid, y1: CY(v), x2: bx + bwid + 3, y2: CY(v), stroke: "#667085" }));
+    svg.append(el("text", { x: bx + bwid + 5, y: CY(v) + 3, class: "small" }, v.toFixed(1)));
+  }
+  svg.append(el("text", { x: bx + bwid / 2, y: PH.y1 + 30, "text-anchor": "middle", class: "small axis-label" }, "log10 ξ_c"));
+  $("th-phase-readout").textContent = `colour: log10 of the depth scale ξ_c, from ${lo.toFixed(1)} (dark blue) to ` +
+    `${hi.toFixed(1)} (yellow; also where ξ_c is infinite); white line: the critical line χ₁ = 1. ` +
+    `σ_w² from ${fmt(p.sigma_w2[0])} to ${fmt(wmax)}, σ_b² from 0 to ${fmt(bmax)} (${cols} × ${rows} points).`;
+  drawMarker();
+}
+function drawMarker() {
+  const svg = $("th-phase");
+  svg.querySelectorAll(".marker").forEach((m) => m.remove());
+  if (!th.phase) return;
+  const sw = typed("th-sw"), sb = typed("th-sb");
+  if (sw === null || sb === null) return;
+  const { wmax, bmax, X, Y } = phaseScale();
+  const inside = sw <= wmax && sb <= bmax;
+  const cx = X(Math.min(sw, wmax)), cy = Y(Math.min(sb, bmax));
+  const g = el("g", { class: "marker" });
+  g.append(el("circle", { cx, cy, r: 7, fill: "none", stroke: "#101828", "stroke-width": 4 }));
+  g.append(el("circle", { cx, cy, r: 7, fill: inside ? "none" : "#f79009", stroke: "#fff", "stroke-width": 2 }));
+  g.append(el("circle", { cx, cy, r: 1.5, fill: "#fff" }));
+  g.append(el("title", {}, `σ_w² = ${sw}, σ_b² = ${sb}${inside ? "" : " (outside the diagram)"}`));
+  svg.append(g);
+}
+function setPoint(sw, sb) {
+  const { wmax, bmax, dw } = phaseScale();
+  sw = Math.max(dw, Math.min(wmax, sw));
+  sb = Math.max(0, Math.min(bmax, sb));
+  $("th-sw").value = String(Number(sw.toPrecision(3)));
+  $("th-sb").value = String(Number(sb.toPrecision(3)));
+  drawMarker();
+}
+function phaseClick(e) {
+  if (!th.phase) return;
+  const svg = $("th-phase");
+  const pt = svg.createSVGPoint();
+  pt.x = e.clientX;
+  pt.y = e.clientY;
+  const v = pt.matrixTransform(svg.getScreenCTM().inverse());
+  if (v.x < PH.x0 || v.x > PH.x1 || v.y < PH.y0 || v.y > PH.y1) return;
+  const { wmax, bmax } = phaseScale();
+  setPoint((v.x - PH.x0) / (PH.x1 - PH.x0) * wmax, (PH.y1 - v.y) / (PH.y1 - PH.y0) * bmax);
+  thSchedule(0);
+}
+function phaseKey(e) {
+  if (!th.phase) return;
+  if (e.key === "Enter") { e.preventDefault(); thSchedule(0); return; }
+  const move = { ArrowRight: [1, 0], ArrowLeft: [-1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] }[e.key];
+  if (!move) return;
+  e.preventDefault();
+  const { dw, db } = phaseScale(), k = e.shiftKey ? 10 : 1;
+  setPoint((typed("th-sw") ?? 1) + k * move[0] * dw, (typed("th-sb") ?? 0) + k * move[1] * db);
+  thRefreshStale();
+}
+function fmtTh(v) { return v === null ? "∞" : fmt(v); }
+const PHASE_WORDS = {
+  ordered: "ordered (χ₁ < 1): gradients shrink by χ₁ per layer going back; inputs' correlations converge to 1",
+  critical: "critical (χ₁ = 1): gradients keep their size; signals propagate through any depth",
+  chaotic: "chaotic (χ₁ > 1): gradients grow by χ₁ per layer going back; nearby inputs decorrelate",
+};
+function renderTheory(r) {
+  const row = (field, name, value, text, meaning) =>
+    `<div><dt>${name}</dt><dd><span data-field="${field}" data-value="${value}" ` +
+    `title="${value === null ? "infinite" : full(value)}">${text}</span>` +
+    `<span class="meaning">${meaning}</span></dd></div>`;
+  $("th-numbers").innerHTML =
+    row("phase", "phase", r.phase, r.phase, PHASE_WORDS[r.phase] || "") +
+    row("chi_1", "χ₁", r.chi_1, fmt(r.chi_1), "σ_w² E[φ′(h)²] at q*: the factor |∂L/∂h|² gains per layer passed back") +
+    row("q_star", "q*", r.q_star, fmtTh(r.q_star), "the fixed point of the pre-activations' variance, reached after a few layers") +
+    row("xi_c", "ξ_c", r.xi_c, fmtTh(r.xi_c), "depth scale: layers over which the correlation of two inputs is forgotten (∞ at χ₁ = 1)") +
+    (r.sigma_w2_critical === null ? "" : row("sigma_w2_critical", "critical σ_w²", r.sigma_w2_critical,
+      fmt(r.sigma_w2_critical), `at σ_b² = ${fmt(r.sigma_b2)}: where χ₁ = 1`));
+  renderDecay(r);
+}
+function renderDecay(r) {
+  const svg = $("th-decay");
+  clear(svg);
+  const L = r.depth, sim = r.simulated;
+  const lg = (v) => (v === null || !(v > 0) ? NaN : Math.log10(v));
+  const growth = r.growth.map(lg);
+  const series = [growth];
+  if (sim) series.push(sim.grad_norm_ratio.map(lg), sim.grad_norm_ratio_predicted.map(lg));
+  const [lo, hi] = logRange(series.flat());
+  const x0 = 60, x1 = 470, y0 = 12, y1 = 220;
+  const X = (l) => x0 + (L > 1 ? (l - 1) / (L - 1) : 0.5) * (x1 - x0);
+  const Y = (v) => y1 - (v - lo) / (hi - lo) * (y1 - y0);
+  axes(svg, x0, y0, x1, y1, ticks(lo, hi, Y), "|∂L/∂h^l|² / |∂L/∂h^L|²", "layer l (L: the last)");
+  const lstep = L <= 10 ? 1 : niceStep(L, 5);
+  const lt = [1];
+  for (let l = lstep; l <= L; l += lstep) if (l > 1 && X(l) - X(lt[lt.length - 1]) > 18) lt.push(l);
+  if (!lt.includes(L) && X(L) - X(lt[lt.length - 1]) > 18) lt.push(L);
+  xTicks(svg, lt, X, y1);
+  const path = (vals, attrs) => {
+    let d = "";
+    vals.forEach((v, i) => { if (Number.isFinite(v)) d += `${d ? "L" : "M"}${X(i + 1).toFixed(1)},${Y(v).toFixed(1)}`; });
+    svg.append(el("path", { d, fill: "none", ...attrs }));
+  };
+  path(growth, { stroke: "#2f5bd3", "stroke-width": 2, class: "predicted" });
+  const legend = [["#2f5bd3", "line", "mean field: χ₁^(L−l)"]];
+  if (sim) {
+    path(sim.grad_norm_ratio_predicted.map(lg), { stroke: "#b54708", "stroke-width": 1.5, "stroke-dasharray": "5 3", class: "predicted-layerwise" });
+    sim.grad_norm_ratio.forEach((v, i) => {
+      const y = lg(v);
+      if (!Number.isFinite(y)) return;
+      const c = el("circle", { cx: X(i + 1), cy: Y(y), r: 3.5, fill: "#d92d20", class: "simulated" });
+      c.append(el("title", {}, `layer ${i + 1}: measured ${full(v)}, predicted ${full(sim.grad_norm_ratio_predicted[i])}`));
+      svg.append(c);
+    });
+    legend.push(["#b54708", "dash", "mean field, layer by layer from the input"],
+      ["#d92d20", "dot", `simulated: ${sim.samples} nets of width ${sim.width}`]);
+  }
+  legend.forEach(([c, kind, text], i) => {
+    const ly = y1 + 44 + 14 * i - (legend.length - 1) * 0;
+    const g = el("g", { class: "legend" });
+    if (kind === "dot") g.append(el("circle", { cx: x0 + 10, cy: ly - 4, r: 3.5, fill: c }));
+    else g.append(el("line", { x1: x0, y1: ly - 4, x2: x0 + 20, y2: ly - 4, stroke: c, "stroke-width": 2,
+      "stroke-dasharray": kind === "dash" ? "5 3" : "none" }));
+    g.append(el("text", { x: x0 + 26, y: ly, class: "small" }, text));
+    svg.append(g);
+  });
+  svg.setAttribute("viewBox", `0 0 480 ${y1 + 44 + 14 * (legend.length - 1) + 6}`);
+}
+function wireTheory() {
+  const sel = $("th-activation");
+  for (const a of ACTIVATIONS) sel.append(new Option(a, a));
+  sel.value = "tanh";
+  sel.addEventListener("change", () => { loadPhase(); thSchedule(0); });
+  for (const id of ["th-sw", "th-sb", "th-depth", "th-width", "th-samples"]) {
+    $(id).addEventListener("input", () => { drawMarker(); thSchedule(); });
+  }
+  $("th-sim").addEventListener("change", () => thSchedule(0));
+  const box = $("th-phase-box");
+  box.addEventListener("click", phaseClick);
+  box.addEventListener("keydown", phaseKey);
+}
+
 // ---- start ------------------------------------------------------------------------------------
 async function start() {
   fillSelects();
   wireControls();
+  wireTheory();
+  loadPhase();
+  runTheory();
   try {
     presets = await api("/api/presets");
   } catch (e) {
