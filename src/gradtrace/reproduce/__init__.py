@@ -98,8 +98,8 @@ REPRODUCTIONS: dict[str, Reproduction] = {
             "Glorot & Bengio 2010, Understanding the difficulty of training deep feedforward "
             "neural networks, AISTATS, Figs. 2 and 7, Eqs. 1, 12 and 16",
             "glorot2010",
-            defaults={"epochs": 30},
-            quick={"epochs": 6, "batch": 64},
+            defaults={"epochs": 10},
+            quick={"epochs": 2},
         ),
         Reproduction(
             "schoenholz2017",

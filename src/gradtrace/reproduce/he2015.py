@@ -27,7 +27,7 @@ from gradtrace.reproduce import Anchor
 __all__ = ["INITS", "He2015Result", "run"]
 
 INITS = {"xavier": 1.0, "he": 2.0}
-"""sigma_w2 of each init for square ReLU layers: Var[W] = sigma_w2 / n."""
+"""sigma_w2 of each init for square ReLU layers: Var(W) = sigma_w2 / n."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,14 +89,14 @@ def run(*, width: int = 500, depth: int = 30, samples: int = 8, seed: int = 0) -
             -0.5,
             slope["xavier"],
             0.1,
-            "He et al. 2015, Sec. 2.2: Var halves per ReLU layer at Var[w] = 1/n",
+            "He et al. 2015, Sec. 2.2: Var halves per ReLU layer at Var(w) = 1/n",
         ),
         Anchor(
             "slope of log2 std per layer, He",
             0.0,
             slope["he"],
             0.05,
-            "He et al. 2015, Eq. 10: Var[w] = 2/n keeps the scale",
+            "He et al. 2015, Eq. 10: Var(w) = 2/n keeps the scale",
             absolute=True,
         ),
         Anchor(
