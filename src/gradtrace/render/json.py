@@ -3,6 +3,7 @@
 * ``trace_dict``: ``gradtrace grad --json``.
 * ``solution_dict``: ``gradtrace solve --format json``.
 * ``derivation_dict``: ``gradtrace derive --format json``.
+* ``reproduction_dict``: ``gradtrace reproduce NAME --json``.
 
 Expression strings are SymPy-parseable in the symbols ``w1 .. wL``, ``b1 .. bL``, ``x``,
 ``y_hat``, with the sigmoid written out through ``exp``.
@@ -32,6 +33,7 @@ __all__ = [
     "log_trace_dict",
     "montecarlo_dict",
     "remedies_dict",
+    "reproduction_dict",
     "solution_dict",
     "trace_dict",
     "train_dict",
@@ -366,4 +368,33 @@ def remedies_dict(rows: tuple[RemedyRow, ...]) -> dict[str, Any]:
             }
             for r in rows
         ]
+    }
+
+
+def reproduction_dict(result: Any) -> dict[str, Any]:
+    """``gradtrace reproduce NAME --json``: the table (header and rows) and every anchor."""
+
+    def cell(v: Any) -> Any:
+        return v if isinstance(v, str) else _f(v)
+
+    return {
+        "name": result.name,
+        "seed": result.seed,
+        "table": {
+            "header": list(result.header),
+            "rows": [[cell(v) for v in row] for row in result.rows],
+        },
+        "anchors": [
+            {
+                "name": a.name,
+                "expected": _f(a.expected),
+                "measured": _f(a.measured),
+                "error": _f(a.error),
+                "tolerance": a.tolerance,
+                "absolute": a.absolute,
+                "ok": a.ok,
+                "source": a.source,
+            }
+            for a in result.anchors
+        ],
     }
