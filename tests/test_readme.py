@@ -68,7 +68,7 @@ def _synopses() -> list[tuple[str, list[str]]]:
     out = []
     for line in re.findall(r"^`(gradtrace [^`]*)`$", TEXT, flags=re.M):
         words = line.split()
-        out.append((words[1], sorted(set(re.findall(r"--[a-z][a-z-]*", line)))))
+        out.append((words[1], sorted(set(re.findall(r"--[a-z][a-z0-9-]*", line)))))
     return out
 
 

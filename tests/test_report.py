@@ -54,9 +54,9 @@ def test_files_and_config(folder: Path) -> None:
     assert "0.00136364" in md and "Remedies" in md
 
 
-def test_html_is_self_contained(folder: Path) -> None:
+def test_html_is_self_contained(folder: Path, built: Report) -> None:
     html = (folder / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 6
+    assert html.count("data:image/png;base64,") == len(built.figures)  # each figure, inline
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing to fetch
     assert "<script" not in html
 
@@ -92,7 +92,7 @@ def test_refuses_an_existing_folder_and_never_half_writes(
 
 
 @requires_chromium
-def test_renders_in_headless_chromium(folder: Path, tmp_path: Path) -> None:
+def test_renders_in_headless_chromium(folder: Path, tmp_path: Path, built: Report) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
         browser = launch(pw)
@@ -105,9 +105,24 @@ def test_renders_in_headless_chromium(folder: Path, tmp_path: Path) -> None:
         widths = page.eval_on_selector_all(
             "img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)"
         )
-        assert len(widths) == 6 and all(w > 100 for w in widths)
+        assert len(widths) == len(built.figures) and all(w > 100 for w in widths)
         shot = tmp_path / "report.png"
         page.screenshot(path=str(shot), full_page=False)
         browser.close()
     assert errors == [] and outside == []
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_theory_section_quotes_its_results(built: Report) -> None:
+    from gradtrace.render.markdown import document_markdown
+    from gradtrace.theory.meanfield import mean_field
+
+    md = document_markdown(built.blocks)
+    t = built.results.theory
+    assert "Deep, wide networks: mean-field theory" in md and "phase_diagram.png" in md
+    assert [p.phase for p in t.points] == ["ordered", "critical", "chaotic"]
+    for p in t.points:  # each point's theory, computed again
+        assert mean_field("tanh", p.sigma_w2, p.sigma_b2).chi_1 == p.chi_1
+    sim = t.simulations[0]
+    assert f"measured at {sim.run.grad_norm_ratio[0]:.3g};" in md
+    assert f"predicted at {sim.ratio_predicted[0]:.3g} of" in md

@@ -98,10 +98,11 @@ def test_derive_and_montecarlo_equal_the_cli(
     client: TestClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     d = client.post("/api/derive", json={"depth": 3, "biases": True}).json()
-    mathml = d.pop("mathml")
+    mathml, product = d.pop("mathml"), d.pop("mathml_product")
     assert d == cli_json(capsys, "derive", "--depth", "3", "--biases", "--format", "json")
-    assert set(mathml) == {"w1", "w2", "w3", "b1", "b2", "b3"}
+    assert set(mathml) == set(product) == {"w1", "w2", "w3", "b1", "b2", "b3"}
     assert all(m.startswith('<math display="block">') for m in mathml.values())
+    assert product == mathml  # at most 2 pairs w_j phi'(z_(j-1)): the factor form itself
     body = {
         "depth": 4,
         "activation": "tanh",
@@ -338,3 +339,24 @@ def test_malformed_or_deeply_nested_json_is_422(client: TestClient, body: bytes)
         r = client.post(path, content=body, headers={"content-type": "application/json"})
         assert r.status_code == 422, (path, r.status_code, r.text)
         assert all(d["loc"][0] == "body" for d in r.json()["detail"])
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "identity"])
+def test_derive_product_form(client: TestClient, activation: str) -> None:
+    """Past a few layers each gradient is also written with a product: the repeated pairs
+    w_j phi'(z_(j-1)) folded into one term, the lower limit and the last factor in view."""
+    d = client.post(
+        "/api/derive", json={"depth": 30, "activation": activation, "closed_form": False}
+    ).json()
+    product = d["mathml_product"]
+    assert set(product) == set(d["mathml"])
+    assert product["w30"] == d["mathml"]["w30"]  # no pair at all
+    assert product["w28"] == d["mathml"]["w28"]  # two pairs: short enough as it is
+    for k in (1, 2, 27):
+        m = product[f"w{k}"]
+        assert m.count("∏") == 1 and len(m) < 1200
+        assert f"<mi>j</mi><mo>=</mo><mn>{k + 1}</mn></mrow><mn>30</mn></munderover>" in m
+        last = "<mi>x</mi>" if k == 1 else f"<msub><mi>a</mi><mi>{k - 1}</mi></msub>"
+        assert m.endswith(f"{last}</mrow></math>")
+    if activation != "identity":  # phi' written in the generic index j-1
+        assert "<mrow><mi>j</mi><mo>−</mo><mn>1</mn></mrow>" in product["w1"]

@@ -118,7 +118,9 @@ def test_part_d_preset_then_a_moved_weight(page, tmp_path: Path) -> None:  # typ
     page.fill("#x", "1e999")
     page.select_option("#output_activation", "tanh")
     page.select_option("#loss", "bce")
-    page.wait_for_selector("#error:not([hidden])")
+    page.wait_for_selector("#error:not([hidden])")  # at once: the typed values name themselves
+    assert "target ŷ: empty" in page.inner_text("#error")
+    page.wait_for_function("document.querySelector('#error').textContent.includes('needs output')")
     assert "loss 'bce' needs output activation 'sigmoid'" in page.inner_text("#error")
 
     # the only console line: Chromium logging the 422 answer to the bad request itself
@@ -163,4 +165,218 @@ def test_biases_on_the_page(page) -> None:  # type: ignore[no-untyped-def]
     want = backprop(Network.chain([0.25, -0.11, 0.78], biases=[0.0, 0.3, 0.0]), 0.63, 1.0)
     assert [v for v, _ in _shown(page, "grad_bias")] == want.grad_bias.tolist()
     assert [v for v, _ in _shown(page, "grad_weight")] == want.grad_weight.tolist()
+    assert errors == [] and outside == []
+
+
+# ---- any depth, any width: layout, stale panels, errors, figures, keyboard -----------------------
+
+IMAGES = SCREENSHOT.parent / "images"
+WIDTHS = (375, 768, 1400)
+
+
+def _edit(page, action) -> None:  # type: ignore[no-untyped-def]
+    """Run ``action`` and wait for the trace it causes to be drawn."""
+    n = page.evaluate("window.gradtraceUpdates")
+    action()
+    page.wait_for_function(f"window.gradtraceUpdates > {n}")
+
+
+def _save_small(png: bytes, path: Path) -> None:
+    """A screenshot for docs/images: 128 colours where Pillow is installed (a third the size)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        path.write_bytes(png)
+        return
+    import io
+
+    im = Image.open(io.BytesIO(png)).convert("RGB")
+    im.quantize(colors=128, dither=Image.Dither.NONE).save(path, optimize=True)
+
+
+_LAYOUT = """() => {
+  const cells = [...document.querySelectorAll('table td, table th')];
+  const cut = cells.filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.textContent);
+  const boxes = [...document.querySelectorAll('.scroll')].filter(b => b.offsetParent);
+  const uncued = boxes.filter(b => (b.scrollWidth > b.clientWidth + 1 || b.scrollHeight >
+      b.clientHeight + 1) && !(b.dataset.overflow && b.nextElementSibling.offsetHeight > 0))
+    .map(b => b.id || b.className);
+  const titles = [...document.querySelectorAll('#backward td.num')]
+    .filter(c => Number(c.title) !== Number(c.dataset.value)).length;
+  return {page: document.documentElement.scrollWidth, window: window.innerWidth, cut, uncued,
+          titles};
+}"""
+
+
+@requires_chromium
+def test_layout_at_three_widths_and_depth_50(page) -> None:  # type: ignore[no-untyped-def]
+    """No horizontal page overflow at 375, 768 and 1400 px, in part (d) and at depth 50; no table
+    cell cut; every box that scrolls says so; every number's full value on hover."""
+    errors, outside = page.errors, page.outside
+    _edit(page, lambda: page.click("#preset-d"))
+    for depth in (3, 50):
+        if depth == 50:
+            _edit(page, lambda: page.fill("#depth", "50"))
+            page.wait_for_function("document.querySelectorAll('#formulas math').length === 50")
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            page.evaluate("window.dispatchEvent(new Event('resize'))")
+            got = page.evaluate(_LAYOUT)
+            assert got["page"] <= got["window"], (width, depth, got)
+            assert got["cut"] == [] and got["uncued"] == [] and got["titles"] == 0, got
+            # controls above the content below 800 px, beside it above
+            c, v = page.locator("#controls").bounding_box(), page.locator("#view").bounding_box()
+            assert (c["y"] + c["height"] <= v["y"]) == (width < 800), (width, c, v)
+            # the strip: one cell a layer, each wide enough to see and point at
+            cells = page.eval_on_selector_all(
+                "#strip [role=option]", "cs => cs.map(c => c.getBoundingClientRect().width)"
+            )
+            assert len(cells) == depth and min(cells) >= 4, (width, cells)
+            if os.environ.get("GRADTRACE_UPDATE_SCREENSHOT"):
+                name = f"explorer-{width}" + ("-depth50" if depth == 50 else "")
+                _save_small(page.screenshot(full_page=True), IMAGES / f"{name}.png")
+    # deep chains' formulas: a product, with the differing lower limit in view
+    formulas = page.eval_on_selector_all("#formulas math", "ms => ms.map(m => m.textContent)")
+    assert all("∏" in f for f in formulas[:47]) and "∏" not in formulas[49]
+    assert "j=2" in formulas[0].replace(" ", "") and "j=48" in formulas[46].replace(" ", "")
+    assert page.locator("#chain svg").count() == 0  # 50 node boxes would not fit: the strip only
+    assert errors == [] and outside == []
+
+
+@requires_chromium
+def test_stale_panels_and_errors_beside_their_control(page) -> None:  # type: ignore[no-untyped-def]
+    errors, outside = page.errors, page.outside
+    stale = "el => el.dataset.stale === 'true'"
+    page.select_option("#mc-samples", "1000")
+    page.click("#mc-run")
+    page.wait_for_selector("#mc-table tbody tr")
+    page.fill("#tr-steps", "20")
+    page.click("#tr-run")
+    page.wait_for_selector("#tr-message b")
+    for panel in ("#mc-panel", "#tr-panel"):
+        assert not page.eval_on_selector(panel, stale)
+        assert page.locator(f"{panel} .stale-note").is_hidden()
+
+    # another network: both panels say their result is for an older one, until rerun
+    _edit(page, lambda: page.fill("#depth", "4"))
+    for panel in ("#mc-panel", "#tr-panel"):
+        assert page.eval_on_selector(panel, stale)
+        assert "older network" in page.inner_text(f"{panel} .stale-note")
+    page.click("#mc-run")
+    page.wait_for_function(f"!({stale})(document.querySelector('#mc-panel'))")
+    assert page.locator("#mc-table tbody tr").count() == 4
+    assert page.eval_on_selector("#tr-panel", stale)  # not rerun: still stale
+    _edit(page, lambda: page.fill("#w-2", "-0.5"))  # training used the weights; Monte Carlo not
+    assert page.eval_on_selector("#tr-panel", stale) and not page.eval_on_selector(
+        "#mc-panel", stale
+    )
+
+    # a bad weight, typed deep in the list: named beside it and in the banner at the top, which
+    # stays in view; the numbers on the page are marked as those of the last valid input
+    _edit(page, lambda: page.fill("#depth", "40"))
+    page.fill("#w-37", "")
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.get_attribute("#w-37", "aria-invalid") == "true"
+    described = page.get_attribute("#w-37", "aria-describedby").split()
+    assert "w-37-error" in described and "w37" in page.inner_text("#w-37-error")
+    assert "w37" in page.inner_text("#error")
+    top = page.evaluate("document.querySelector('#error').getBoundingClientRect().top")
+    assert page.evaluate("window.scrollY") > 0 and 0 <= top < 5  # sticky at the top
+    for panel in ("#chain-panel", "#table-panel", "#plots-panel"):
+        assert page.eval_on_selector(panel, stale)
+    _edit(page, lambda: page.fill("#w-37", "0.5"))
+    assert page.is_hidden("#error") and page.get_attribute("#w-37", "aria-invalid") is None
+    assert not page.eval_on_selector("#table-panel", stale)
+
+    # an error from the engine names its control too
+    page.select_option("#output_activation", "tanh")
+    page.select_option("#loss", "bce")
+    page.wait_for_selector("#loss-error")
+    assert "needs output activation 'sigmoid'" in page.inner_text("#loss-error")
+    assert page.get_attribute("#loss", "aria-invalid") == "true"
+    assert page.eval_on_selector("#table-panel", stale)
+    assert all("status of 422" in e for e in errors) and outside == []
+
+
+@requires_chromium
+def test_figures_axes_colour_bar_labels_and_max(page) -> None:  # type: ignore[no-untyped-def]
+    errors, outside = page.errors, page.outside
+    # eight layers whose z's sit close together: their labels must not overlap
+    _edit(page, lambda: page.fill("#depth", "8"))
+    for k in range(1, 9):
+        _edit(page, lambda k=k: page.fill(f"#w-{k}", str(0.1 * k)))
+    boxes = page.eval_on_selector_all(
+        "#curve text.zlabel",
+        "ts => ts.map(t => { const b = t.getBBox(); return [b.x, b.y, b.width, b.height]; })",
+    )
+    assert len(boxes) >= 7
+    for i, (x, y, w, h) in enumerate(boxes):
+        for x2, y2, w2, h2 in boxes[i + 1 :]:
+            assert x + w <= x2 or x2 + w2 <= x or y + h <= y2 or y2 + h2 <= y, boxes
+    ticks = page.eval_on_selector_all("#curve text", "ts => ts.map(t => t.textContent)")
+    assert "0.25" in ticks and "max 0.25" in ticks  # sigmoid' peaks at 1/4
+
+    page.fill("#tr-steps", "30")
+    page.click("#tr-run")
+    page.wait_for_selector("#tr-heat image")
+    labels = page.eval_on_selector_all(
+        "#tr-heat text.heat-axis", "ts => ts.map(t => t.textContent)"
+    )
+    assert labels == ["layer k", "step", "log10|∂L/∂w_k|"]
+    assert page.locator("#tr-heat rect.colour-bar").count() == 1
+    assert page.locator("#tr-heat text").count() >= 8  # layer and step ticks, colour-bar values
+    assert errors == [] and outside == []
+
+
+@requires_chromium
+def test_keyboard_and_labels(page) -> None:  # type: ignore[no-untyped-def]
+    errors, outside = page.errors, page.outside
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, button')].filter(c =>
+             !(c.labels && c.labels.length) && !c.getAttribute('aria-label') &&
+             !c.getAttribute('aria-labelledby') && !(c.tagName === 'BUTTON' &&
+             c.textContent.trim())).map(c => c.id || c.outerHTML)"""
+    )
+    assert unlabelled == []
+    # Tab reaches the depth control; the arrow keys step it and the page follows
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "depth":
+            break
+    assert page.evaluate("document.activeElement.id") == "depth"
+    _edit(page, lambda: page.keyboard.press("ArrowUp"))
+    assert page.input_value("#depth") == "4" and page.locator("#backward tbody tr").count() == 4
+    assert page.locator("#weights input[type=number]").count() == 4
+    # the strip: arrow keys select a layer and show its numbers
+    page.focus("#strip")
+    page.keyboard.press("End")
+    page.keyboard.press("ArrowLeft")
+    assert page.get_attribute("#strip-3", "aria-selected") == "true"
+    assert page.inner_text("#layer-detail").startswith("layer 3")
+    assert errors == [] and outside == []
+
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+
+
+@requires_chromium
+@pytest.mark.skipif(not AXE.exists(), reason="tests/vendor/axe-core/axe.min.js not present")
+def test_accessibility_scan(page) -> None:  # type: ignore[no-untyped-def]
+    """axe-core (vendored from npm, MPL-2.0) finds no WCAG 2 A/AA violation, with every panel
+    filled, an error shown and the results marked stale."""
+    errors, outside = page.errors, page.outside
+    page.select_option("#mc-samples", "1000")
+    page.click("#mc-run")
+    page.wait_for_selector("#mc-table tbody tr")
+    page.fill("#tr-steps", "20")
+    page.click("#tr-run")
+    page.wait_for_selector("#tr-message b")
+    page.fill("#w-2", "")
+    page.wait_for_selector("#w-2-error")
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})).violations
+             .map(v => `${v.id}: ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)"""
+    )
+    assert found == []
     assert errors == [] and outside == []

@@ -33,10 +33,19 @@ from gradtrace.lab import training as _training
 from gradtrace.lab.depth import DepthConfig
 from gradtrace.lab.montecarlo import MonteCarloConfig
 from gradtrace.lab.training import TrainConfig, make_dataset
+from gradtrace.lab.wide import WideConfig
 from gradtrace.logmode import LogTrace, backprop_log
 from gradtrace.network import ChainSpec, Network, Preset, get_preset
 from gradtrace.render.json import log_trace_dict, trace_dict
 from gradtrace.symbolic import MAX_SYMBOLIC_DEPTH, ChainDerivation, derive_chain
+from gradtrace.theory.meanfield import (
+    MeanField,
+    PhaseDiagram,
+    gradient_growth,
+    mean_field,
+)
+from gradtrace.theory.meanfield import phase_diagram as _phase_diagram
+from gradtrace.theory.simulation import TheorySimulation, simulate_against_theory
 
 if TYPE_CHECKING:
     from gradtrace.report import ReportConfig
@@ -47,6 +56,7 @@ __all__ = [
     "GradResult",
     "Limits",
     "Problem",
+    "TheoryResult",
     "depth_config",
     "derive",
     "grad",
@@ -56,6 +66,8 @@ __all__ = [
     "reproduce",
     "resolve_problem",
     "resolve_spec",
+    "theory",
+    "theory_grid",
     "train_config",
 ]
 
@@ -365,3 +377,62 @@ def reproduce(name: str, *, quick: bool = False, **params: Any) -> Any:
     from gradtrace.reproduce import get_reproduction
 
     return get_reproduction(name).run(quick=quick, **params)
+
+
+# ---- mean-field theory ----------------------------------------------------------------------
+
+MAX_THEORY_DEPTH = 100_000
+MAX_SIMULATED_DEPTH = 200  # a simulated layer costs width^2 per sample: seconds at these bounds
+MAX_SIMULATED_WIDTH = 2000
+"""Deepest L for the predicted gradient growth of ``gradtrace theory``."""
+
+
+@dataclass(frozen=True, eq=False)
+class TheoryResult:
+    """``gradtrace theory``: the mean-field picture at one point and the predicted gradient
+    growth ``chi_1^(L-l)`` for layers ``l = 1 .. L``."""
+
+    mean_field: MeanField
+    growth: np.ndarray
+    simulated: TheorySimulation | None = None
+
+
+def theory(
+    activation: str,
+    sigma_w2: float,
+    sigma_b2: float,
+    *,
+    depth: int = 20,
+    simulate: bool = False,
+    width: int = 500,
+    samples: int = 4,
+    seed: int = 0,
+) -> TheoryResult:
+    """Mean-field theory at (sigma_w2, sigma_b2) for ``activation`` (SpecError on bad values);
+    with ``simulate``, also ``samples`` random nets of ``width`` units and ``depth`` layers."""
+    if not 1 <= depth <= MAX_THEORY_DEPTH:
+        raise SpecError(
+            f"depth must be between 1 and {MAX_THEORY_DEPTH:,}, got {depth}", field="depth"
+        )
+    mf = mean_field(activation, sigma_w2, sigma_b2)
+    sim = None
+    if simulate:
+        if depth > MAX_SIMULATED_DEPTH or width > MAX_SIMULATED_WIDTH:
+            raise SpecError(
+                f"--simulate takes depth up to {MAX_SIMULATED_DEPTH} and width up to "
+                f"{MAX_SIMULATED_WIDTH:,}, got depth {depth} and width {width:,}",
+                field="depth" if depth > MAX_SIMULATED_DEPTH else "width",
+            )
+        config = WideConfig(activation, sigma_w2, sigma_b2, width, depth, samples, seed)
+        sim = simulate_against_theory(config)
+    return TheoryResult(mf, gradient_growth(mf, depth), sim)
+
+
+def theory_grid(mf: MeanField, points: int = 200) -> PhaseDiagram:
+    """The phase diagram around ``mf``'s point: sigma_w2 up to 4 (or past the point and the
+    critical line), sigma_b2 up to 0.3 (or past the point); ``points`` x ``points``."""
+    top_w = max(4.0, 1.25 * mf.sigma_w2, 1.25 * (mf.sigma_w2_critical or 0.0))
+    top_b = max(0.3, 1.25 * mf.sigma_b2)
+    w = np.linspace(top_w / points, top_w, points)
+    b = np.linspace(0.0, top_b, points)
+    return _phase_diagram(mf.activation, w, b)

@@ -9,6 +9,7 @@ Commands::
     gradtrace depth [--activation A --std S --depths 1,10,100,... --samples N --seed S]
     gradtrace train (--preset NAME | --weights W1,..,WL | --dataset N) [--lr LR --steps T ...]
     gradtrace remedies [--steps T --seed S]
+    gradtrace theory [--activation A --sigma-w2 S --sigma-b2 B --depth L --figure PATH]
     gradtrace report --out DIR [--samples N --seed S --quick --force]
     gradtrace reproduce NAME [--seed S --quick --json --format ... --figure PATH]
     gradtrace serve [--host H --port P]
@@ -579,6 +580,83 @@ def remedies(
 
 
 @app.command()
+def theory(
+    activation: Annotated[
+        str, typer.Option(metavar="NAME", help=f"Activation of every layer: {ACTIVATION_HELP}")
+    ] = "tanh",
+    sigma_w2: Annotated[
+        float,
+        typer.Option(
+            "--sigma-w2", parser=_number, help="Weight variance: W_ij ~ N(0, sigma_w2 / N)"
+        ),
+    ] = 1.5,
+    sigma_b2: Annotated[
+        float,
+        typer.Option("--sigma-b2", parser=_number, help="Bias variance: b_i ~ N(0, sigma_b2)"),
+    ] = 0.05,
+    depth: Annotated[
+        int, typer.Option(parser=_whole, help="Layers L of the predicted gradient growth")
+    ] = 20,
+    figure: Annotated[
+        str | None,
+        typer.Option(
+            "--figure",
+            metavar="PATH",
+            help="Save the phase diagram (critical line, xi_c contours, your point) as PNG",
+        ),
+    ] = None,
+    simulate: Annotated[
+        bool,
+        typer.Option(
+            "--simulate", help="Also simulate random nets of --width units and --depth layers"
+        ),
+    ] = False,
+    width: Annotated[
+        int, typer.Option(parser=_whole, help="Units per layer of the simulated nets")
+    ] = 500,
+    samples: Annotated[int, typer.Option(parser=_whole, help="Simulated nets")] = 4,
+    seed: SeedOpt = 0,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """Mean-field theory: q*, c*, chi_1, depth scales, phase and the critical line."""
+    from gradtrace import application
+    from gradtrace.render.json import theory_dict
+    from gradtrace.render.theory import theory_document
+
+    result = application.theory(
+        activation,
+        sigma_w2,
+        sigma_b2,
+        depth=depth,
+        simulate=simulate,
+        width=width,
+        samples=samples,
+        seed=seed,
+    )
+    if figure is not None:
+        try:
+            from gradtrace.plots import phase_diagram_figure, save
+        except ImportError as e:
+            raise SpecError(f"--figure needs the plots extra: {e}") from None
+        from pathlib import Path
+
+        mf = result.mean_field
+        fig = phase_diagram_figure(application.theory_grid(mf), (mf.sigma_w2, mf.sigma_b2))
+        target = Path(figure)
+        if not target.parent.is_dir():
+            raise SpecError(f"--figure: folder {str(target.parent)!r} does not exist")
+        save(fig, target.with_suffix(""))
+    _output(
+        result,
+        fmt,
+        as_json,
+        lambda r: theory_dict(r.mean_field, r.simulated),
+        lambda r: theory_document(r.mean_field, r.growth, r.simulated),
+    )
+
+
+@app.command()
 def report(
     out: Annotated[
         str,
@@ -601,16 +679,16 @@ def report(
 
     try:
         from gradtrace.application import report_config
-        from gradtrace.report import build_report, check_output_folder, write_report
+        from gradtrace.report import STAGES, build_report, check_output_folder, write_report
     except ImportError as e:
         raise SpecError(str(e)) from None
     target = Path(out)
     check_output_folder(target, force=force)  # before any work: fail fast, write nothing
     config = report_config(seed=seed, samples=samples, quick=quick)
     with _progress(enabled=not quiet and sys.stderr.isatty()) as update:
-        stages = iter(range(1, 6))
+        stages = iter(range(1, len(STAGES) + 1))
         built = build_report(
-            config, progress=(lambda _m: update(next(stages), 5)) if update else None
+            config, progress=(lambda _m: update(next(stages), len(STAGES))) if update else None
         )
     paths = write_report(built, target, force=force)
     sys.stdout.write(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})\n")

@@ -7,6 +7,7 @@ PNG and SVG.
 * ``montecarlo_figure``: per-layer quantiles of |dL/dw_k| for several depths.
 * ``depth_figure``: mean log10|dL/dw_1| against depth, with the expected rate.
 * ``training_figure``: the loss curve and a layer x step heat map of log10|dL/dw_k|.
+* ``phase_diagram_figure``: the mean-field critical line with xi_c contours and a marked point.
 * ``remedies_figure``: final loss per remedy as dots, for both problems, coloured by status.
 * ``reproduction_figure``: one per reproduction (``gradtrace reproduce NAME --figure PATH``).
 
@@ -28,6 +29,7 @@ from gradtrace.lab.montecarlo import MonteCarloResult
 from gradtrace.lab.remedies import RemedyRow
 from gradtrace.lab.training import TrainHistory
 from gradtrace.symbolic import SigmoidAnalysis
+from gradtrace.theory.meanfield import PhaseDiagram
 
 try:
     import matplotlib
@@ -45,6 +47,7 @@ __all__ = [
     "depth_figure",
     "exercise_gradients_figure",
     "montecarlo_figure",
+    "phase_diagram_figure",
     "remedies_figure",
     "reproduction_figure",
     "save",
@@ -359,3 +362,31 @@ def save_figure(fig: Figure, path: Path) -> Path:
     fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def phase_diagram_figure(pd: PhaseDiagram, point: tuple[float, float] | None = None) -> Figure:
+    """The critical line sigma_w2(sigma_b2) over contours of log10 xi_c (the depth correlations
+    travel), with ``point`` = (sigma_w2, sigma_b2) marked."""
+    fig, ax = plt.subplots(figsize=(7, 5))
+    with np.errstate(divide="ignore"):
+        logxi = np.log10(np.where(np.isfinite(pd.xi_c), pd.xi_c, np.nan))
+    finite = logxi[np.isfinite(logxi)]
+    if finite.size:
+        levels = np.linspace(np.floor(finite.min() * 2) / 2, np.ceil(finite.max() * 2) / 2, 13)
+        cs = ax.contourf(pd.sigma_w2, pd.sigma_b2, logxi, levels=levels, cmap="magma")
+        fig.colorbar(cs, ax=ax, label="log10 xi_c (layers)")
+    ok = np.isfinite(pd.critical)
+    ax.plot(pd.critical[ok], pd.sigma_b2[ok], color="C0", lw=2.5, label="critical line (chi_1 = 1)")
+    if point is not None:
+        ax.plot([point[0]], [point[1]], "*", ms=16, color="C2", mec="k", label="your point")
+    ax.set_xlim(pd.sigma_w2[0], pd.sigma_w2[-1])
+    ax.set_ylim(pd.sigma_b2[0], pd.sigma_b2[-1])
+    ax.text(0.03, 0.95, "ordered", transform=ax.transAxes, color="w", va="top")
+    ax.text(0.97, 0.05, "chaotic", transform=ax.transAxes, color="w", ha="right")
+    ax.set(
+        title=f"Mean-field phase diagram, {pd.activation}",
+        xlabel="sigma_w^2",
+        ylabel="sigma_b^2",
+    )
+    ax.legend(loc="upper right", fontsize=8)
+    return fig

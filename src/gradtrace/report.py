@@ -32,9 +32,25 @@ from gradtrace.lab.depth import DepthConfig, run_depth
 from gradtrace.lab.montecarlo import MonteCarloConfig, run_montecarlo
 from gradtrace.lab.remedies import run_remedies
 from gradtrace.lab.training import TrainConfig, train
+from gradtrace.lab.wide import WideConfig
 from gradtrace.network import ChainSpec, check_count, get_preset
 from gradtrace.render.blocks import Block
-from gradtrace.render.report import ReportResults, report_document
+from gradtrace.render.report import ReportResults, TheoryResults, report_document
+from gradtrace.theory.meanfield import critical_sigma_w2, mean_field, phase_diagram
+from gradtrace.theory.simulation import simulate_against_theory
+
+STAGES = (
+    "solving the exercise",
+    "Monte Carlo over initializations",
+    "depth experiment",
+    "training",
+    "remedies",
+    "mean-field theory",
+)
+"""What ``compute_results`` reports to ``progress``, in order."""
+
+THEORY_BIAS = 0.05
+"""sigma_b2 of the report's deep tanh nets (Schoenholz et al. 2017 use 0.05 in their figures)."""
 
 __all__ = [
     "Report",
@@ -59,6 +75,9 @@ class ReportConfig:
     train_steps: int = 1000
     learning_rates: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0)
     remedies_steps: int = 300
+    theory_width: int = 300  # units per layer of the simulated tanh nets
+    theory_depth: int = 20
+    theory_samples: int = 4
 
     def __post_init__(self) -> None:
         check_count("seed", self.seed, 0)
@@ -98,31 +117,54 @@ def compute_results(
 ) -> ReportResults:
     """Run every computation the report shows, in order; ``progress`` gets a line per stage."""
     step = progress or (lambda _msg: None)
-    step("solving the exercise")
+    step(STAGES[0])
     sol = solve()
-    step("Monte Carlo over initializations")
+    step(STAGES[1])
+    part_b = get_preset("exercise-classification")  # its sample: x and the label
     mcs = tuple(
         run_montecarlo(
-            MonteCarloConfig(ChainSpec(L), config.samples, seed=config.seed, x=0.63, target=1.0)
+            MonteCarloConfig(
+                ChainSpec(L), config.samples, seed=config.seed, x=part_b.x, target=part_b.target
+            )
         )
         for L in config.mc_depths
     )
-    step("depth experiment")
+    step(STAGES[2])
     runs = tuple(
         run_depth(
             DepthConfig(a, s, depths=config.depths, samples=config.depth_samples, seed=config.seed)
         )
         for a, s in (("sigmoid", 1.0), ("tanh", 1.0), ("identity", 3.0))
     )
-    step("training")
+    step(STAGES[3])
     reg = get_preset("exercise-regression")
     hs = tuple(
         train(TrainConfig(reg.network, _one(reg.x), _one(reg.target), lr, steps=config.train_steps))
         for lr in config.learning_rates
     )
-    step("remedies")
+    step(STAGES[4])
     rem = run_remedies(steps=config.remedies_steps, seed=config.seed)
-    return ReportResults(sol, mcs, runs, hs, rem, config.remedies_steps)
+    step(STAGES[5])
+    crit = critical_sigma_w2("tanh", THEORY_BIAS)
+    at = ((1.2, THEORY_BIAS), (crit if crit is not None else 1.0, THEORY_BIAS), (2.5, THEORY_BIAS))
+    points = tuple(mean_field("tanh", sw, sb) for sw, sb in at)
+    sims = tuple(
+        simulate_against_theory(
+            WideConfig(
+                "tanh",
+                sw,
+                sb,
+                width=config.theory_width,
+                depth=config.theory_depth,
+                samples=config.theory_samples,
+                seed=config.seed,
+            )
+        )
+        for sw, sb in at
+    )
+    diagram = phase_diagram("tanh", np.linspace(0.05, 4.0, 120), np.linspace(0.0, 0.3, 60))
+    theory = TheoryResults(points, sims, diagram)
+    return ReportResults(sol, mcs, runs, hs, rem, config.remedies_steps, theory)
 
 
 def build_report(config: ReportConfig, *, progress: Callable[[str], None] | None = None) -> Report:
@@ -138,6 +180,9 @@ def build_report(config: ReportConfig, *, progress: Callable[[str], None] | None
         "depth": plots.depth_figure(r.depth),
         "training": plots.training_figure(r.training_shown),
         "remedies": plots.remedies_figure(r.remedies),
+        "phase_diagram": plots.phase_diagram_figure(
+            r.theory.diagram, (r.theory.points[0].sigma_w2, r.theory.points[0].sigma_b2)
+        ),
     }
     pngs = {name: _png(fig) for name, fig in figures.items()}
     blocks = report_document(r, pngs, plots.STATUS_COLOURS)

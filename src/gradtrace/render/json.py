@@ -4,6 +4,7 @@
 * ``solution_dict``: ``gradtrace solve --format json``.
 * ``derivation_dict``: ``gradtrace derive --format json``.
 * ``reproduction_dict``: ``gradtrace reproduce NAME --json``.
+* ``theory_dict``: ``gradtrace theory --json``.
 
 Expression strings are SymPy-parseable in the symbols ``w1 .. wL``, ``b1 .. bL``, ``x``,
 ``y_hat``, with the sigmoid written out through ``exp``.
@@ -26,6 +27,8 @@ from gradtrace.lab.training import TrainHistory
 from gradtrace.logmode import LogTrace
 from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis
 from gradtrace.symbolic.steps import Derivation
+from gradtrace.theory.meanfield import MeanField
+from gradtrace.theory.simulation import TheorySimulation
 
 __all__ = [
     "depth_dict",
@@ -35,6 +38,7 @@ __all__ = [
     "remedies_dict",
     "reproduction_dict",
     "solution_dict",
+    "theory_dict",
     "trace_dict",
     "train_dict",
     "train_heatmap",
@@ -368,6 +372,44 @@ def remedies_dict(rows: tuple[RemedyRow, ...]) -> dict[str, Any]:
             }
             for r in rows
         ]
+    }
+
+
+def theory_dict(mf: MeanField, simulated: TheorySimulation | None = None) -> dict[str, Any]:
+    """``gradtrace theory --json``: exactly the contract's keys; ``null`` for infinite or
+    undefined values (``xi_c`` at the critical line, ``q_star`` when q grows without bound).
+    With ``simulated`` (``--simulate``), also ``"simulated"``: the measured per-layer ``q``
+    (``q[0]`` the input's) and ``grad_norm_ratio`` (``|dL/dh^l|^2 / |dL/dh^L|^2``, layers 1 .. L)
+    beside the layer-by-layer predictions from the same input."""
+
+    def opt(v: float | None) -> float | None:
+        return None if v is None else _f(v)
+
+    return {
+        "activation": mf.activation,
+        "sigma_w2": mf.sigma_w2,
+        "sigma_b2": mf.sigma_b2,
+        "q_star": opt(mf.q_star),
+        "c_star": opt(mf.c_star),
+        "chi_1": _f(mf.chi_1),
+        "xi_q": _f(mf.xi_q),
+        "xi_c": _f(mf.xi_c),
+        "phase": mf.phase,
+        "sigma_w2_critical": opt(mf.sigma_w2_critical),
+    } | ({} if simulated is None else {"simulated": _simulated(simulated)})
+
+
+def _simulated(sim: TheorySimulation) -> dict[str, Any]:
+    c = sim.run.config
+    return {
+        "width": c.width,
+        "depth": c.depth,
+        "samples": c.samples,
+        "seed": c.seed,
+        "q": [_f(v) for v in sim.run.q],
+        "q_predicted": [_f(v) for v in sim.q_predicted],
+        "grad_norm_ratio": [_f(v) for v in sim.run.grad_norm_ratio],
+        "grad_norm_ratio_predicted": [_f(v) for v in sim.ratio_predicted],
     }
 
 

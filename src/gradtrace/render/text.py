@@ -55,7 +55,7 @@ def print_document(blocks: list[Block], console: Console) -> None:
                 title_style="bold",
             )
             for row in block.rows:
-                table.add_row(*(_plain(c) for c in row))
+                table.add_row(*(Text(_plain(c)) for c in row))  # no markup: E[...] stays
             console.print(table)
         elif isinstance(block, Image):
             console.print(Text(f"[figure: {block.caption} ({block.name})]", style="italic"))

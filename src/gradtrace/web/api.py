@@ -24,6 +24,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 import numpy as np
+import sympy as sp
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -150,16 +151,57 @@ def _mathml(expr: Any) -> str:
     )
 
 
-def _factor_mathml(g: GradientFormula) -> str:
-    parts = []
-    for f in g.factors:
-        inner = _mathml(f.expr)
-        if f.expr.is_Add or (f.expr.is_Mul and len(f.expr.args) > 1):
-            inner = f"<mrow><mo>(</mo>{inner}<mo>)</mo></mrow>"
-        parts.append(inner)
+def _paren_mathml(expr: Any) -> str:
+    inner = _mathml(expr)
+    if expr.is_Add or (expr.is_Mul and len(expr.args) > 1):
+        inner = f"<mrow><mo>(</mo>{inner}<mo>)</mo></mrow>"
+    return inner
+
+
+def _lhs_mathml(g: GradientFormula) -> str:
     name = f"<msub><mi>{g.parameter[0]}</mi><mn>{g.parameter[1:]}</mn></msub>"
-    lhs = f"<mfrac><mrow><mo>∂</mo><mi>L</mi></mrow><mrow><mo>∂</mo>{name}</mrow></mfrac>"
-    return f'<math display="block"><mrow>{lhs}<mo>=</mo>{"<mo>·</mo>".join(parts)}</mrow></math>'
+    return f"<mfrac><mrow><mo>∂</mo><mi>L</mi></mrow><mrow><mo>∂</mo>{name}</mrow></mfrac>"
+
+
+def _factor_mathml(g: GradientFormula) -> str:
+    parts = [_paren_mathml(f.expr) for f in g.factors]
+    body = "<mo>·</mo>".join(parts)
+    return f'<math display="block"><mrow>{_lhs_mathml(g)}<mo>=</mo>{body}</mrow></math>'
+
+
+PRODUCT_FROM = 3
+"""A gradient with this many ``w_j phi'(z_(j-1))`` pairs or more is also written as a product."""
+
+_INDEX = sp.Symbol("JINDEX", real=True)  # stands for a_(j-1) or z_(j-1) in the generic factor
+
+
+def _product_mathml(g: GradientFormula) -> str:
+    """``dL/dw_k = (dL/dz_L) · prod_(j=k+1)^L w_j phi'(z_(j-1)) · a_(k-1)``: the chain's repeated
+    pairs folded into one product, so what differs between gradients (the lower limit and the
+    last factor) stays in view. Below ``PRODUCT_FROM`` pairs: the factor form itself."""
+    pairs = [f for f in g.factors if f.role == "derivative"]
+    if len(pairs) < PRODUCT_FROM:
+        return _factor_mathml(g)
+    out = [f for f in g.factors if f.role == "output"]
+    rest = [f for f in g.factors if f.role == "input"]
+    first = min(f.layer for f in g.factors if f.role == "weight")  # = k + 1
+    last = max(f.layer for f in g.factors if f.role == "weight")  # = L
+    d = pairs[0]  # every hidden layer has the same activation: one generic factor
+    generic = _paren_mathml(d.expr)  # identity: phi' = 1, no symbol in it
+    for sym in d.expr.free_symbols:  # a_(j-1) or z_(j-1): the one symbol in phi'
+        letter = str(sym)[0]
+        generic = _paren_mathml(d.expr.subs(sym, _INDEX)).replace(
+            "<mi>JINDEX</mi>",
+            f"<msub><mi>{letter}</mi><mrow><mi>j</mi><mo>−</mo><mn>1</mn></mrow></msub>",
+        )
+    prod = (
+        "<munderover><mo>∏</mo><mrow><mi>j</mi><mo>=</mo>"
+        f"<mn>{first}</mn></mrow><mn>{last}</mn></munderover>"
+        f"<mrow><mo>(</mo><msub><mi>w</mi><mi>j</mi></msub><mo>·</mo>{generic}<mo>)</mo></mrow>"
+    )
+    parts = [_paren_mathml(f.expr) for f in out] + [prod] + [_paren_mathml(f.expr) for f in rest]
+    body = "<mo>·</mo>".join(parts)
+    return f'<math display="block"><mrow>{_lhs_mathml(g)}<mo>=</mo>{body}</mrow></math>'
 
 
 # ---- the long jobs: run in a worker process, so the interactive path never waits on them -------
@@ -170,6 +212,7 @@ def derive_job(req: DeriveIn) -> dict[str, Any]:
     d = application.derive(application.resolve_spec(**req.model_dump(exclude={"closed_form"})))
     out = derivation_dict(d, closed=req.closed_form)
     out["mathml"] = {g.parameter: _factor_mathml(g) for g in d.gradients}
+    out["mathml_product"] = {g.parameter: _product_mathml(g) for g in d.gradients}
     return out
 
 

@@ -26,6 +26,8 @@ function fmt(v) {
   const a = Math.abs(v);
   return (a >= 1e-4 && a < 1e6) ? String(Number(v.toPrecision(6))) : v.toExponential(5);
 }
+// the full float64 value (shortest round-trip form), shown on hover where fmt shortened it
+function full(v) { return v === null || v === undefined ? "not finite" : String(v); }
 function el(tag, attrs = {}, text) {
   const e = document.createElementNS(SVGNS, tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
@@ -33,10 +35,77 @@ function el(tag, attrs = {}, text) {
   return e;
 }
 function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
-function showError(msg) {
-  const e = $("error");
-  e.hidden = !msg;
-  e.textContent = msg || "";
+// dark blue (f = 0, small) to yellow (f = 1, large): the strip, the heat map and their colour bars
+function colour(f) { return `hsl(${240 - 190 * f}, 85%, ${25 + 40 * f}%)`; }
+function colourBar(lo, hi) {
+  return `linear-gradient(to right, ${[0, 0.25, 0.5, 0.75, 1].map(colour).join(", ")})`;
+}
+
+// ---- errors: beside their control and in the banner at the top ---------------------------------
+// source ("trace", "mc", "tr", "input:<id>") -> {message, ids: the controls it names}
+const errorSources = new Map();
+const FIELD_IDS = {
+  x: "x", target: "target", loss: "loss", activation: "activation",
+  output_activation: "output_activation", residual: "residual", depth: "depth",
+};
+const MC_IDS = { std: "mc-std", samples: "mc-samples", seed: "mc-seed", init: "mc-init", depth: "depth" };
+const TR_IDS = { learning_rate: "tr-lr", steps: "tr-steps", clip_norm: "tr-clip", target_scale: "tr-scale" };
+function idsFor(loc, extra = {}) {
+  const [name, index] = loc.slice(1);  // loc: ["body", field, index?]
+  if (name === "weights" && index !== undefined) return [`w-${Number(index) + 1}`];
+  if (name === "biases" && index !== undefined) return [`b-${Number(index) + 1}`];
+  const id = extra[name] || FIELD_IDS[name];
+  return id ? [id] : [];
+}
+function setError(source, message, ids = []) {
+  if (message) errorSources.set(source, { message, ids });
+  else errorSources.delete(source);
+  renderErrors();
+}
+function renderErrors() {
+  document.querySelectorAll("[aria-invalid]").forEach((c) => {
+    c.removeAttribute("aria-invalid");
+    const d = (c.getAttribute("aria-describedby") || "").split(" ").filter((x) => !x.endsWith("-error"));
+    if (d.length) c.setAttribute("aria-describedby", d.join(" ")); else c.removeAttribute("aria-describedby");
+  });
+  document.querySelectorAll(".field-error").forEach((e) => e.remove());
+  const banner = $("error");
+  clear(banner);
+  banner.hidden = errorSources.size === 0;
+  if (!errorSources.size) return;
+  const list = document.createElement("ul");
+  for (const { message, ids } of errorSources.values()) {
+    const li = document.createElement("li");
+    li.textContent = message;
+    for (const id of ids) {
+      const c = $(id);
+      if (!c) continue;
+      c.setAttribute("aria-invalid", "true");
+      let note = $(`${id}-error`);
+      if (!note) {
+        note = document.createElement("p");
+        note.className = "field-error";
+        note.id = `${id}-error`;
+        // after the control's row (a weight) or its label, so it sits beside the control
+        (c.closest(".wrow") || c.closest("label") || c).after(note);
+      }
+      note.textContent = note.textContent ? `${note.textContent}; ${message}` : message;
+      const d = c.getAttribute("aria-describedby");
+      c.setAttribute("aria-describedby", d ? `${d} ${note.id}` : note.id);
+      const go = document.createElement("button");
+      go.type = "button";
+      go.textContent = `go to ${id}`;
+      go.addEventListener("click", () => { c.scrollIntoView({ block: "center" }); c.focus(); });
+      li.append(go);
+    }
+    list.append(li);
+  }
+  banner.append(list);
+  markTraceStale();
+}
+function showError(msg) { setError("general", msg); }  // an error no control owns
+class ApiError extends Error {
+  constructor(message, locs) { super(message); this.locs = locs; }
 }
 async function api(path, body, signal, meta) {
   const r = await fetch(path, body === undefined ? { signal } : {
@@ -47,10 +116,51 @@ async function api(path, body, signal, meta) {
   const data = await r.json();
   if (!r.ok) {
     const d = data.detail;
-    throw new Error(Array.isArray(d) ? d.map((x) => x.msg).join("; ") : String(d));
+    throw new ApiError(Array.isArray(d) ? d.map((x) => x.msg).join("; ") : String(d),
+      Array.isArray(d) ? d.map((x) => x.loc || []) : []);
   }
   return data;
 }
+
+// ---- stale panels: a result stays on screen, marked, until it is computed again ---------------
+const shownFor = { mc: null, tr: null };  // the request each panel's result answers
+function setStale(panel, reason) {
+  document.querySelectorAll(`section[data-panel=${panel}]`).forEach((sec) => {
+    const note = sec.querySelector(".stale-note");
+    if (reason) sec.dataset.stale = "true"; else delete sec.dataset.stale;
+    if (note) { note.hidden = !reason; note.textContent = reason ? `Stale: ${reason}` : ""; }
+  });
+}
+function markTraceStale() {
+  const bad = [...errorSources.keys()].some((k) => k === "trace" || k.startsWith("input:"));
+  setStale("trace", bad && lastTrace
+    ? "computed for an older network; these are the numbers of the last valid input. Fix the error above to update." : "");
+}
+function refreshStale() {
+  const rerun = "computed for an older network — rerun to update.";
+  setStale("mc", shownFor.mc !== null && shownFor.mc !== JSON.stringify(mcBody()) ? rerun : "");
+  setStale("tr", shownFor.tr !== null && shownFor.tr !== JSON.stringify(trBody()) ? rerun : "");
+  markTraceStale();
+}
+
+// ---- scroll cues: a box that scrolls says so ----------------------------------------------------
+function updateScrollCues() {
+  document.querySelectorAll(".scroll").forEach((box) => {
+    let cue = box.nextElementSibling;
+    if (!cue || !cue.classList.contains("scroll-cue")) {
+      cue = document.createElement("p");
+      cue.className = "scroll-cue";
+      box.after(cue);
+    }
+    const wide = box.scrollWidth > box.clientWidth + 1, tall = box.scrollHeight > box.clientHeight + 1;
+    // a box that scrolls takes the focus, so the keyboard can scroll it too
+    if (wide || tall) { box.dataset.overflow = wide && tall ? "both" : wide ? "x" : "y"; box.tabIndex = 0; }
+    else { delete box.dataset.overflow; box.removeAttribute("tabindex"); }
+    cue.textContent = wide && tall ? "↔ ↕ scrolls: more to the right and below"
+      : wide ? "↔ scrolls sideways: more to the right" : tall ? "↕ scrolls: more below" : "";
+  });
+}
+window.addEventListener("resize", updateScrollCues);
 
 // ---- controls ---------------------------------------------------------------------------------
 function fillSelects() {
@@ -63,13 +173,25 @@ function readNumber(input, fallback) {
   const v = input.valueAsNumber;
   return Number.isFinite(v) ? v : fallback;
 }
+// a typed value that is not a finite number: named beside its control and in the banner; the
+// page keeps the last valid value (and marks what it computed from it stale) until it is fixed
+function checkTyped(input, label) {
+  const ok = Number.isFinite(input.valueAsNumber);
+  // (the browser empties a number box whose text it cannot read, 1e999 included: badInput)
+  const why = input.validity.badInput ? "what is typed is not a finite number"
+    : input.value === "" ? "empty" : `"${input.value}" is not a finite number`;
+  setError(`input:${input.id}`, ok ? "" : `${label}: ${why}; type a number such as -0.5 or 1e-3`, [input.id]);
+  return ok;
+}
 function buildRows(container, prefix, values, onChange) {
   clear(container);
+  for (const k of [...errorSources.keys()]) if (k.startsWith(`input:${prefix}-`)) errorSources.delete(k);
   values.forEach((v, k) => {
     const row = document.createElement("div");
     row.className = "wrow";
-    const name = document.createElement("span");
+    const name = document.createElement("label");
     name.innerHTML = `${prefix}<sub>${k + 1}</sub>`;
+    name.htmlFor = `${prefix}-${k + 1}`;
     const range = document.createElement("input");
     Object.assign(range, { type: "range", min: -6, max: 6, step: 0.01, value: v });
     range.id = `${prefix}-range-${k + 1}`;
@@ -78,14 +200,18 @@ function buildRows(container, prefix, values, onChange) {
     Object.assign(num, { type: "number", step: "any", value: v });
     num.id = `${prefix}-${k + 1}`;
     num.setAttribute("aria-label", `${prefix}${k + 1}`);
-    range.addEventListener("input", () => { num.value = range.value; onChange(k, Number(range.value)); });
+    range.addEventListener("input", () => {
+      num.value = range.value;
+      setError(`input:${num.id}`, "");
+      onChange(k, Number(range.value));
+    });
     num.addEventListener("input", () => {
-      const x = num.valueAsNumber;
-      if (Number.isFinite(x)) { range.value = String(x); onChange(k, x); }
+      if (checkTyped(num, `${prefix}${k + 1}`)) { range.value = String(num.valueAsNumber); onChange(k, num.valueAsNumber); }
     });
     row.append(name, range, num);
     container.append(row);
   });
+  renderErrors();
 }
 function rebuildWeightRows() {
   buildRows($("weights"), "w", state.weights, (k, v) => { state.weights[k] = v; update(); });
@@ -99,7 +225,8 @@ function setDepth(d) {
   while (state.bias.length < d) state.bias.push(0);
   state.weights.length = d;
   state.bias.length = d;
-  $("depth").value = d;
+  if ($("depth").valueAsNumber !== d) $("depth").value = d;
+  setError("input:depth", "");
   rebuildWeightRows();
 }
 function syncForm() {
@@ -108,6 +235,7 @@ function syncForm() {
   $("residual").checked = state.residual;
   $("x").value = state.x;
   $("target").value = state.target;
+  for (const id of ["x", "target"]) setError(`input:${id}`, "");
   setDepth(state.weights.length);
 }
 function applyPreset(name) {
@@ -125,8 +253,8 @@ function applyPreset(name) {
 function wireControls() {
   $("depth").addEventListener("input", () => {
     const d = $("depth").valueAsNumber;
-    if (Number.isFinite(d) && d >= 1 && d <= MAX_DEPTH) { setDepth(d); update(); }
-    else showError(`depth must be a whole number from 1 to ${MAX_DEPTH}`);
+    if (Number.isFinite(d) && d >= 1 && d <= MAX_DEPTH && d === Math.round(d)) { setDepth(d); update(); }
+    else setError("input:depth", `depth: "${$("depth").value || "(empty)"}" is not a whole number from 1 to ${MAX_DEPTH}`, ["depth"]);
   });
   for (const id of ["activation", "output_activation", "loss"]) {
     $(id).addEventListener("change", () => { state[id] = $(id).value; update(); });
@@ -134,8 +262,9 @@ function wireControls() {
   for (const id of ["biases", "residual"]) {
     $(id).addEventListener("change", () => { state[id] = $(id).checked; rebuildWeightRows(); update(); });
   }
+  const names = { x: "input x", target: "target ŷ" };
   for (const id of ["x", "target"]) {
-    $(id).addEventListener("input", () => { state[id] = readNumber($(id), state[id]); update(); });
+    $(id).addEventListener("input", () => { if (checkTyped($(id), names[id])) { state[id] = $(id).valueAsNumber; update(); } });
   }
   $("randomize").addEventListener("click", () => {
     // Box-Muller from the browser's generator: only a starting point, not an experiment
@@ -150,6 +279,21 @@ function wireControls() {
     b.addEventListener("click", () => applyPreset(b.dataset.preset)));
   $("mc-run").addEventListener("click", runMonteCarlo);
   $("tr-run").addEventListener("click", runTraining);
+  for (const panel of ["mc-panel", "tr-panel"]) {
+    $(panel).addEventListener("input", refreshStale);
+    $(panel).addEventListener("change", refreshStale);
+  }
+  const strip = $("strip");
+  strip.addEventListener("keydown", (e) => {
+    const L = lastTrace ? lastTrace.layers.length : 0;
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
+    let k = selectedLayer;
+    if (step) k += step; else if (e.key === "Home") k = 1; else if (e.key === "End") k = L; else return;
+    e.preventDefault();
+    selectLayer(Math.max(1, Math.min(L, k)));
+  });
+  strip.addEventListener("click", (e) => { const c = e.target.closest("[data-layer]"); if (c) selectLayer(Number(c.dataset.layer)); });
+  strip.addEventListener("mouseover", (e) => { const c = e.target.closest("[data-layer]"); if (c) selectLayer(Number(c.dataset.layer)); });
 }
 
 // ---- the live trace ---------------------------------------------------------------------------
@@ -164,6 +308,7 @@ async function update() {
   const seq = ++traceSeq;
   if (traceAbort) traceAbort.abort();
   traceAbort = new AbortController();
+  refreshStale();
   const body = {
     ...specBody(), weights: state.weights.slice(0, state.depth), x: state.x, target: state.target,
   };
@@ -173,13 +318,16 @@ async function update() {
     [trace] = await Promise.all([api("/api/trace", body, traceAbort.signal), ensureCurve()]);
   } catch (e) {
     if (e.name === "AbortError") return;
-    showError(e.message);
+    setError("trace", e.message, (e.locs || []).flatMap((l) => idsFor(l)));
     return;
   }
   if (seq !== traceSeq) return;
-  showError("");
+  setError("trace", "");
+  setError("general", "");
   lastTrace = trace;
   renderTrace(trace);
+  markTraceStale();
+  updateScrollCues();
   const ms = performance.now() - started;
   window.gradtraceLastUpdateMs = ms;
   window.gradtraceUpdates = (window.gradtraceUpdates || 0) + 1;
@@ -197,49 +345,113 @@ async function ensureCurve() {
 function renderTrace(t) {
   const L = t.layers.length;
   const warn = t.warnings ? ` <span class="warn">${t.warnings.join("; ")}</span>` : "";
+  const ratio = Math.abs(t.layers[0].grad_weight / t.layers[L - 1].grad_weight);
   $("summary").innerHTML =
-    `loss L = <b data-field="loss" data-value="${t.loss}">${fmt(t.loss)}</b>, prediction y = ` +
-    `<b data-field="prediction" data-value="${t.prediction}">${fmt(t.prediction)}</b>, ` +
-    `∂L/∂y = ${fmt(t.dloss_dprediction)}; ratio |∂L/∂w<sub>1</sub>| / |∂L/∂w<sub>${L}</sub>| = ` +
-    `${fmt(Math.abs(t.layers[0].grad_weight / t.layers[L - 1].grad_weight))}${warn}`;
+    `loss L = <b data-field="loss" data-value="${t.loss}" title="${full(t.loss)}">${fmt(t.loss)}</b>, prediction y = ` +
+    `<b data-field="prediction" data-value="${t.prediction}" title="${full(t.prediction)}">${fmt(t.prediction)}</b>, ` +
+    `∂L/∂y = <span title="${full(t.dloss_dprediction)}">${fmt(t.dloss_dprediction)}</span>; ratio |∂L/∂w<sub>1</sub>| / |∂L/∂w<sub>${L}</sub>| = ` +
+    `${fmt(ratio)}${warn}`;
+  renderStrip(t);
   renderChain(t);
   renderTable(t);
   renderBars(t);
   renderCurve(t);
 }
+
+// the strip: one cell per layer, coloured by log10|delta_k|, legible at any depth; the selected
+// layer's numbers below it (click, hover, or arrow keys once the strip has focus)
+let selectedLayer = 1;
+function renderStrip(t) {
+  const L = t.layers.length;
+  const logs = t.layers.map((ly) => (ly.delta ? Math.log10(Math.abs(ly.delta)) : NaN));
+  const f = logs.filter(Number.isFinite);
+  const lo = f.length ? Math.min(...f) : 0, hi = f.length ? Math.max(...f) : 0;
+  const strip = $("strip");
+  clear(strip);
+  strip.style.gridTemplateColumns = `repeat(${L}, minmax(0, 1fr))`;
+  $("strip-ticks").style.gridTemplateColumns = `repeat(${L}, minmax(0, 1fr))`;
+  clear($("strip-ticks"));
+  const every = L <= 12 ? 1 : L <= 30 ? 5 : 10;
+  t.layers.forEach((ly, k) => {
+    const c = document.createElement("div");
+    c.id = `strip-${k + 1}`;
+    c.dataset.layer = k + 1;
+    c.setAttribute("role", "option");
+    c.setAttribute("aria-selected", "false");
+    c.setAttribute("aria-label", `layer ${k + 1}: δ = ${full(ly.delta)}, ∂L/∂w = ${full(ly.grad_weight)}`);
+    c.title = `layer ${k + 1}\nδ = ${full(ly.delta)}\n∂L/∂w = ${full(ly.grad_weight)}`;
+    const v = logs[k];
+    c.style.background = Number.isFinite(v) ? colour(hi > lo ? (v - lo) / (hi - lo) : 1) : "#000";
+    if (L <= 12) c.textContent = String(k + 1);
+    strip.append(c);
+    const tick = document.createElement("span");
+    tick.textContent = (k + 1 === 1 || (k + 1) % every === 0) && L > 12 ? String(k + 1) : "";
+    $("strip-ticks").append(tick);
+  });
+  const bar = $("strip-scale");
+  bar.innerHTML = `<span>colour: log<sub>10</sub>|δ<sub>k</sub>|</span><span>${f.length ? lo.toFixed(1) : "—"}</span>` +
+    `<i style="background: ${colourBar()}"></i><span>${f.length ? hi.toFixed(1) : "—"}</span>` +
+    `<span>(black: δ = 0); ${L} layer${L > 1 ? "s" : ""}, input on the left, loss on the right</span>`;
+  selectLayer(Math.min(selectedLayer, L));
+}
+function selectLayer(k) {
+  const t = lastTrace;
+  if (!t || k < 1 || k > t.layers.length) return;
+  selectedLayer = k;
+  const strip = $("strip");
+  strip.querySelectorAll("[aria-selected=true]").forEach((c) => c.setAttribute("aria-selected", "false"));
+  const cell = $(`strip-${k}`);
+  if (cell) { cell.setAttribute("aria-selected", "true"); strip.setAttribute("aria-activedescendant", cell.id); }
+  const ly = t.layers[k - 1];
+  const sub = (s) => `${s}<sub>${k}</sub>`;
+  const rows = [[sub("w"), ly.weight], [sub("z"), ly.z], [sub("a"), ly.a],
+    [`φ′(${sub("z")})`, ly.activation_derivative], [sub("δ"), ly.delta], [`∂L/∂${sub("w")}`, ly.grad_weight],
+    [`${sub("w")} φ′(z<sub>${k - 1}</sub>)`, ly.chain_factor]];
+  if ("grad_bias" in ly) rows.push([`∂L/∂${sub("b")}`, ly.grad_bias]);
+  $("layer-detail").innerHTML = `<b>layer ${k}${k === t.layers.length ? " (output)" : ""}</b>` +
+    "<dl>" + rows.filter(([, v]) => v !== undefined && !(v === null && k === 1)).map(([n, v]) =>
+      `<div><dt>${n}</dt><dd title="${full(v)}">${fmt(v)}</dd></div>`).join("") + "</dl>";
+}
+
+const NODE_DIAGRAM_MAX = 6;  // deeper chains: the strip alone (a node per layer would not fit)
 function renderChain(t) {
-  const L = t.layers.length, gap = 210, w = 110 + gap * (L + 1), h = 150, cy = 78;
-  const svg = el("svg", { width: w, height: h, viewBox: `0 0 ${w} ${h}` });
-  const xs = (i) => 56 + gap * i;
-  const node = (i, title, lines, cls) => {
+  const box = $("chain");
+  clear(box);
+  const L = t.layers.length;
+  if (L > NODE_DIAGRAM_MAX) return;
+  const lines = (ly) => [`z = ${fmt(ly.z)}`, `a = ${fmt(ly.a)}`, `δ = ${fmt(ly.delta)}`, `∂L/∂w = ${fmt(ly.grad_weight)}`];
+  // boxes as wide as their longest line (11 px text: about 6.7 px a character) so nothing spills
+  const longest = Math.max(12, ...t.layers.flatMap(lines).map((s) => s.length));
+  const bw = Math.ceil(6.7 * longest + 16), gap = bw + 104, w = bw + 16 + gap * (L + 1), h = 150, cy = 78;
+  // scaled down to 80 % at most to fit its box; narrower boxes scroll (with a cue)
+  const svg = el("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", style: `min-width: ${Math.round(0.8 * w)}px; max-width: ${w}px`,
+    "aria-label": "the chain node by node: each layer's z, a, delta and gradient" });
+  const xs = (i) => bw / 2 + 8 + gap * i;
+  const node = (i, title, text, cls) => {
     const g = el("g", { class: `node ${cls}` });
-    g.append(el("rect", { x: xs(i) - 52, y: cy - 44, width: 104, height: 88, rx: 10,
+    g.append(el("rect", { x: xs(i) - bw / 2, y: cy - 44, width: bw, height: 88, rx: 10,
       fill: "#f5f8ff", stroke: "#2f5bd3" }));
     g.append(el("text", { x: xs(i), y: cy - 28, "text-anchor": "middle", "font-weight": 600 }, title));
-    lines.forEach((s, j) => g.append(el("text", { x: xs(i), y: cy - 10 + 16 * j, "text-anchor": "middle" }, s)));
+    text.forEach((s, j) => g.append(el("text", { x: xs(i), y: cy - 10 + 16 * j, "text-anchor": "middle" }, s)));
     svg.append(g);
   };
   node(0, "input", [`x = ${fmt(state.x)}`], "input");
   t.layers.forEach((ly, k) => {
     const i = k + 1;
     const g = el("g", { class: "edge" });
-    g.append(el("line", { x1: xs(i - 1) + 52, y1: cy, x2: xs(i) - 52, y2: cy, stroke: "#98a2b3", "stroke-width": 2 }));
+    g.append(el("line", { x1: xs(i - 1) + bw / 2, y1: cy, x2: xs(i) - bw / 2, y2: cy, stroke: "#98a2b3", "stroke-width": 2 }));
     g.append(el("text", { x: (xs(i - 1) + xs(i)) / 2, y: cy - 8, "text-anchor": "middle" }, `w${i} = ${fmt(ly.weight)}`));
     if (ly.chain_factor !== null && ly.chain_factor !== undefined) {
       g.append(el("text", { x: (xs(i - 1) + xs(i)) / 2, y: cy + 16, "text-anchor": "middle", fill: "#b54708" },
         `w·φ′ = ${fmt(ly.chain_factor)}`));
     }
     svg.append(g);
-    node(i, i === L ? `output (layer ${i})` : `layer ${i}`, [
-      `z = ${fmt(ly.z)}`, `a = ${fmt(ly.a)}`, `δ = ${fmt(ly.delta)}`, `∂L/∂w = ${fmt(ly.grad_weight)}`,
-    ], "layer");
+    node(i, i === L ? `output (layer ${i})` : `layer ${i}`, lines(ly), "layer");
   });
   const gl = el("g", { class: "edge" });
-  gl.append(el("line", { x1: xs(L) + 52, y1: cy, x2: xs(L + 1) - 52, y2: cy, stroke: "#98a2b3", "stroke-width": 2 }));
+  gl.append(el("line", { x1: xs(L) + bw / 2, y1: cy, x2: xs(L + 1) - bw / 2, y2: cy, stroke: "#98a2b3", "stroke-width": 2 }));
   svg.append(gl);
   node(L + 1, "loss", [`L = ${fmt(t.loss)}`, `y = ${fmt(t.prediction)}`, `ŷ = ${fmt(state.target)}`], "loss");
-  const box = $("chain");
-  clear(box);
   box.append(svg);
 }
 function renderTable(t) {
@@ -248,10 +460,10 @@ function renderTable(t) {
     ["activation_derivative", "φ′(z<sub>k</sub>)"], ["delta", "δ<sub>k</sub> = ∂L/∂z<sub>k</sub>"],
     ["grad_weight", "∂L/∂w<sub>k</sub>"]];
   if (hasB) cols.push(["grad_bias", "∂L/∂b<sub>k</sub>"]);
-  let html = "<thead><tr>" + cols.map((c) => `<th>${c[1]}</th>`).join("") + "</tr></thead><tbody>";
+  let html = "<thead><tr>" + cols.map((c) => `<th scope="col">${c[1]}</th>`).join("") + "</tr></thead><tbody>";
   for (const ly of t.layers) {
-    html += "<tr>" + cols.map(([f]) => f === "layer" ? `<td>${ly.layer}</td>`
-      : `<td class="num" data-field="${f}" data-layer="${ly.layer}" data-value="${ly[f]}">${fmt(ly[f])}</td>`).join("") + "</tr>";
+    html += "<tr>" + cols.map(([f]) => f === "layer" ? `<th scope="row">${ly.layer}</th>`
+      : `<td class="num" data-field="${f}" data-layer="${ly.layer}" data-value="${ly[f]}" title="${full(ly[f])}">${fmt(ly[f])}</td>`).join("") + "</tr>";
   }
   $("backward").innerHTML = html + "</tbody>";
 }
@@ -262,7 +474,7 @@ function axes(svg, x0, y0, x1, y1, yTicks, yLabel, xLabel) {
     svg.append(el("line", { x1: x0 - 4, y1: y, x2: x1, y2: y, stroke: "#eaecf0" }));
     svg.append(el("text", { x: x0 - 6, y: y + 3, "text-anchor": "end", class: "small" }, label));
   }
-  svg.append(el("text", { x: 12, y: (y0 + y1) / 2, transform: `rotate(-90 12 ${(y0 + y1) / 2})`, "text-anchor": "middle", class: "small" }, yLabel));
+  svg.append(el("text", { x: 9, y: (y0 + y1) / 2, transform: `rotate(-90 9 ${(y0 + y1) / 2})`, "text-anchor": "middle", class: "small" }, yLabel));
   svg.append(el("text", { x: (x0 + x1) / 2, y: y1 + 30, "text-anchor": "middle", class: "small" }, xLabel));
 }
 function xTicks(svg, values, X, y1, label = String) {
@@ -315,6 +527,29 @@ const CURVE_NOTES = {
   softsign: "softsign′ = 1/(1 + |z|)²: at most 1, and it decays like 1/z², not exponentially.",
   identity: "identity′ = 1: the gradient is the product of the weights alone.",
 };
+// labels placed left to right, each moved up until it overlaps no label placed before it
+function placeLabels(svg, items, top) {
+  const placed = [];
+  for (const it of items.sort((a, b) => a.x - b.x)) {
+    const w = 6.2 * it.text.length + 2, h = 11;
+    let x = it.x + 5, y = it.y - 5;
+    const hits = () => placed.some((p) => x < p.x + p.w && p.x < x + w && y - h < p.y && p.y - h < y);
+    while (hits() && y - h > top) y -= h;
+    if (hits()) {  // no room above: to the right of the last one
+      x = Math.max(...placed.map((p) => p.x + p.w)) + 3;
+      y = it.y - 5;
+    }
+    placed.push({ x, y, w });
+    if (Math.abs(y - (it.y - 5)) > 1 || Math.abs(x - (it.x + 5)) > 1) {
+      svg.append(el("line", { x1: it.x, y1: it.y, x2: x, y2: y - 3, stroke: "#98a2b3", "stroke-width": 0.8 }));
+    }
+    svg.append(el("text", { x, y, class: "small zlabel" }, it.text));
+  }
+}
+function niceStep(span, n) {
+  const raw = span / n, p = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 2.5, 5, 10].map((m) => m * p).find((s) => s >= raw);
+}
 function renderCurve(t) {
   $("curve-note").textContent = CURVE_NOTES[curveActivation()] || "";
   const svg = $("curve");
@@ -322,27 +557,38 @@ function renderCurve(t) {
   const c = curves[curveActivation()];
   if (!c) return;
   const x0 = 50, x1 = 470, y0 = 12, y1 = 220;
-  let ymax = Math.max(...c.derivative) * 1.1 || 1;
+  const dmax = Math.max(...c.derivative);  // the API's largest value on the grid (0.25: sigmoid)
+  const step = niceStep(dmax || 1, 5);
+  const ymax = (Math.floor((dmax || 1) / step) + 1) * step;
   const X = (z) => x0 + (z + 8) / 16 * (x1 - x0);
   const Y = (v) => y1 - v / ymax * (y1 - y0);
-  const yt = [0, 0.25, 0.5, 0.75, 1].map((f) => [Y(f * ymax), (f * ymax).toPrecision(2)]);
+  const yt = [];
+  for (let v = 0; v <= ymax + 1e-12; v += step) yt.push([Y(v), String(Number(v.toPrecision(6)))]);
   axes(svg, x0, y0, x1, y1, yt, `${curveActivation()}′(z)`, "z (marks: each layer's z_k; arrows: outside the range)");
+  // the maximum, marked: it bounds how much one layer can pass back
+  svg.append(el("line", { x1: x0, y1: Y(dmax), x2: x1, y2: Y(dmax), stroke: "#b54708", "stroke-dasharray": "4 3" }));
+  svg.append(el("text", { x: x1, y: Y(dmax) - 4, "text-anchor": "end", class: "small max-label", fill: "#b54708" },
+    `max ${fmt(dmax)}`));
   let d = "";
   c.z.forEach((z, i) => { d += `${i ? "L" : "M"}${X(z).toFixed(1)},${Y(c.derivative[i]).toFixed(1)}`; });
   svg.append(el("path", { d, fill: "none", stroke: "#2f5bd3", "stroke-width": 2 }));
   xTicks(svg, [-8, -4, 0, 4, 8], X, y1);
   const L = t.layers.length;
+  const labels = [];
   t.layers.forEach((ly, k) => {
     if (L > 1 && k === L - 1 && state.output_activation !== state.activation) return;
     if (ly.z === null) return;
     const inside = ly.z >= -8 && ly.z <= 8;
     const zx = X(Math.max(-8, Math.min(8, ly.z)));
     const vy = inside ? Y(ly.activation_derivative) : y1 - 10;
-    svg.append(el("circle", { cx: zx, cy: vy, r: inside ? 4 : 3, fill: inside ? "#d92d20" : "#f79009" }));
-    if (L <= 8 || k === 0 || k === L - 2) {  // deep chains: label the first and last hidden layers
-      svg.append(el("text", { x: zx + 5, y: vy - 5, class: "small" }, `${inside ? "" : (ly.z < 0 ? "←" : "→")}z${k + 1}`));
+    const m = el("circle", { cx: zx, cy: vy, r: inside ? 4 : 3, fill: inside ? "#d92d20" : "#f79009" });
+    m.append(el("title", {}, `z${k + 1} = ${full(ly.z)}`));
+    svg.append(m);
+    if (L <= 8 || k === 0 || k === L - 2 || k === L - 1) {  // deep chains: the first and last layers
+      labels.push({ x: zx, y: vy, text: `${inside ? "" : (ly.z < 0 ? "←" : "→")}z${k + 1}` });
     }
   });
+  placeLabels(svg, labels, y0 + 10);
 }
 
 // ---- formulas ---------------------------------------------------------------------------------
@@ -354,24 +600,37 @@ async function updateFormulas() {
   const box = $("formulas");
   if (state.residual) {
     box.innerHTML = "<p class='muted'>With skip connections a gradient is a sum over paths, not one chain product; no single formula is shown.</p>";
+    setStale("formulas", "");
     return;
   }
+  if (box.firstChild) setStale("formulas", "computed for an older network; the new formulas are on their way.");
   try {
     const d = await api("/api/derive", body);
     if (key !== deriveKey) return;
-    box.innerHTML = Object.values(d.mathml).join("");
+    box.innerHTML = Object.values(d.mathml_product || d.mathml).join("");
+    setStale("formulas", "");
+    updateScrollCues();
   } catch (e) {
+    if (key !== deriveKey) return;
     box.textContent = e.message;
+    setStale("formulas", "");
   }
 }
 
 // ---- Monte Carlo ------------------------------------------------------------------------------
-async function runMonteCarlo() {
-  const body = {
+function typed(id) {  // a typed number, or null (the API then names the field)
+  const v = $(id).valueAsNumber;
+  return Number.isFinite(v) ? v : null;
+}
+function mcBody() {
+  return {
     ...specBody(), depth: state.depth, biases: state.biases, init: $("mc-init").value,
-    std: readNumber($("mc-std"), 1), samples: Number($("mc-samples").value),
-    seed: readNumber($("mc-seed"), 0), x: state.x, target: state.target,
+    std: typed("mc-std"), samples: Number($("mc-samples").value),
+    seed: typed("mc-seed"), x: state.x, target: state.target,
   };
+}
+async function runMonteCarlo() {
+  const body = mcBody();
   $("mc-status").textContent = "running…";
   const t0 = performance.now();
   const meta = {};
@@ -381,10 +640,14 @@ async function runMonteCarlo() {
     const dur = /job;dur=([\d.]+)/.exec(meta.headers.get("server-timing") || "");
     const s = dur ? Number(dur[1]) / 1000 : (performance.now() - t0) / 1000;
     $("mc-status").textContent = `${r.samples.toLocaleString()} samples in ${s.toFixed(2)} s`;
+    setError("mc", "");
+    shownFor.mc = JSON.stringify(body);
     renderMonteCarlo(r);
+    refreshStale();
+    updateScrollCues();
   } catch (e) {
     $("mc-status").textContent = "";
-    showError(e.message);
+    setError("mc", `Monte Carlo: ${e.message}`, (e.locs || []).flatMap((l) => idsFor(l, MC_IDS)));
   }
 }
 function renderMonteCarlo(r) {
@@ -407,31 +670,39 @@ function renderMonteCarlo(r) {
       svg.append(el("text", { x: cx, y: y1 + 14, "text-anchor": "middle", class: "small" }, String(k + 1)));
     }
   });
-  let html = "<table><thead><tr><th>k</th><th>median |g|</th><th>mean log10|g|</th><th>&lt; 1e-3</th><th>&lt; 1e-6</th><th>&gt; 1e2</th></tr></thead><tbody>";
+  const num = (v) => `<td class="num" title="${full(v)}">${fmt(v)}</td>`;
+  const pct = (v) => `<td class="num" title="${full(v)}">${(100 * v).toFixed(2)} %</td>`;
+  let html = "<table><thead><tr><th scope='col'>k</th><th scope='col'>median |g|</th><th scope='col'>mean log10|g|</th>" +
+    "<th scope='col'>&lt; 1e-3</th><th scope='col'>&lt; 1e-6</th><th scope='col'>&gt; 1e2</th></tr></thead><tbody>";
   for (const l of r.layers) {
-    html += `<tr><td>${l.layer}</td><td class="num">${fmt(l.abs_grad_quantiles.p50)}</td><td class="num">${fmt(l.mean_log10_abs_grad)}</td>` +
-      `<td class="num">${(100 * l.fraction_below["1e-3"]).toFixed(2)} %</td><td class="num">${(100 * l.fraction_below["1e-6"]).toFixed(2)} %</td>` +
-      `<td class="num">${(100 * l.fraction_above["1e2"]).toFixed(2)} %</td></tr>`;
+    html += `<tr><th scope="row">${l.layer}</th>${num(l.abs_grad_quantiles.p50)}${num(l.mean_log10_abs_grad)}` +
+      `${pct(l.fraction_below["1e-3"])}${pct(l.fraction_below["1e-6"])}${pct(l.fraction_above["1e2"])}</tr>`;
   }
   $("mc-table").innerHTML = html + "</tbody></table>";
 }
 
 // ---- training ---------------------------------------------------------------------------------
-async function runTraining() {
+function trBody() {
   const body = {
     ...specBody(), weights: state.weights.slice(0, state.depth), x: state.x, target: state.target,
-    learning_rate: readNumber($("tr-lr"), 0.1), steps: readNumber($("tr-steps"), 300),
-    target_scale: readNumber($("tr-scale"), 1),
+    learning_rate: typed("tr-lr"), steps: typed("tr-steps"), target_scale: typed("tr-scale"),
   };
-  if ($("tr-clip-on").checked) body.clip_norm = readNumber($("tr-clip"), 1);
+  if ($("tr-clip-on").checked) body.clip_norm = typed("tr-clip");
+  return body;
+}
+async function runTraining() {
+  const body = trBody();
   $("tr-status").textContent = "training…";
   try {
     const h = await api("/api/train", body);
     $("tr-status").textContent = "";
+    setError("tr", "");
+    shownFor.tr = JSON.stringify(body);
     renderTraining(h);
+    refreshStale();
   } catch (e) {
     $("tr-status").textContent = "";
-    showError(e.message);
+    setError("tr", `Training: ${e.message}`, (e.locs || []).flatMap((l) => idsFor(l, TR_IDS)));
   }
 }
 function renderTraining(h) {
@@ -453,24 +724,63 @@ function renderTraining(h) {
   let d = "";
   logs.forEach((v, i) => { if (Number.isFinite(v)) d += `${d ? "L" : "M"}${X(steps[i]).toFixed(1)},${Y(v).toFixed(1)}`; });
   svg.append(el("path", { d, fill: "none", stroke: "#2f5bd3", "stroke-width": 2 }));
-  // heat map: rows = layers, columns = recorded steps, colour = log10|dL/dw|
-  const cv = $("tr-heat"), ctx = cv.getContext("2d");
-  ctx.clearRect(0, 0, cv.width, cv.height);
+  renderHeat(h);
+}
+// heat map: rows = layers, columns = recorded steps, colour = log10|dL/dw_k|; the cells are
+// painted on a canvas and placed in an SVG that draws the axes and the colour bar
+function renderHeat(h) {
+  const svg = $("tr-heat");
+  clear(svg);
   const rows = h.heatmap.log10_abs_grad, cols = h.heatmap.step.length;
   const all = rows.flat().filter((v) => v !== null);
-  if (!cols || !all.length) return;
+  if (!cols || !all.length) { $("tr-heat-legend").textContent = ""; return; }
   const vmin = Math.min(...all), vmax = Math.max(...all), span = Math.max(1e-9, vmax - vmin);
-  const cw = cv.width / cols, rh = cv.height / rows.length;
+  const cv = document.createElement("canvas");
+  cv.width = cols;
+  cv.height = rows.length;
+  const ctx = cv.getContext("2d");
   rows.forEach((row, k) => row.forEach((v, j) => {
-    if (v === null) { ctx.fillStyle = "#000"; }
-    else {
-      const f = (v - vmin) / span;  // dark blue (small) to yellow (large)
-      ctx.fillStyle = `hsl(${240 - 190 * f}, 85%, ${25 + 40 * f}%)`;
-    }
-    ctx.fillRect(j * cw, k * rh, Math.ceil(cw), Math.ceil(rh));
+    ctx.fillStyle = v === null ? "#000" : colour((v - vmin) / span);
+    ctx.fillRect(j, k, 1, 1);
   }));
-  $("tr-heat-legend").textContent = `rows: layers 1 (top) to ${rows.length}; columns: steps 0 to ` +
-    `${h.heatmap.step[cols - 1]}; colour: log10|∂L/∂w_k| from ${vmin.toFixed(1)} (dark blue) to ${vmax.toFixed(1)} (yellow); black: zero or not finite.`;
+  const x0 = 60, x1 = 400, y0 = 12, y1 = 220, L = rows.length, steps = h.heatmap.step;
+  svg.append(el("image", { href: cv.toDataURL(), x: x0, y: y0, width: x1 - x0, height: y1 - y0,
+    preserveAspectRatio: "none", style: "image-rendering: pixelated" }));
+  svg.append(el("rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0, fill: "none", stroke: "#667085" }));
+  const rowY = (k) => y0 + (k - 0.5) / L * (y1 - y0);  // layer k's row centre (layer 1 on top)
+  const every = L <= 10 ? 1 : L <= 30 ? 5 : 10;
+  const yt = [];
+  for (let k = 1; k <= L; k++) if (k === 1 || k === L || k % every === 0) yt.push(k);
+  for (const k of yt) {
+    if (k !== 1 && k !== L && Math.abs(rowY(k) - rowY(L)) < 10) continue;
+    svg.append(el("line", { x1: x0 - 4, y1: rowY(k), x2: x0, y2: rowY(k), stroke: "#667085" }));
+    svg.append(el("text", { x: x0 - 6, y: rowY(k) + 3, "text-anchor": "end", class: "small" }, String(k)));
+  }
+  svg.append(el("text", { x: 14, y: (y0 + y1) / 2, transform: `rotate(-90 14 ${(y0 + y1) / 2})`,
+    "text-anchor": "middle", class: "small heat-axis" }, "layer k"));
+  const smax = Math.max(1, steps[cols - 1]);
+  const X = (s) => x0 + s / smax * (x1 - x0);
+  xTicks(svg, [0, Math.round(smax / 2), smax], X, y1);
+  svg.append(el("text", { x: (x0 + x1) / 2, y: y1 + 30, "text-anchor": "middle", class: "small heat-axis" }, "step"));
+  // the colour bar: vertical, bottom = smallest
+  const bx = 425, bwid = 14, id = "heat-grad";
+  const defs = el("defs");
+  const grad = el("linearGradient", { id, x1: 0, y1: 1, x2: 0, y2: 0 });
+  for (const f of [0, 0.25, 0.5, 0.75, 1]) grad.append(el("stop", { offset: f, "stop-color": colour(f) }));
+  defs.append(grad);
+  svg.append(defs);
+  svg.append(el("rect", { x: bx, y: y0, width: bwid, height: y1 - y0, fill: `url(#${id})`, stroke: "#667085", class: "colour-bar" }));
+  const CY = (v) => y1 - (v - vmin) / span * (y1 - y0);
+  const cstep = Math.max(1, niceStep(span, 4));
+  const cticks = [vmin, vmax];
+  for (let v = Math.ceil(vmin / cstep) * cstep; v < vmax; v += cstep) if (Math.abs(CY(v) - CY(vmin)) > 16 && Math.abs(CY(v) - CY(vmax)) > 16) cticks.push(v);
+  for (const v of cticks) {
+    svg.append(el("line", { x1: bx + bwid, y1: CY(v), x2: bx + bwid + 3, y2: CY(v), stroke: "#667085" }));
+    svg.append(el("text", { x: bx + bwid + 5, y: CY(v) + 3, class: "small" }, v.toFixed(1)));
+  }
+  svg.append(el("text", { x: bx + bwid / 2, y: y1 + 30, "text-anchor": "middle", class: "small heat-axis" }, "log10|∂L/∂w_k|"));
+  $("tr-heat-legend").textContent = `rows: layers 1 (top) to ${L}; columns: steps 0 to ` +
+    `${steps[cols - 1]}; colour: log10|∂L/∂w_k| from ${vmin.toFixed(1)} (dark blue) to ${vmax.toFixed(1)} (yellow); black: zero or not finite.`;
 }
 
 // ---- start ------------------------------------------------------------------------------------
