@@ -390,3 +390,23 @@ def phase_diagram_figure(pd: PhaseDiagram, point: tuple[float, float] | None = N
     )
     ax.legend(loc="upper right", fontsize=8)
     return fig
+
+
+def _schoenholz2017(r: Any, fig: Figure) -> None:
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(r.curve_sigma_w2, r.curve_xi, "-", color="C0", label="mean-field theory")
+    ax.plot(r.sigma_w2, r.xi_simulated, "o", color="C1", label=f"simulated (width {r.width})")
+    ax.axvline(
+        r.critical, color="grey", ls="--", lw=1, label=f"critical sigma_w^2 = {r.critical:.3f}"
+    )
+    top = 3 * max(np.nanmax(np.where(np.isfinite(r.xi_simulated), r.xi_simulated, np.nan)), 10.0)
+    ax.set(
+        title=f"Correlation depth scale, tanh, sigma_b^2 = {r.sigma_b2:g}",
+        xlabel="sigma_w^2",
+        ylabel="xi_c (layers)",
+        ylim=(0, top),
+    )
+    ax.legend(fontsize=8)
+
+
+_REPRODUCTION_FIGURES["schoenholz2017"] = _schoenholz2017

@@ -107,6 +107,7 @@ REPRODUCTIONS: dict[str, Reproduction] = {
             "Schoenholz, Gilmer, Ganguli & Sohl-Dickstein 2017, Deep Information Propagation, "
             "ICLR, Fig. 2 and Eq. 9",
             "schoenholz2017",
+            quick={"sigma_w2": (1.0, 1.3, 3.0, 4.0)},
         ),
         Reproduction(
             "pennington2017",
