@@ -113,3 +113,22 @@ def test_cli_markdown_and_figure(capsys: pytest.CaptureFixture[str], tmp_path) -
     assert code == 0
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert "2^(-L/2)" in out and "3 of 3 anchors lie within their tolerance" in out
+
+
+def test_glorot2010_without_scikit_learn_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # import fails as if missing
+    assert main(["reproduce", "glorot2010", "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'gradtrace[reproduce]'" in err
+
+
+def test_pennington2017_entry_says_whether_it_landed() -> None:
+    entry = REPRODUCTIONS["pennington2017"]
+    if entry.available:
+        return
+    with pytest.raises(SpecError, match="not on this install yet"):
+        application.reproduce("pennington2017")
