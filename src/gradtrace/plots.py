@@ -399,12 +399,12 @@ def _schoenholz2017(r: Any, fig: Figure) -> None:
     ax.axvline(
         r.critical, color="grey", ls="--", lw=1, label=f"critical sigma_w^2 = {r.critical:.3f}"
     )
-    top = 3 * max(np.nanmax(np.where(np.isfinite(r.xi_simulated), r.xi_simulated, np.nan)), 10.0)
+    ax.set_yscale("log")
     ax.set(
         title=f"Correlation depth scale, tanh, sigma_b^2 = {r.sigma_b2:g}",
         xlabel="sigma_w^2",
-        ylabel="xi_c (layers)",
-        ylim=(0, top),
+        ylabel="xi_c (layers, log scale)",
+        ylim=(1, 1e3),
     )
     ax.legend(fontsize=8)
 

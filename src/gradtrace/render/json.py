@@ -414,7 +414,8 @@ def _simulated(sim: TheorySimulation) -> dict[str, Any]:
 
 
 def reproduction_dict(result: Any) -> dict[str, Any]:
-    """``gradtrace reproduce NAME --json``: the table (header and rows) and every anchor."""
+    """``gradtrace reproduce NAME --json``: the table (header and rows), notes (sentences about
+    what the table leaves out; may be empty) and every anchor."""
 
     def cell(v: Any) -> Any:
         return v if isinstance(v, str) else _f(v)
@@ -426,6 +427,7 @@ def reproduction_dict(result: Any) -> dict[str, Any]:
             "header": list(result.header),
             "rows": [[cell(v) for v in row] for row in result.rows],
         },
+        "notes": list(getattr(result, "notes", ())),
         "anchors": [
             {
                 "name": a.name,

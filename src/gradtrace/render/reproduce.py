@@ -85,6 +85,7 @@ def reproduction_document(result: Any) -> list[Block]:
         par(CLAIMS[result.name]),
         Heading("Measured", 2),
         result_table(result),
+        *(par(note) for note in getattr(result, "notes", ())),
         Heading("Anchors", 2),
         anchors_table(result),
         Heading("Reading", 2),

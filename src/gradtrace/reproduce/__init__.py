@@ -9,6 +9,12 @@ form, side by side with what was measured (``Anchor``).
 name and is imported only when run, so an entry whose module has not landed yet
 (``pennington2017``, from the spectra work) stays listed and says so when asked
 (``Reproduction.available``).
+
+The contract a module meets to be served by ``gradtrace reproduce``: ``run(*, seed=0, **params)``
+returning a result with ``name`` (the registry key), ``seed``, ``header`` and ``rows`` (the
+table: strings and numbers) and ``anchors`` (``Anchor`` s); ``plots.reproduction_figure`` draws
+it by ``name``. ``pennington2017`` as written on the spectra branch takes a config object and
+has no anchors: when it lands, its entry needs a ``run`` wrapper (and a figure) meeting this.
 """
 
 from __future__ import annotations

@@ -94,6 +94,20 @@ class Glorot2010Result:
         return ("hidden layer k", "Var(dL/dz_k), standard", "Var(dL/dz_k), normalized")
 
     @property
+    def notes(self) -> tuple[str, ...]:
+        """The training run in words: the top hidden layer's mean activation and the accuracy."""
+        top = ", ".join(f"{v:.3g}" for v in self.mean_activation[:, -1])
+        acc = ", ".join(f"{v:.3f}" for v in self.accuracy)
+        w = "-".join(map(str, self.train_widths))
+        return (
+            f"Training a {w} sigmoid net (standard init, linear output, l2 on one-hot labels) on "
+            f"the 1,797 digits by SGD (learning rate {self.learning_rate:g}, minibatches of "
+            f"{self.batch}). Top hidden layer's mean activation, before training and after each "
+            f"epoch: {top}.",
+            f"Training accuracy per epoch: {acc}.",
+        )
+
+    @property
     def rows(self) -> tuple[tuple[float, ...], ...]:
         s, n = self.grad_variance["standard"], self.grad_variance["normalized"]
         return tuple((float(k), float(s[i]), float(n[i])) for i, k in enumerate(self.layers))
