@@ -11,7 +11,8 @@ same code, not two copies kept equal by a test. This module owns:
   ``train_config``);
 * the trace with its optional log-magnitude twin (``grad``, ``grad_json``) and the symbolic
   derivation (``derive``, cached: it is immutable);
-* the limits of each experiment, taken from the engine (``LIMITS``).
+* the limits of each experiment, taken from the engine (``LIMITS``);
+* the reproductions of classic papers by name (``reproduce``).
 
 Nothing here prints: results are data, and ``grad_json`` returns the JSON contract as a dict.
 """
@@ -62,6 +63,7 @@ __all__ = [
     "grad_json",
     "montecarlo_config",
     "report_config",
+    "reproduce",
     "resolve_problem",
     "resolve_spec",
     "theory",
@@ -367,6 +369,14 @@ def report_config(*, seed: int = 0, samples: int = 100_000, quick: bool = False)
         train_steps=300,
         remedies_steps=100,
     )
+
+
+def reproduce(name: str, *, quick: bool = False, **params: Any) -> Any:
+    """Run the reproduction ``name`` (``gradtrace.reproduce.REPRODUCTIONS``) with its defaults,
+    the smaller ones of ``quick``, then ``params``; SpecError listing the names for a bad one."""
+    from gradtrace.reproduce import get_reproduction
+
+    return get_reproduction(name).run(quick=quick, **params)
 
 
 # ---- mean-field theory ----------------------------------------------------------------------

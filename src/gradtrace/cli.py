@@ -11,6 +11,7 @@ Commands::
     gradtrace remedies [--steps T --seed S]
     gradtrace theory [--activation A --sigma-w2 S --sigma-b2 B --depth L --figure PATH]
     gradtrace report --out DIR [--samples N --seed S --quick --force]
+    gradtrace reproduce NAME [--seed S --quick --json --format ... --figure PATH]
     gradtrace serve [--host H --port P]
 
 Options are typed (numbers, whole numbers, comma lists) and parsed here; every command then
@@ -693,6 +694,47 @@ def report(
         )
     paths = write_report(built, target, force=force)
     sys.stdout.write(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})\n")
+
+
+@app.command()
+def reproduce(
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME",
+            help="he2015, glorot2010, schoenholz2017, pennington2017 or hanin2018",
+            show_default=False,
+        ),
+    ],
+    seed: SeedOpt = 0,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Smaller nets and fewer samples (seconds)")
+    ] = False,
+    figure: Annotated[
+        str | None,
+        typer.Option(metavar="PATH", help="Also draw the figure to PATH (.png, .svg or .pdf)"),
+    ] = None,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """A classic paper's result, reproduced: its table, anchors and (with --figure) figure."""
+    from pathlib import Path
+
+    from gradtrace import application
+    from gradtrace.render.json import reproduction_dict
+    from gradtrace.render.reproduce import reproduction_document
+    from gradtrace.reproduce import get_reproduction
+
+    get_reproduction(name)  # a bad name fails before any work
+    if figure is not None:
+        try:
+            from gradtrace import plots
+        except ImportError as e:
+            raise SpecError(str(e), field="figure") from None
+    result = application.reproduce(name, seed=seed, quick=quick)
+    if figure is not None:
+        plots.save_figure(plots.reproduction_figure(result), Path(figure))
+    _output(result, fmt, as_json, reproduction_dict, reproduction_document)
 
 
 @app.command()

@@ -9,6 +9,7 @@ PNG and SVG.
 * ``training_figure``: the loss curve and a layer x step heat map of log10|dL/dw_k|.
 * ``phase_diagram_figure``: the mean-field critical line with xi_c contours and a marked point.
 * ``remedies_figure``: final loss per remedy as dots, for both problems, coloured by status.
+* ``reproduction_figure``: one per reproduction (``gradtrace reproduce NAME --figure PATH``).
 
 No bars on log axes: a bar's length there depends on where the axis happens to start.
 """
@@ -48,7 +49,9 @@ __all__ = [
     "montecarlo_figure",
     "phase_diagram_figure",
     "remedies_figure",
+    "reproduction_figure",
     "save",
+    "save_figure",
     "sigmoid_figure",
     "training_figure",
 ]
@@ -259,6 +262,108 @@ def remedies_figure(
     return fig
 
 
+# ---- the reproductions (gradtrace reproduce NAME) ---------------------------------------------
+
+
+def _he2015(r: Any, fig: Figure) -> None:
+    ax = fig.add_subplot(1, 1, 1)
+    for i, (name, label) in enumerate(
+        (("xavier", "Xavier, Var[w] = 1/n"), ("he", "He, Var[w] = 2/n"))
+    ):
+        ax.plot(r.layers, r.std[name], "o", ms=4, color=f"C{i}", label=f"{label}: measured")
+        ax.plot(
+            r.layers, r.closed_form_std[name], "-", color=f"C{i}", alpha=0.6, label="closed form"
+        )
+    ax.set_yscale("log", base=2)
+    ax.set(
+        title=f"ReLU nets of width {r.width}: std of the pre-activations by layer",
+        xlabel="layer l",
+        ylabel="std (log2 scale)",
+    )
+    ax.legend(fontsize=8)
+
+
+def _glorot2010(r: Any, fig: Figure) -> None:
+    ax1, ax2 = fig.subplots(1, 2)
+    for i, name in enumerate(("standard", "normalized")):
+        ax1.plot(
+            r.layers,
+            r.grad_variance[name],
+            "o-",
+            color=f"C{i}",
+            label=f"{name}: factor {r.factor[name]:.2f}/layer",
+        )
+    ax1.set_yscale("log")
+    ax1.set(
+        title="Back-propagated gradients at init (tanh)",
+        xlabel="hidden layer k",
+        ylabel="Var[dL/dz_k]",
+    )
+    ax1.legend(fontsize=8)
+    for k in range(r.mean_activation.shape[1]):
+        ax2.plot(
+            r.epochs,
+            r.mean_activation[:, k],
+            "o-",
+            ms=3,
+            color=f"C{k}",
+            label=f"hidden layer {k + 1}",
+        )
+    ax2.set(
+        title="Mean sigmoid activation while training (digits, standard init)",
+        xlabel="epoch",
+        ylabel="mean activation",
+        ylim=(0, 1),
+    )
+    ax2.legend(fontsize=8)
+
+
+def _hanin2018(r: Any, fig: Figure) -> None:
+    ax = fig.add_subplot(1, 1, 1)
+    for i, (w, ratio, se, c) in enumerate(
+        zip(r.widths, r.ratio, r.ratio_se, r.closed, strict=True)
+    ):
+        d = np.arange(len(ratio))
+        ax.errorbar(
+            d,
+            ratio,
+            yerr=2 * se,
+            fmt="o",
+            ms=4,
+            color=f"C{i}",
+            label=f"width {w[0]}: measured (2 se)",
+        )
+        ax.plot(d, c, "-", color=f"C{i}", alpha=0.6, label="3 prod(1 + 5/n_j)")
+    ax.set_yscale("log")
+    ax.set(
+        title=f"E[Z^4] / E[Z^2]^2 of He-initialized ReLU nets ({r.samples} nets each)",
+        xlabel="hidden layers before Z",
+        ylabel="E[Z^4] / E[Z^2]^2 (log scale)",
+    )
+    ax.legend(fontsize=8)
+
+
+_REPRODUCTION_FIGURES = {"he2015": _he2015, "glorot2010": _glorot2010, "hanin2018": _hanin2018}
+
+
+def reproduction_figure(result: Any) -> Figure:
+    """The figure of one reproduction (its ``name`` picks the drawing)."""
+    draw = _REPRODUCTION_FIGURES.get(result.name)
+    if draw is None:
+        raise ValueError(f"no figure for the reproduction {result.name!r}")
+    fig = plt.figure(figsize=(11 if result.name == "glorot2010" else 7, 4.5))
+    draw(result, fig)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` to ``path`` (its suffix picks the format: .png, .svg, .pdf)."""
+    fig.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 def phase_diagram_figure(pd: PhaseDiagram, point: tuple[float, float] | None = None) -> Figure:
     """The critical line sigma_w2(sigma_b2) over contours of log10 xi_c (the depth correlations
     travel), with ``point`` = (sigma_w2, sigma_b2) marked."""
@@ -285,3 +390,23 @@ def phase_diagram_figure(pd: PhaseDiagram, point: tuple[float, float] | None = N
     )
     ax.legend(loc="upper right", fontsize=8)
     return fig
+
+
+def _schoenholz2017(r: Any, fig: Figure) -> None:
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(r.curve_sigma_w2, r.curve_xi, "-", color="C0", label="mean-field theory")
+    ax.plot(r.sigma_w2, r.xi_simulated, "o", color="C1", label=f"simulated (width {r.width})")
+    ax.axvline(
+        r.critical, color="grey", ls="--", lw=1, label=f"critical sigma_w^2 = {r.critical:.3f}"
+    )
+    ax.set_yscale("log")
+    ax.set(
+        title=f"Correlation depth scale, tanh, sigma_b^2 = {r.sigma_b2:g}",
+        xlabel="sigma_w^2",
+        ylabel="xi_c (layers, log scale)",
+        ylim=(1, 1e3),
+    )
+    ax.legend(fontsize=8)
+
+
+_REPRODUCTION_FIGURES["schoenholz2017"] = _schoenholz2017

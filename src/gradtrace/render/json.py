@@ -3,6 +3,7 @@
 * ``trace_dict``: ``gradtrace grad --json``.
 * ``solution_dict``: ``gradtrace solve --format json``.
 * ``derivation_dict``: ``gradtrace derive --format json``.
+* ``reproduction_dict``: ``gradtrace reproduce NAME --json``.
 * ``theory_dict``: ``gradtrace theory --json``.
 
 Expression strings are SymPy-parseable in the symbols ``w1 .. wL``, ``b1 .. bL``, ``x``,
@@ -35,6 +36,7 @@ __all__ = [
     "log_trace_dict",
     "montecarlo_dict",
     "remedies_dict",
+    "reproduction_dict",
     "solution_dict",
     "theory_dict",
     "trace_dict",
@@ -408,4 +410,35 @@ def _simulated(sim: TheorySimulation) -> dict[str, Any]:
         "q_predicted": [_f(v) for v in sim.q_predicted],
         "grad_norm_ratio": [_f(v) for v in sim.run.grad_norm_ratio],
         "grad_norm_ratio_predicted": [_f(v) for v in sim.ratio_predicted],
+    }
+
+
+def reproduction_dict(result: Any) -> dict[str, Any]:
+    """``gradtrace reproduce NAME --json``: the table (header and rows), notes (sentences about
+    what the table leaves out; may be empty) and every anchor."""
+
+    def cell(v: Any) -> Any:
+        return v if isinstance(v, str) else _f(v)
+
+    return {
+        "name": result.name,
+        "seed": result.seed,
+        "table": {
+            "header": list(result.header),
+            "rows": [[cell(v) for v in row] for row in result.rows],
+        },
+        "notes": list(getattr(result, "notes", ())),
+        "anchors": [
+            {
+                "name": a.name,
+                "expected": _f(a.expected),
+                "measured": _f(a.measured),
+                "error": _f(a.error),
+                "tolerance": a.tolerance,
+                "absolute": a.absolute,
+                "ok": a.ok,
+                "source": a.source,
+            }
+            for a in result.anchors
+        ],
     }
