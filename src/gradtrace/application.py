@@ -32,12 +32,14 @@ from gradtrace.lab import training as _training
 from gradtrace.lab.depth import DepthConfig
 from gradtrace.lab.montecarlo import MonteCarloConfig
 from gradtrace.lab.training import TrainConfig, make_dataset
+from gradtrace.lab.wide import WideConfig
 from gradtrace.logmode import LogTrace, backprop_log
 from gradtrace.network import ChainSpec, Network, Preset, get_preset
 from gradtrace.render.json import log_trace_dict, trace_dict
 from gradtrace.symbolic import MAX_SYMBOLIC_DEPTH, ChainDerivation, derive_chain
 from gradtrace.theory.meanfield import MeanField, PhaseDiagram, gradient_growth, mean_field
 from gradtrace.theory.meanfield import phase_diagram as _phase_diagram
+from gradtrace.theory.spectra import JacobianSpectrum, jacobian_spectrum
 
 if TYPE_CHECKING:
     from gradtrace.report import ReportConfig
@@ -53,6 +55,7 @@ __all__ = [
     "derive",
     "grad",
     "grad_json",
+    "jacobian",
     "montecarlo_config",
     "report_config",
     "resolve_problem",
@@ -395,3 +398,40 @@ def theory_grid(mf: MeanField, points: int = 200) -> PhaseDiagram:
     w = np.linspace(top_w / points, top_w, points)
     b = np.linspace(0.0, top_b, points)
     return _phase_diagram(mf.activation, w, b)
+
+
+# ---- Jacobian spectra -----------------------------------------------------------------------
+
+MAX_JACOBIAN_SIZE = 4_000
+"""Widest and deepest net of ``gradtrace jacobian`` (each layer costs ``samples N^3``)."""
+
+
+def jacobian(
+    activation: str,
+    sigma_w2: float,
+    sigma_b2: float,
+    *,
+    depth: int,
+    width: int,
+    init: str = "orthogonal",
+    samples: int = 4,
+    seed: int = 0,
+    device: str | None = None,
+) -> JacobianSpectrum:
+    """``gradtrace jacobian``: the measured spectrum of ``samples`` nets at the fixed point
+    beside free probability's mean and variance (``gradtrace.theory.spectra``)."""
+    for name, v in (("depth", depth), ("width", width)):
+        if isinstance(v, int) and v > MAX_JACOBIAN_SIZE:
+            raise SpecError(f"{name} must be at most {MAX_JACOBIAN_SIZE:,}, got {v:,}", field=name)
+    config = WideConfig(
+        activation,
+        sigma_w2,
+        sigma_b2,
+        width=width,
+        depth=depth,
+        samples=samples,
+        seed=seed,
+        init=init,
+        device=device,
+    )
+    return jacobian_spectrum(config)

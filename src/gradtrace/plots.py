@@ -8,6 +8,8 @@ PNG and SVG.
 * ``depth_figure``: mean log10|dL/dw_1| against depth, with the expected rate.
 * ``training_figure``: the loss curve and a layer x step heat map of log10|dL/dw_k|.
 * ``phase_diagram_figure``: the mean-field critical line with xi_c contours and a marked point.
+* ``jacobian_histogram_figure``: histograms of log10 of Jacobian squared singular values.
+* ``pennington2017_figure``: variance over mean^2 of the spectrum against depth, by init.
 * ``remedies_figure``: final loss per remedy as dots, for both problems, coloured by status.
 
 No bars on log axes: a bar's length there depends on where the axis happens to start.
@@ -27,8 +29,10 @@ from gradtrace.lab.depth import DepthResult
 from gradtrace.lab.montecarlo import MonteCarloResult
 from gradtrace.lab.remedies import RemedyRow
 from gradtrace.lab.training import TrainHistory
+from gradtrace.reproduce.pennington2017 import Pennington2017Result
 from gradtrace.symbolic import SigmoidAnalysis
 from gradtrace.theory.meanfield import PhaseDiagram
+from gradtrace.theory.spectra import JacobianSpectrum
 
 try:
     import matplotlib
@@ -45,7 +49,9 @@ __all__ = [
     "STATUS_COLOURS",
     "depth_figure",
     "exercise_gradients_figure",
+    "jacobian_histogram_figure",
     "montecarlo_figure",
+    "pennington2017_figure",
     "phase_diagram_figure",
     "remedies_figure",
     "save",
@@ -284,4 +290,70 @@ def phase_diagram_figure(pd: PhaseDiagram, point: tuple[float, float] | None = N
         ylabel="sigma_b^2",
     )
     ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def jacobian_histogram_figure(spectra: Sequence[JacobianSpectrum]) -> Figure:
+    """Density of log10 lambda, the squared singular values of J, one histogram per spectrum,
+    with the measured mean (solid) and the predicted mean chi^L (dashed) marked."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, r in enumerate(spectra):
+        lam = r.squared_singular_values.ravel()
+        lam = lam[lam > 0]
+        c, t = r.config, r.theory
+        label = (
+            f"{c.init}, L = {c.depth}, N = {c.width}: var/mean^2 "
+            f"{r.measured_variance_over_mean2:.3g} (predicted {t.variance_over_mean2:.3g})"
+        )
+        ax.hist(np.log10(lam), bins=60, density=True, alpha=0.5, color=f"C{i}", label=label)
+        ax.axvline(np.log10(r.measured_mean), color=f"C{i}", lw=1.5)
+        ax.axvline(np.log10(t.mean), color=f"C{i}", lw=1.5, ls="--")
+    first = spectra[0].config
+    ax.set(
+        title=f"Squared singular values of J: {first.activation}, sigma_w2 = {first.sigma_w2:.4g}, "
+        f"sigma_b2 = {first.sigma_b2:.4g}",
+        xlabel="log10 lambda (solid: measured mean; dashed: predicted chi^L)",
+        ylabel="density",
+    )
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def pennington2017_figure(r: Pennington2017Result) -> Figure:
+    """Left: variance over mean^2 of the spectrum against depth, measured (dots) and predicted
+    L (mu2/mu1^2 - 1 - s1) (lines), Gaussian and orthogonal. Right: the deepest spectra."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for i, init in enumerate(r.slopes):
+        rows = [row for row in r.rows if row.init == init]
+        d = np.array([row.depth for row in rows])
+        ax1.plot(d, [row.measured_variance_over_mean2 for row in rows], "o", color=f"C{i}")
+        ax1.plot(
+            d,
+            [row.predicted_variance_over_mean2 for row in rows],
+            "-",
+            color=f"C{i}",
+            label=f"{init}: predicted {r.slopes[init]:.3g} L; dots measured",
+        )
+    ax1.set_xscale("log", base=2)
+    ax1.set_yscale("log")
+    ax1.set(
+        title=f"{r.config.activation} at criticality, q* = {r.q_star:.3g}, N = {r.config.width}",
+        xlabel="depth L",
+        ylabel="variance / mean^2 of lambda",
+    )
+    ax1.legend(fontsize=8)
+    for i, spec in enumerate(r.deepest.values()):
+        lam = spec.squared_singular_values.ravel()
+        lam = lam[lam > 0]
+        ax2.hist(
+            np.log10(lam), bins=60, density=True, alpha=0.5, color=f"C{i}", label=spec.config.init
+        )
+    ax2.set(
+        title=f"Spectra at L = {max(r.config.depths)}",
+        xlabel="log10 lambda",
+        ylabel="density",
+    )
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
     return fig

@@ -4,6 +4,7 @@
 * ``solution_dict``: ``gradtrace solve --format json``.
 * ``derivation_dict``: ``gradtrace derive --format json``.
 * ``theory_dict``: ``gradtrace theory --json``.
+* ``jacobian_dict``: ``gradtrace jacobian --json``.
 
 Expression strings are SymPy-parseable in the symbols ``w1 .. wL``, ``b1 .. bL``, ``x``,
 ``y_hat``, with the sigmoid written out through ``exp``.
@@ -27,10 +28,12 @@ from gradtrace.logmode import LogTrace
 from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis
 from gradtrace.symbolic.steps import Derivation
 from gradtrace.theory.meanfield import MeanField
+from gradtrace.theory.spectra import JacobianSpectrum
 
 __all__ = [
     "depth_dict",
     "derivation_dict",
+    "jacobian_dict",
     "log_trace_dict",
     "montecarlo_dict",
     "remedies_dict",
@@ -390,4 +393,39 @@ def theory_dict(mf: MeanField) -> dict[str, Any]:
         "xi_c": _f(mf.xi_c),
         "phase": mf.phase,
         "sigma_w2_critical": opt(mf.sigma_w2_critical),
+    }
+
+
+def jacobian_dict(r: JacobianSpectrum) -> dict[str, Any]:
+    """``gradtrace jacobian --json``: ``predicted`` and ``measured`` first (the contract), then
+    the net (``config``) and what the prediction is made of (``theory``)."""
+    c, t = r.config, r.theory
+    return {
+        "predicted": {
+            "mean": _f(t.mean),
+            "variance_over_mean2": _f(t.variance_over_mean2),
+        },
+        "measured": {
+            "mean": _f(r.measured_mean),
+            "variance_over_mean2": _f(r.measured_variance_over_mean2),
+            "samples": c.samples,
+        },
+        "config": {
+            "activation": c.activation,
+            "sigma_w2": c.sigma_w2,
+            "sigma_b2": c.sigma_b2,
+            "depth": c.depth,
+            "width": c.width,
+            "init": c.init,
+            "seed": c.seed,
+        },
+        "q_star": None if t.q_star is None else _f(t.q_star),
+        "theory": {
+            "q": t.q,
+            "input_q": t.input_q,
+            "mu1": t.mu1,
+            "mu2": t.mu2,
+            "s1": t.s1,
+            "chi": t.chi,
+        },
     }

@@ -1,0 +1,1 @@
+"""Reproductions of classic papers' results, from the theory and the simulations below."""
