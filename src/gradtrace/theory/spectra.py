@@ -44,13 +44,13 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from numpy.polynomial.hermite_e import hermegauss
+from numpy.polynomial.legendre import leggauss
 
 from gradtrace.activations import get_activation
 from gradtrace.errors import SpecError
 from gradtrace.lab.wide import WIDE_INITS, WideConfig, jacobian_singular_values
 from gradtrace.network import check_count
-from gradtrace.theory.meanfield import NODES, mean_field
+from gradtrace.theory.meanfield import mean_field
 
 __all__ = [
     "S1",
@@ -67,9 +67,14 @@ S1: dict[str, float] = {"gaussian": -1.0, "orthogonal": 0.0}
 
 _Q_ZERO = 1e-30  # the q at which the limit q* -> 0 is evaluated (phi' is then phi'(0 +- tiny))
 
-# Gauss-Hermite rule for E[f(z)], z ~ N(0, 1): x, w (NODES,)
-_X, _W = hermegauss(NODES)
-_W = _W / math.sqrt(2.0 * math.pi)
+# E[f(z)], z ~ N(0, 1), as the integral over z in [0, Z_MAX] of (f(z) + f(-z)) times the normal
+# density, by Gauss-Legendre: the kinks of phi' at 0 (softsign, relu) then sit at an end of the
+# interval, where they cost no accuracy. Gauss-Hermite over the whole line converges slowly
+# across a kink: 96 nodes give softsign's E[phi'^2] 3 % low. _X, _W: (_NODES,)
+_NODES, _Z_MAX = 256, 12.0
+_X, _W = leggauss(_NODES)
+_X = (_X + 1.0) * (_Z_MAX / 2)
+_W = _W * (_Z_MAX / 2) * np.exp(-_X * _X / 2) / math.sqrt(2.0 * math.pi)
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,9 @@ class SpectrumTheory:
 
 
 def _expect(f: object, q: float) -> float:
-    """``E[f(sqrt(q) z)]`` by Gauss-Hermite quadrature."""
-    return float(f(math.sqrt(q) * _X) @ _W)  # type: ignore[operator]
+    """``E[f(sqrt(q) z)]``, ``z ~ N(0, 1)``, by the half-line Gauss-Legendre rule above."""
+    u = math.sqrt(q) * _X
+    return float((f(u) + f(-u)) @ _W)  # type: ignore[operator]
 
 
 def spectrum_theory(
@@ -129,8 +135,8 @@ def spectrum_theory(
         q = 1.0
     else:
         q = mf.q_star if mf.q_star > 0 else _Q_ZERO
-    d2 = _expect(lambda u: phi.d1(u) ** 2, q)
-    mu1, mu2 = d2, _expect(lambda u: phi.d1(u) ** 4, q)
+    mu1 = _expect(lambda u: phi.d1(u) ** 2, q)
+    mu2 = _expect(lambda u: phi.d1(u) ** 4, q)
     s1 = S1[init]
     chi = float(sigma_w2) * mu1
     if mu1 <= 0:
