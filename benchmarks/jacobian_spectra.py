@@ -1,0 +1,65 @@
+"""Time `gradtrace jacobian`'s work at the issue's size: the spectrum of 8 tanh nets of width
+1,000 and depth 100 at criticality (orthogonal weights), against the 60 s goal on a CPU.
+
+    PYTHONPATH=src python benchmarks/jacobian_spectra.py [--width 1000 --depth 100 --samples 8]
+
+Prints the seconds of `theory.spectra.jacobian_spectrum` (the prediction, the 100 matmuls of
+`lab.wide`, the eigenvalues) and the ratio to the goal, then where the time goes: the plain
+batched matmuls alone and the eigvalsh alone, at the same sizes. Record the machine's load
+(`uptime`) beside the figures: on a shared machine they move by 2x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+from gradtrace.lab.wide import WideConfig
+from gradtrace.theory.meanfield import critical_sigma_w2
+from gradtrace.theory.spectra import jacobian_spectrum
+
+GOAL_S = 60.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--width", type=int, default=1000)
+    ap.add_argument("--depth", type=int, default=100)
+    ap.add_argument("--samples", type=int, default=8)
+    a = ap.parse_args()
+    print(f"load average: {os.getloadavg()}")
+    sw = critical_sigma_w2("tanh", 0.05)
+    assert sw is not None
+    config = WideConfig(
+        "tanh", sw, 0.05, width=a.width, depth=a.depth, samples=a.samples, init="orthogonal"
+    )
+    t = time.perf_counter()
+    r = jacobian_spectrum(config)
+    total = time.perf_counter() - t
+    print(
+        f"jacobian_spectrum N={a.width} L={a.depth} samples={a.samples}: {total:.1f} s "
+        f"({total / GOAL_S:.2f}x the {GOAL_S:.0f} s goal); predicted var/mean^2 "
+        f"{r.predicted_variance_over_mean2:.4f}, measured {r.measured_variance_over_mean2:.4f}"
+    )
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((a.samples, a.width, a.width)) / np.sqrt(a.width)
+    j = rng.standard_normal((a.samples, a.width, a.width))
+    out = np.empty_like(j)
+    t = time.perf_counter()
+    for _ in range(a.depth - 1):
+        np.matmul(w, j, out=out)
+    mm = time.perf_counter() - t
+    t = time.perf_counter()
+    np.linalg.eigvalsh(j @ j.swapaxes(-1, -2))
+    ev = time.perf_counter() - t
+    print(
+        f"  of which: {a.depth - 1} plain batched matmuls {mm:.1f} s; J J^T + eigvalsh {ev:.1f} s"
+    )
+    print(f"load average: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
