@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +24,11 @@ from scipy.special import comb
 from gradtrace.activations import get_activation
 from gradtrace.cli import main
 from gradtrace.lab.wide import WideConfig
-from gradtrace.reproduce.pennington2017 import Pennington2017Config, run
+from gradtrace.reproduce.pennington2017 import (
+    Pennington2017Config,
+    Pennington2017Result,
+    run,
+)
 from gradtrace.theory.meanfield import critical_sigma_w2, mean_field
 from gradtrace.theory.spectra import jacobian_spectrum, predicted_moments, spectrum_theory
 
@@ -156,6 +161,7 @@ def test_cli_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
         (["--sigma-b2", "-1"], "sigma_b2"),
         (["--activation", "relu", "--sigma-w2", "3"], "q grows without bound"),
         (["--figure", "/no/such/folder/x.png"], "does not exist"),
+        (["--samples", "1000", "--width", "1000"], "samples x width^2 must be at most"),
     ],
 )
 def test_cli_bad_input_one_line_exit_2(
@@ -167,10 +173,15 @@ def test_cli_bad_input_one_line_exit_2(
     assert err.count("\n") == 1 and needle in err
 
 
-def test_pennington2017_reproduction() -> None:
+@pytest.fixture(scope="module")
+def reproduction() -> Pennington2017Result:
+    return run(Pennington2017Config(depths=(2, 4, 8), width=100, samples=4))
+
+
+def test_pennington2017_reproduction(reproduction: Pennington2017Result) -> None:
     """Gaussian: the ratio grows like L mu2/mu1^2 >= L; orthogonal: like L (mu2/mu1^2 - 1),
     several times smaller at the same critical point; the simulation follows both."""
-    r = run(Pennington2017Config(depths=(2, 4, 8), width=100, samples=4))
+    r = reproduction
     assert r.slopes["gaussian"] == pytest.approx(r.slopes["orthogonal"] + 1)
     assert r.slopes["gaussian"] > 1 and r.slopes["orthogonal"] < 0.5
     for row in r.rows:
@@ -188,3 +199,17 @@ def test_pennington2017_reproduction() -> None:
     # linear growth: the measured slope between the shallowest and the deepest
     slope = (gauss[-1].measured_variance_over_mean2 - gauss[0].measured_variance_over_mean2) / 6
     assert slope == pytest.approx(r.slopes["gaussian"], rel=0.3)
+
+
+def test_figures(
+    reproduction: Pennington2017Result, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plots = pytest.importorskip("gradtrace.plots")
+    fig = plots.pennington2017_figure(reproduction)
+    assert len(fig.axes) == 2
+    assert len(fig.axes[0].lines) == 4  # measured dots and predicted line per init
+    plots.save(fig, tmp_path / "p2017")
+    code = main(["jacobian", "--depth", "3", "--width", "20", "--figure", str(tmp_path / "j.png")])
+    assert code == 0
+    assert (tmp_path / "j.png").stat().st_size > 0 and (tmp_path / "j.svg").exists()
+    assert "variance / mean^2" in capsys.readouterr().out

@@ -405,6 +405,9 @@ def theory_grid(mf: MeanField, points: int = 200) -> PhaseDiagram:
 MAX_JACOBIAN_SIZE = 4_000
 """Widest and deepest net of ``gradtrace jacobian`` (each layer costs ``samples N^3``)."""
 
+MAX_JACOBIAN_ENTRIES = 128_000_000
+"""Most ``samples x width^2`` of ``gradtrace jacobian``: 1 GB per float64 array."""
+
 
 def jacobian(
     activation: str,
@@ -423,6 +426,16 @@ def jacobian(
     for name, v in (("depth", depth), ("width", width)):
         if isinstance(v, int) and v > MAX_JACOBIAN_SIZE:
             raise SpecError(f"{name} must be at most {MAX_JACOBIAN_SIZE:,}, got {v:,}", field=name)
+    if (
+        isinstance(samples, int)
+        and isinstance(width, int)
+        and samples * width * width > MAX_JACOBIAN_ENTRIES
+    ):
+        raise SpecError(
+            f"samples x width^2 must be at most {MAX_JACOBIAN_ENTRIES:,} (the Jacobians take "
+            f"3 such float64 arrays), got {samples} x {width}^2",
+            field="samples",
+        )
     config = WideConfig(
         activation,
         sigma_w2,

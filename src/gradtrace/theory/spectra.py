@@ -21,8 +21,10 @@ coefficients of a product add, so the first two moments ``m_k = E[tr (J J^T)^k] 
     m1 = chi^L                                             (the mean of lambda)
     (m2 - m1^2) / m1^2 = L (mu2 / mu1^2 - 1 - s1)          (its variance over mean squared)
 
-(the paper, Sec. 2.5, for its moments of the spectrum; Pennington, Schoenholz & Ganguli 2018,
-"The emergence of spectral universality in deep networks", Sec. 3, in these symbols). Both are
+(the paper, Sec. 2.5, derives them this way; the symbols ``mu_k``, ``s1`` are those of
+Pennington, Schoenholz & Ganguli 2018, "The emergence of spectral universality in deep
+networks"). For Gaussian weights and a hard-tanh or ReLU phi, where ``mu2 = mu1 = p``, this is
+the paper's ``m2 = m1^2 (L + p) / p``. Both are
 exact for every depth in the limit of infinite width: the second follows from the z-coefficient
 of an L-fold product alone, no expansion in L is made. At finite width they carry ``O(L / N)``
 corrections (the tests state how large at the sizes they use). A Gaussian net's ratio is at
