@@ -25,6 +25,7 @@ from gradtrace.activations import get_activation
 from gradtrace.cli import main
 from gradtrace.lab.wide import WideConfig
 from gradtrace.reproduce.pennington2017 import (
+    SERIES,
     Pennington2017Config,
     Pennington2017Result,
     run,
@@ -180,25 +181,35 @@ def reproduction() -> Pennington2017Result:
 
 def test_pennington2017_reproduction(reproduction: Pennington2017Result) -> None:
     """Gaussian: the ratio grows like L mu2/mu1^2 >= L; orthogonal: like L (mu2/mu1^2 - 1),
-    several times smaller at the same critical point; the simulation follows both."""
+    several times smaller at the same critical point, and flat when q* is tuned to the depth;
+    the simulation follows all three."""
     r = reproduction
     assert r.slopes["gaussian"] == pytest.approx(r.slopes["orthogonal"] + 1)
     assert r.slopes["gaussian"] > 1 and r.slopes["orthogonal"] < 0.5
     for row in r.rows:
         assert row.predicted_mean == pytest.approx(1.0, abs=1e-8)
+        mf = mean_field("tanh", row.sigma_w2, row.sigma_b2)  # critical_point, independently
+        assert mf.q_star == pytest.approx(row.q_star) and mf.chi_1 == pytest.approx(1.0)
         assert row.measured_mean == pytest.approx(1.0, rel=0.25)
         assert row.measured_variance_over_mean2 == pytest.approx(
             row.predicted_variance_over_mean2, rel=0.3
         )
         if row.init == "gaussian":
             assert row.measured_variance_over_mean2 > row.depth
-    gauss = [x for x in r.rows if x.init == "gaussian"]
-    orth = [x for x in r.rows if x.init == "orthogonal"]
-    for g, o in zip(gauss, orth, strict=True):
+    by = {name: [x for x in r.rows if x.series == name] for name in SERIES}
+    for g, o in zip(by["gaussian"], by["orthogonal"], strict=True):
         assert g.measured_variance_over_mean2 > 2 * o.measured_variance_over_mean2
     # linear growth: the measured slope between the shallowest and the deepest
+    gauss = by["gaussian"]
     slope = (gauss[-1].measured_variance_over_mean2 - gauss[0].measured_variance_over_mean2) / 6
     assert slope == pytest.approx(r.slopes["gaussian"], rel=0.3)
+    # tuned: q* falls with depth, the predicted ratio is the target, the measured one stays flat
+    tuned = by["orthogonal, q* tuned"]
+    assert [x.q_star for x in tuned] == sorted((x.q_star for x in tuned), reverse=True)
+    for x in tuned:
+        assert x.predicted_variance_over_mean2 == pytest.approx(0.25, rel=1e-9)
+    measured = [x.measured_variance_over_mean2 for x in tuned]
+    assert max(measured) < 1.5 * min(measured)
 
 
 def test_figures(
@@ -207,7 +218,7 @@ def test_figures(
     plots = pytest.importorskip("gradtrace.plots")
     fig = plots.pennington2017_figure(reproduction)
     assert len(fig.axes) == 2
-    assert len(fig.axes[0].lines) == 4  # measured dots and predicted line per init
+    assert len(fig.axes[0].lines) == 6  # measured dots and predicted line per series
     plots.save(fig, tmp_path / "p2017")
     code = main(["jacobian", "--depth", "3", "--width", "20", "--figure", str(tmp_path / "j.png")])
     assert code == 0

@@ -322,33 +322,34 @@ def jacobian_histogram_figure(spectra: Sequence[JacobianSpectrum]) -> Figure:
 
 def pennington2017_figure(r: Pennington2017Result) -> Figure:
     """Left: variance over mean^2 of the spectrum against depth, measured (dots) and predicted
-    L (mu2/mu1^2 - 1 - s1) (lines), Gaussian and orthogonal. Right: the deepest spectra."""
+    L (mu2/mu1^2 - 1 - s1) (lines), one colour per series. Right: each series' deepest spectrum."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for i, init in enumerate(r.slopes):
-        rows = [row for row in r.rows if row.init == init]
+    series = list(dict.fromkeys(row.series for row in r.rows))
+    for i, name in enumerate(series):
+        rows = [row for row in r.rows if row.series == name]
         d = np.array([row.depth for row in rows])
         ax1.plot(d, [row.measured_variance_over_mean2 for row in rows], "o", color=f"C{i}")
+        label = (
+            f"{name}: predicted {r.slopes[name]:.3g} L"
+            if name in r.slopes
+            else f"{name}: predicted {rows[0].predicted_variance_over_mean2:.3g}"
+        )
         ax1.plot(
-            d,
-            [row.predicted_variance_over_mean2 for row in rows],
-            "-",
-            color=f"C{i}",
-            label=f"{init}: predicted {r.slopes[init]:.3g} L; dots measured",
+            d, [row.predicted_variance_over_mean2 for row in rows], "-", color=f"C{i}", label=label
         )
     ax1.set_xscale("log", base=2)
     ax1.set_yscale("log")
     ax1.set(
-        title=f"{r.config.activation} at criticality, q* = {r.q_star:.3g}, N = {r.config.width}",
+        title=f"{r.config.activation} at criticality (q* = {r.q_star:.3g} unless tuned), "
+        f"N = {r.config.width}",
         xlabel="depth L",
-        ylabel="variance / mean^2 of lambda",
+        ylabel="variance / mean^2 of lambda (dots: measured)",
     )
     ax1.legend(fontsize=8)
-    for i, spec in enumerate(r.deepest.values()):
-        lam = spec.squared_singular_values.ravel()
+    for i, name in enumerate(series):
+        lam = r.deepest[name].squared_singular_values.ravel()
         lam = lam[lam > 0]
-        ax2.hist(
-            np.log10(lam), bins=60, density=True, alpha=0.5, color=f"C{i}", label=spec.config.init
-        )
+        ax2.hist(np.log10(lam), bins=60, density=True, alpha=0.5, color=f"C{i}", label=name)
     ax2.set(
         title=f"Spectra at L = {max(r.config.depths)}",
         xlabel="log10 lambda",

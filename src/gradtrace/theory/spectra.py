@@ -58,8 +58,10 @@ __all__ = [
     "S1",
     "JacobianSpectrum",
     "SpectrumTheory",
+    "critical_point",
     "jacobian_spectrum",
     "predicted_moments",
+    "slope_moments",
     "spectrum_theory",
 ]
 
@@ -116,6 +118,32 @@ def _expect(f: object, q: float) -> float:
     return float((f(u) + f(-u)) @ _W)  # type: ignore[operator]
 
 
+def slope_moments(activation: str, q: float) -> tuple[float, float]:
+    """``(mu1, mu2) = (E[phi'(h)^2], E[phi'(h)^4])`` at ``h ~ N(0, q)``."""
+    phi = get_activation(activation)
+    return _expect(lambda u: phi.d1(u) ** 2, q), _expect(lambda u: phi.d1(u) ** 4, q)
+
+
+def critical_point(activation: str, q_star: float) -> tuple[float, float]:
+    """The critical ``(sigma_w2, sigma_b2)`` whose fixed point is ``q_star``, the paper's way of
+    walking along the critical line: ``sigma_w2 = 1 / mu1(q*)`` makes ``chi = 1``, and
+    ``sigma_b2 = q* - sigma_w2 E[phi(h)^2]`` makes ``q*`` a fixed point of the length map.
+    SpecError where that ``sigma_b2`` would be negative (no critical point has this ``q*``)."""
+    phi = get_activation(activation)
+    if not (math.isfinite(q_star) and q_star > 0):
+        raise SpecError(f"q* must be a positive number, got {q_star!r}", field="q_star")
+    mu1, _ = slope_moments(activation, q_star)
+    sigma_w2 = 1.0 / mu1
+    sigma_b2 = q_star - sigma_w2 * _expect(lambda u: phi.value(u) ** 2, q_star)
+    if sigma_b2 < 0:
+        raise SpecError(
+            f"no critical point of {phi.name} has q* = {q_star:g} (sigma_b2 would be "
+            f"{sigma_b2:.3g})",
+            field="q_star",
+        )
+    return sigma_w2, max(sigma_b2, 0.0)
+
+
 def spectrum_theory(
     activation: str, sigma_w2: float, sigma_b2: float, depth: int, init: str
 ) -> SpectrumTheory:
@@ -137,8 +165,7 @@ def spectrum_theory(
         q = 1.0
     else:
         q = mf.q_star if mf.q_star > 0 else _Q_ZERO
-    mu1 = _expect(lambda u: phi.d1(u) ** 2, q)
-    mu2 = _expect(lambda u: phi.d1(u) ** 4, q)
+    mu1, mu2 = slope_moments(phi.name, q)
     s1 = S1[init]
     chi = float(sigma_w2) * mu1
     if mu1 <= 0:
