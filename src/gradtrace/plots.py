@@ -293,17 +293,25 @@ def phase_diagram_figure(pd: PhaseDiagram, point: tuple[float, float] | None = N
     return fig
 
 
+def _resolved(r: JacobianSpectrum) -> tuple[np.ndarray, int]:
+    """The squared singular values eigvalsh resolves (above 1e-13 of each net's largest; see
+    ``lab.wide.jacobian_singular_values``), flattened, and how many were left out."""
+    lam = r.squared_singular_values
+    keep = lam > 1e-13 * lam[:, :1]
+    return lam[keep], int(lam.size - keep.sum())
+
+
 def jacobian_histogram_figure(spectra: Sequence[JacobianSpectrum]) -> Figure:
     """Density of log10 lambda, the squared singular values of J, one histogram per spectrum,
     with the measured mean (solid) and the predicted mean chi^L (dashed) marked."""
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, r in enumerate(spectra):
-        lam = r.squared_singular_values.ravel()
-        lam = lam[lam > 0]
+        lam, unresolved = _resolved(r)
         c, t = r.config, r.theory
         label = (
             f"{c.init}, L = {c.depth}, N = {c.width}: var/mean^2 "
             f"{r.measured_variance_over_mean2:.3g} (predicted {t.variance_over_mean2:.3g})"
+            + (f"; {unresolved} below 1e-13 max not drawn" if unresolved else "")
         )
         ax.hist(np.log10(lam), bins=60, density=True, alpha=0.5, color=f"C{i}", label=label)
         ax.axvline(np.log10(r.measured_mean), color=f"C{i}", lw=1.5)
@@ -347,9 +355,9 @@ def pennington2017_figure(r: Pennington2017Result) -> Figure:
     )
     ax1.legend(fontsize=8)
     for i, name in enumerate(series):
-        lam = r.deepest[name].squared_singular_values.ravel()
-        lam = lam[lam > 0]
-        ax2.hist(np.log10(lam), bins=60, density=True, alpha=0.5, color=f"C{i}", label=name)
+        lam, unresolved = _resolved(r.deepest[name])
+        label = f"{name} ({unresolved} below 1e-13 max not drawn)" if unresolved else name
+        ax2.hist(np.log10(lam), bins=60, density=True, alpha=0.5, color=f"C{i}", label=label)
     ax2.set(
         title=f"Spectra at L = {max(r.config.depths)}",
         xlabel="log10 lambda",
