@@ -224,3 +224,16 @@ def test_figures(
     assert code == 0
     assert (tmp_path / "j.png").stat().st_size > 0 and (tmp_path / "j.svg").exists()
     assert "variance / mean^2" in capsys.readouterr().out
+
+
+def test_reproduction_document_and_json(reproduction: Pennington2017Result) -> None:
+    from gradtrace.render.json import pennington2017_dict
+    from gradtrace.render.markdown import document_markdown
+    from gradtrace.render.spectra import pennington2017_document
+
+    d = json.loads(json.dumps(pennington2017_dict(reproduction), allow_nan=False))
+    assert len(d["rows"]) == 3 * 3
+    first = reproduction.rows[0]
+    assert d["rows"][0]["measured"]["variance_over_mean2"] == first.measured_variance_over_mean2
+    text = document_markdown(pennington2017_document(reproduction))
+    assert "orthogonal, q* tuned" in text and f"{reproduction.slopes['gaussian']:.4g}" in text
