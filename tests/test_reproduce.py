@@ -136,9 +136,24 @@ def test_glorot2010_without_scikit_learn_names_the_extra(
     assert err.count("\n") == 1 and "pip install 'gradtrace[reproduce]'" in err
 
 
-def test_pennington2017_entry_says_whether_it_landed() -> None:
-    entry = REPRODUCTIONS["pennington2017"]
-    if entry.available:
-        return
+def test_pennington2017_through_the_registry() -> None:
+    # the registry's contract (name, seed, header, rows, anchors) at a small size: each series'
+    # spread at the deepest depth within 25 % of free probability (measured within 10 % at
+    # width 300 up to depth 32; width 200 here keeps it fast)
+    r = application.reproduce("pennington2017", depths=(2, 4, 8), width=200, samples=4, seed=1)
+    assert r.name == "pennington2017" and r.seed == 1 and len(r.rows) == 9
+    assert len(r.anchors) == 3 and all(a.ok for a in r.anchors), r.anchors
+    gauss = [row for row in r.result.rows if row.series == "gaussian"]
+    tuned = [row for row in r.result.rows if row.series == "orthogonal, q* tuned"]
+    assert gauss[-1].measured_variance_over_mean2 > 3 * gauss[0].measured_variance_over_mean2
+    assert max(t.measured_variance_over_mean2 for t in tuned) < 0.4  # flat near 0.25
+
+
+def test_an_entry_whose_module_is_missing_says_so() -> None:
+    from gradtrace.reproduce import Reproduction
+
+    entry = Reproduction("future", "A paper to come", "Someone 2030", "future2030")
+    assert not entry.available
     with pytest.raises(SpecError, match="not on this install yet"):
-        application.reproduce("pennington2017")
+        entry.run()
+    assert all(e.available for e in REPRODUCTIONS.values())

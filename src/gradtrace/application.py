@@ -46,6 +46,7 @@ from gradtrace.theory.meanfield import (
 )
 from gradtrace.theory.meanfield import phase_diagram as _phase_diagram
 from gradtrace.theory.simulation import TheorySimulation, simulate_against_theory
+from gradtrace.theory.spectra import JacobianSpectrum, jacobian_spectrum
 
 if TYPE_CHECKING:
     from gradtrace.report import ReportConfig
@@ -61,6 +62,7 @@ __all__ = [
     "derive",
     "grad",
     "grad_json",
+    "jacobian",
     "montecarlo_config",
     "report_config",
     "reproduce",
@@ -436,3 +438,53 @@ def theory_grid(mf: MeanField, points: int = 200) -> PhaseDiagram:
     w = np.linspace(top_w / points, top_w, points)
     b = np.linspace(0.0, top_b, points)
     return _phase_diagram(mf.activation, w, b)
+
+
+# ---- Jacobian spectra -----------------------------------------------------------------------
+
+MAX_JACOBIAN_SIZE = 4_000
+"""Widest and deepest net of ``gradtrace jacobian`` (each layer costs ``samples N^3``)."""
+
+MAX_JACOBIAN_ENTRIES = 128_000_000
+"""Most ``samples x width^2`` of ``gradtrace jacobian``: 1 GB per float64 array."""
+
+
+def jacobian(
+    activation: str,
+    sigma_w2: float,
+    sigma_b2: float,
+    *,
+    depth: int,
+    width: int,
+    init: str = "orthogonal",
+    samples: int = 4,
+    seed: int = 0,
+    device: str | None = None,
+) -> JacobianSpectrum:
+    """``gradtrace jacobian``: the measured spectrum of ``samples`` nets at the fixed point
+    beside free probability's mean and variance (``gradtrace.theory.spectra``)."""
+    for name, v in (("depth", depth), ("width", width)):
+        if isinstance(v, int) and v > MAX_JACOBIAN_SIZE:
+            raise SpecError(f"{name} must be at most {MAX_JACOBIAN_SIZE:,}, got {v:,}", field=name)
+    if (
+        isinstance(samples, int)
+        and isinstance(width, int)
+        and samples * width * width > MAX_JACOBIAN_ENTRIES
+    ):
+        raise SpecError(
+            f"samples x width^2 must be at most {MAX_JACOBIAN_ENTRIES:,} (the Jacobians take "
+            f"3 such float64 arrays), got {samples} x {width}^2",
+            field="samples",
+        )
+    config = WideConfig(
+        activation,
+        sigma_w2,
+        sigma_b2,
+        width=width,
+        depth=depth,
+        samples=samples,
+        seed=seed,
+        init=init,
+        device=device,
+    )
+    return jacobian_spectrum(config)

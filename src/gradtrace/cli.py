@@ -9,6 +9,7 @@ Commands::
     gradtrace depth [--activation A --std S --depths 1,10,100,... --samples N --seed S]
     gradtrace train (--preset NAME | --weights W1,..,WL | --dataset N) [--lr LR --steps T ...]
     gradtrace remedies [--steps T --seed S]
+    gradtrace jacobian [--activation A --sigma-w2 S --sigma-b2 B --depth L --width N --init I ...]
     gradtrace theory [--activation A --sigma-w2 S --sigma-b2 B --depth L --figure PATH]
     gradtrace report --out DIR [--samples N --seed S --quick --force]
     gradtrace reproduce NAME [--seed S --quick --json --format ... --figure PATH]
@@ -655,6 +656,72 @@ def theory(
         lambda r: theory_dict(r.mean_field, r.simulated),
         lambda r: theory_document(r.mean_field, r.growth, r.simulated),
     )
+
+
+@app.command()
+def jacobian(
+    activation: Annotated[
+        str, typer.Option(metavar="NAME", help=f"Activation of every layer: {ACTIVATION_HELP}")
+    ] = "tanh",
+    sigma_w2: Annotated[
+        float,
+        typer.Option(
+            "--sigma-w2",
+            parser=_number,
+            help="Weight variance: W_ij ~ N(0, sigma_w2 / N), or sqrt(sigma_w2) Q",
+        ),
+    ] = 1.05,
+    sigma_b2: Annotated[
+        float,
+        typer.Option("--sigma-b2", parser=_number, help="Bias variance: b_i ~ N(0, sigma_b2)"),
+    ] = 0.0,
+    depth: Annotated[int, typer.Option(parser=_whole, help="Layers L")] = 10,
+    width: Annotated[int, typer.Option(parser=_whole, help="Units N per layer")] = 200,
+    init: Annotated[
+        str, typer.Option(metavar="NAME", help="gaussian or orthogonal (scaled Haar) weights")
+    ] = "orthogonal",
+    samples: Annotated[int, typer.Option(parser=_whole, help="Random nets drawn")] = 4,
+    seed: SeedOpt = 0,
+    figure: Annotated[
+        str | None,
+        typer.Option(
+            "--figure",
+            metavar="PATH",
+            help="Save the histogram of the squared singular values as PNG (and SVG)",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """Squared singular values of deep random nets' Jacobians, measured and predicted."""
+    from gradtrace import application
+    from gradtrace.render.json import jacobian_dict
+    from gradtrace.render.spectra import jacobian_document
+
+    target = None
+    if figure is not None:
+        from pathlib import Path
+
+        target = Path(figure)
+        if not target.parent.is_dir():  # before any work: fail fast, write nothing
+            raise SpecError(f"--figure: folder {str(target.parent)!r} does not exist")
+        try:
+            from gradtrace.plots import jacobian_histogram_figure, save
+        except ImportError as e:
+            raise SpecError(f"--figure needs the plots extra: {e}") from None
+    result = application.jacobian(
+        activation,
+        sigma_w2,
+        sigma_b2,
+        depth=depth,
+        width=width,
+        init=init,
+        samples=samples,
+        seed=seed,
+    )
+    if target is not None:
+        save(jacobian_histogram_figure([result]), target.with_suffix(""))
+    _output(result, fmt, as_json, jacobian_dict, jacobian_document)
 
 
 @app.command()

@@ -8,6 +8,8 @@ PNG and SVG.
 * ``depth_figure``: mean log10|dL/dw_1| against depth, with the expected rate.
 * ``training_figure``: the loss curve and a layer x step heat map of log10|dL/dw_k|.
 * ``phase_diagram_figure``: the mean-field critical line with xi_c contours and a marked point.
+* ``jacobian_histogram_figure``: histograms of log10 of Jacobian squared singular values.
+* ``pennington2017_figure``: variance over mean^2 of the spectrum against depth, by init.
 * ``remedies_figure``: final loss per remedy as dots, for both problems, coloured by status.
 * ``reproduction_figure``: one per reproduction (``gradtrace reproduce NAME --figure PATH``).
 
@@ -28,8 +30,10 @@ from gradtrace.lab.depth import DepthResult
 from gradtrace.lab.montecarlo import MonteCarloResult
 from gradtrace.lab.remedies import RemedyRow
 from gradtrace.lab.training import TrainHistory
+from gradtrace.reproduce.pennington2017 import Pennington2017Result
 from gradtrace.symbolic import SigmoidAnalysis
 from gradtrace.theory.meanfield import PhaseDiagram
+from gradtrace.theory.spectra import JacobianSpectrum
 
 try:
     import matplotlib
@@ -46,7 +50,9 @@ __all__ = [
     "STATUS_COLOURS",
     "depth_figure",
     "exercise_gradients_figure",
+    "jacobian_histogram_figure",
     "montecarlo_figure",
+    "pennington2017_figure",
     "phase_diagram_figure",
     "remedies_figure",
     "reproduction_figure",
@@ -410,3 +416,100 @@ def _schoenholz2017(r: Any, fig: Figure) -> None:
 
 
 _REPRODUCTION_FIGURES["schoenholz2017"] = _schoenholz2017
+
+
+def _pennington2017(r: Any, fig: Figure) -> None:
+    ax = fig.add_subplot(1, 1, 1)
+    for i, series in enumerate(dict.fromkeys(row.series for row in r.result.rows)):
+        rows = [row for row in r.result.rows if row.series == series]
+        depths = [row.depth for row in rows]
+        ax.plot(depths, [row.measured_variance_over_mean2 for row in rows], "o", color=f"C{i}",
+                label=f"{series}: measured")  # fmt: skip
+        ax.plot(depths, [row.predicted_variance_over_mean2 for row in rows], "-", color=f"C{i}",
+                alpha=0.6, label=f"{series}: free probability")  # fmt: skip
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set(
+        title="Spread of the Jacobian's squared singular values at criticality (tanh)",
+        xlabel="depth L",
+        ylabel="variance / mean^2 (log scale)",
+    )
+    ax.legend(fontsize=8)
+
+
+_REPRODUCTION_FIGURES["pennington2017"] = _pennington2017
+
+
+def _resolved(r: JacobianSpectrum) -> tuple[np.ndarray, int]:
+    """The squared singular values eigvalsh resolves (above 1e-13 of each net's largest; see
+    ``lab.wide.jacobian_singular_values``), flattened, and how many were left out."""
+    lam = r.squared_singular_values
+    keep = lam > 1e-13 * lam[:, :1]
+    return lam[keep], int(lam.size - keep.sum())
+
+
+def jacobian_histogram_figure(spectra: Sequence[JacobianSpectrum]) -> Figure:
+    """Density of log10 lambda, the squared singular values of J, one histogram per spectrum,
+    with the measured mean (solid) and the predicted mean chi^L (dashed) marked."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, r in enumerate(spectra):
+        lam, unresolved = _resolved(r)
+        c, t = r.config, r.theory
+        label = (
+            f"{c.init}, L = {c.depth}, N = {c.width}: var/mean^2 "
+            f"{r.measured_variance_over_mean2:.3g} (predicted {t.variance_over_mean2:.3g})"
+            + (f"; {unresolved} below 1e-13 max not drawn" if unresolved else "")
+        )
+        ax.hist(np.log10(lam), bins=60, density=True, alpha=0.5, color=f"C{i}", label=label)
+        ax.axvline(np.log10(r.measured_mean), color=f"C{i}", lw=1.5)
+        ax.axvline(np.log10(t.mean), color=f"C{i}", lw=1.5, ls="--")
+    first = spectra[0].config
+    ax.set(
+        title=f"Squared singular values of J: {first.activation}, sigma_w2 = {first.sigma_w2:.4g}, "
+        f"sigma_b2 = {first.sigma_b2:.4g}",
+        xlabel="log10 lambda (solid: measured mean; dashed: predicted chi^L)",
+        ylabel="density",
+    )
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def pennington2017_figure(r: Pennington2017Result) -> Figure:
+    """Left: variance over mean^2 of the spectrum against depth, measured (dots) and predicted
+    L (mu2/mu1^2 - 1 - s1) (lines), one colour per series. Right: each series' deepest spectrum."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    series = list(dict.fromkeys(row.series for row in r.rows))
+    for i, name in enumerate(series):
+        rows = [row for row in r.rows if row.series == name]
+        d = np.array([row.depth for row in rows])
+        ax1.plot(d, [row.measured_variance_over_mean2 for row in rows], "o", color=f"C{i}")
+        label = (
+            f"{name}: predicted {r.slopes[name]:.3g} L"
+            if name in r.slopes
+            else f"{name}: predicted {rows[0].predicted_variance_over_mean2:.3g}"
+        )
+        ax1.plot(
+            d, [row.predicted_variance_over_mean2 for row in rows], "-", color=f"C{i}", label=label
+        )
+    ax1.set_xscale("log", base=2)
+    ax1.set_yscale("log")
+    ax1.set(
+        title=f"{r.config.activation} at criticality (q* = {r.q_star:.3g} unless tuned), "
+        f"N = {r.config.width}",
+        xlabel="depth L",
+        ylabel="variance / mean^2 of lambda (dots: measured)",
+    )
+    ax1.legend(fontsize=8)
+    for i, name in enumerate(series):
+        lam, unresolved = _resolved(r.deepest[name])
+        label = f"{name} ({unresolved} below 1e-13 max not drawn)" if unresolved else name
+        ax2.hist(np.log10(lam), bins=60, density=True, alpha=0.5, color=f"C{i}", label=label)
+    ax2.set(
+        title=f"Spectra at L = {max(r.config.depths)}",
+        xlabel="log10 lambda",
+        ylabel="density",
+    )
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

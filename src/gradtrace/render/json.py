@@ -5,6 +5,8 @@
 * ``derivation_dict``: ``gradtrace derive --format json``.
 * ``reproduction_dict``: ``gradtrace reproduce NAME --json``.
 * ``theory_dict``: ``gradtrace theory --json``.
+* ``jacobian_dict``: ``gradtrace jacobian --json``.
+* ``pennington2017_dict``: the Pennington et al. 2017 reproduction.
 
 Expression strings are SymPy-parseable in the symbols ``w1 .. wL``, ``b1 .. bL``, ``x``,
 ``y_hat``, with the sigmoid written out through ``exp``.
@@ -25,16 +27,20 @@ from gradtrace.lab.montecarlo import RESOLUTION, MonteCarloResult
 from gradtrace.lab.remedies import RemedyRow
 from gradtrace.lab.training import TrainHistory
 from gradtrace.logmode import LogTrace
+from gradtrace.reproduce.pennington2017 import Pennington2017Result
 from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis
 from gradtrace.symbolic.steps import Derivation
 from gradtrace.theory.meanfield import MeanField
 from gradtrace.theory.simulation import TheorySimulation
+from gradtrace.theory.spectra import JacobianSpectrum
 
 __all__ = [
     "depth_dict",
     "derivation_dict",
+    "jacobian_dict",
     "log_trace_dict",
     "montecarlo_dict",
+    "pennington2017_dict",
     "remedies_dict",
     "reproduction_dict",
     "solution_dict",
@@ -440,5 +446,79 @@ def reproduction_dict(result: Any) -> dict[str, Any]:
                 "source": a.source,
             }
             for a in result.anchors
+        ],
+    }
+
+
+def jacobian_dict(r: JacobianSpectrum) -> dict[str, Any]:
+    """``gradtrace jacobian --json``: ``predicted`` and ``measured`` first (the contract), then
+    the net (``config``) and what the prediction is made of (``theory``)."""
+    c, t = r.config, r.theory
+    return {
+        "predicted": {
+            "mean": _f(t.mean),
+            "variance_over_mean2": _f(t.variance_over_mean2),
+        },
+        "measured": {
+            "mean": _f(r.measured_mean),
+            "variance_over_mean2": _f(r.measured_variance_over_mean2),
+            "samples": c.samples,
+        },
+        "config": {
+            "activation": c.activation,
+            "sigma_w2": c.sigma_w2,
+            "sigma_b2": c.sigma_b2,
+            "depth": c.depth,
+            "width": c.width,
+            "init": c.init,
+            "seed": c.seed,
+        },
+        "q_star": None if t.q_star is None else _f(t.q_star),
+        "theory": {
+            "q": t.q,
+            "input_q": t.input_q,
+            "mu1": t.mu1,
+            "mu2": t.mu2,
+            "s1": t.s1,
+            "chi": t.chi,
+        },
+    }
+
+
+def pennington2017_dict(r: Pennington2017Result) -> dict[str, Any]:
+    """The reproduction: its config, the fixed critical point, the slopes, one row per series
+    and depth."""
+    c = r.config
+    return {
+        "config": {
+            "activation": c.activation,
+            "sigma_b2": c.sigma_b2,
+            "isometry_ratio": c.isometry_ratio,
+            "depths": list(c.depths),
+            "width": c.width,
+            "samples": c.samples,
+            "seed": c.seed,
+        },
+        "sigma_w2": r.sigma_w2,
+        "q_star": r.q_star,
+        "slopes": dict(r.slopes),
+        "rows": [
+            {
+                "series": row.series,
+                "depth": row.depth,
+                "init": row.init,
+                "sigma_w2": row.sigma_w2,
+                "sigma_b2": row.sigma_b2,
+                "q_star": row.q_star,
+                "predicted": {
+                    "mean": _f(row.predicted_mean),
+                    "variance_over_mean2": _f(row.predicted_variance_over_mean2),
+                },
+                "measured": {
+                    "mean": _f(row.measured_mean),
+                    "variance_over_mean2": _f(row.measured_variance_over_mean2),
+                },
+            }
+            for row in r.rows
         ],
     }

@@ -7,14 +7,13 @@ form, side by side with what was measured (``Anchor``).
 
 ``REPRODUCTIONS`` names them (``gradtrace reproduce NAME``). An entry points at its module by
 name and is imported only when run, so an entry whose module has not landed yet
-(``pennington2017``, from the spectra work) stays listed and says so when asked
-(``Reproduction.available``).
+stays listed and says so when asked (``Reproduction.available``).
 
 The contract a module meets to be served by ``gradtrace reproduce``: ``run(*, seed=0, **params)``
 returning a result with ``name`` (the registry key), ``seed``, ``header`` and ``rows`` (the
 table: strings and numbers) and ``anchors`` (``Anchor`` s); ``plots.reproduction_figure`` draws
-it by ``name``. ``pennington2017`` as written on the spectra branch takes a config object and
-has no anchors: when it lands, its entry needs a ``run`` wrapper (and a figure) meeting this.
+it by ``name``. ``pennington2017``'s ``run`` takes a config object (``gradtrace jacobian`` shares it), so its
+entry names ``reproduce``, the function that meets the contract.
 """
 
 from __future__ import annotations
@@ -68,6 +67,7 @@ class Reproduction:
     module: str
     defaults: dict[str, Any] = field(default_factory=dict)
     quick: dict[str, Any] = field(default_factory=dict)
+    function: str = "run"  # the module's function meeting the contract below
 
     @property
     def available(self) -> bool:
@@ -84,7 +84,7 @@ class Reproduction:
             )
         module = importlib.import_module(f"{__name__}.{self.module}")
         values = {**self.defaults, **(self.quick if quick else {}), **params}
-        return module.run(**values)
+        return getattr(module, self.function)(**values)
 
 
 REPRODUCTIONS: dict[str, Reproduction] = {
@@ -121,6 +121,9 @@ REPRODUCTIONS: dict[str, Reproduction] = {
             "Pennington, Schoenholz & Ganguli 2017, Resurrecting the sigmoid in deep learning "
             "through dynamical isometry, NeurIPS",
             "pennington2017",
+            defaults={"depths": (2, 4, 8, 16, 32), "width": 300, "samples": 4},
+            quick={"depths": (2, 4, 8), "width": 200, "samples": 2},
+            function="reproduce",
         ),
         Reproduction(
             "hanin2018",
