@@ -42,7 +42,7 @@ from gradtrace.losses import (
     bce_grad_logit,
     get_loss,
 )
-from gradtrace.network import Network, check_finite
+from gradtrace.network import Network, check_finite, check_labels
 
 __all__ = ["DenseNetwork", "DenseSpec", "DenseTrace", "dense_backprop"]
 
@@ -129,15 +129,7 @@ class DenseSpec:
                 f"target must have the output width {self.widths[-1]} on its last axis, got {got}",
                 field="target",
             )
-        lo, hi = self.loss_fn.label_range
-        bad = (t < lo) | (t > hi)
-        if bad.any():
-            raise SpecError(
-                f"target {t[bad].flat[0]:g} is outside [{lo:g}, {hi:g}], "
-                f"the label range of the {self.loss} loss",
-                field="target",
-            )
-        return t
+        return check_labels(t, self.loss)
 
 
 @dataclass(frozen=True, eq=False)

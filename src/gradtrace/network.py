@@ -30,6 +30,7 @@ __all__ = [
     "Preset",
     "check_count",
     "check_finite",
+    "check_labels",
     "get_preset",
 ]
 
@@ -54,6 +55,20 @@ def check_finite(name: str, value: ArrayLike, *, field: str | None = None) -> np
         what = "a finite number" if arr.ndim == 0 else "finite numbers"
         raise SpecError(f"{name} must be {what}, got {first}{where}", field=field)
     return arr
+
+
+def check_labels(target: np.ndarray, loss: str) -> np.ndarray:
+    """``target`` if every entry lies in the label range of ``loss``; SpecError naming the first
+    that does not (bce takes labels in [0, 1])."""
+    lo, hi = get_loss(loss).label_range
+    bad = (target < lo) | (target > hi)
+    if bad.any():
+        raise SpecError(
+            f"target {target[bad].flat[0]:g} is outside [{lo:g}, {hi:g}], "
+            f"the label range of the {loss} loss",
+            field="target",
+        )
+    return target
 
 
 def check_count(name: str, value: int, minimum: int) -> int:
@@ -119,16 +134,7 @@ class ChainSpec:
 
     def check_target(self, target: ArrayLike) -> np.ndarray:
         """The target as float64; SpecError if not finite or outside the loss's label range."""
-        t = check_finite("target", target)
-        lo, hi = self.loss_fn.label_range
-        bad = (t < lo) | (t > hi)
-        if bad.any():
-            raise SpecError(
-                f"target {t[bad].flat[0]:g} is outside [{lo:g}, {hi:g}], "
-                f"the label range of the {self.loss} loss",
-                field="target",
-            )
-        return t
+        return check_labels(check_finite("target", target), self.loss)
 
 
 @dataclass(frozen=True, eq=False)
