@@ -179,12 +179,12 @@ def _dphi_exact(name: str, z: mp.mpf) -> mp.mpf:
     return mp_dphi(name, z)
 
 
-def torch_grads(weights, biases, x, t, activation, output_activation, loss, residual: bool = False):
-    """Gradients by torch.autograd in float64; arrays ``(..., L)`` like the engine's."""
+def torch_activations() -> dict:
+    """Each activation by name as a torch function (torch's own, independent of the engine's)."""
     import torch
     import torch.nn.functional as F
 
-    acts = {
+    return {
         "sigmoid": torch.sigmoid,
         "tanh": torch.tanh,
         "relu": torch.relu,
@@ -192,6 +192,14 @@ def torch_grads(weights, biases, x, t, activation, output_activation, loss, resi
         "softsign": F.softsign,
         "identity": lambda z: z,
     }
+
+
+def torch_grads(weights, biases, x, t, activation, output_activation, loss, residual: bool = False):
+    """Gradients by torch.autograd in float64; arrays ``(..., L)`` like the engine's."""
+    import torch
+    import torch.nn.functional as F
+
+    acts = torch_activations()
     W = torch.tensor(np.asarray(weights, dtype=np.float64), requires_grad=True)
     B = (
         None

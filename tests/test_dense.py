@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from chains import chains
 from gradtrace import DenseNetwork, DenseSpec, Network, SpecError, backprop, dense_backprop
 from gradtrace.activations import ACTIVATIONS
+from oracles import torch_activations
 
 ACTS = list(ACTIVATIONS)
 
@@ -20,14 +21,7 @@ def torch_dense(net: DenseNetwork, x: np.ndarray, t: np.ndarray):
     import torch
     import torch.nn.functional as F
 
-    acts = {
-        "sigmoid": torch.sigmoid,
-        "tanh": torch.tanh,
-        "relu": torch.relu,
-        "leaky_relu": lambda z: F.leaky_relu(z, 0.01),
-        "softsign": F.softsign,
-        "identity": lambda z: z,
-    }
+    acts = torch_activations()
     spec = net.spec
     Ws = [torch.tensor(w, requires_grad=True) for w in net.weights]
     Bs = None if net.biases is None else [torch.tensor(b, requires_grad=True) for b in net.biases]
