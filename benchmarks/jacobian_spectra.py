@@ -6,8 +6,10 @@
 
 Prints the seconds of `theory.spectra.jacobian_spectrum` (the prediction, the draws, the
 forward pass and the `depth - 1` matmuls of `lab.wide`, the eigenvalues) and the ratio to the
-goal, then where the time goes: drawing every layer's weights alone (`lab.wide.draw_layer`: a
-QR per matrix for orthogonal weights), the plain batched matmuls alone, and `eigvalsh` alone.
+goal, then where the time goes: drawing every layer's weights alone (`lab.wide._draw`: the
+Householder reflectors for orthogonal weights, Stewart 1980), applying them (`dormqr`) or the
+plain batched matmuls alone, and `eigvalsh` alone; for orthogonal weights also the QR draw
+(`inits.orthogonal`) the reflectors replaced, side by side.
 Everything but the eigenvalues grows linearly in depth. Record the machine's load beside the
 figures: on a shared machine they move by 2x.
 """
@@ -20,7 +22,8 @@ import time
 
 import numpy as np
 
-from gradtrace.lab.wide import WIDE_INITS, WideConfig, draw_layer
+from gradtrace.inits import orthogonal
+from gradtrace.lab.wide import WIDE_INITS, WideConfig, _draw
 from gradtrace.theory.meanfield import critical_sigma_w2
 from gradtrace.theory.spectra import jacobian_spectrum
 
@@ -50,7 +53,7 @@ def main() -> None:
     )
     t = time.perf_counter()
     for layer in range(1, a.depth + 1):
-        draw_layer(config, layer)
+        _draw(config, layer)
     draws = time.perf_counter() - t
     rng = np.random.default_rng(0)
     w = rng.standard_normal((a.samples, a.width, a.width)) / np.sqrt(a.width)
@@ -60,6 +63,21 @@ def main() -> None:
     for _ in range(a.depth - 1):
         np.matmul(w, j, out=out)
     mm = time.perf_counter() - t
+    if a.init == "orthogonal":
+        refl = _draw(config, 1)[0].matrix
+        t = time.perf_counter()
+        for _ in range(a.depth - 1):
+            refl.apply_rows(j, inplace=True)
+        applied = time.perf_counter() - t
+        t = time.perf_counter()
+        for _ in range(a.depth):
+            orthogonal(rng, a.width, a.width, batch_shape=(a.samples,))
+        qr = time.perf_counter() - t
+        print(
+            f"  orthogonal weights: {a.depth - 1} reflector applications (dormqr) {applied:.1f} s, "
+            f"{applied / mm:.2f}x the plain matmuls; the QR draw they replace {qr:.1f} s "
+            f"for {a.depth} layers, {qr / (draws + applied):.2f}x the reflectors' draw + apply"
+        )
     t = time.perf_counter()
     np.linalg.eigvalsh(j @ j.swapaxes(-1, -2))
     ev = time.perf_counter() - t

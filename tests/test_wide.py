@@ -51,6 +51,60 @@ def test_numpy_and_torch_give_the_same_numbers(config: WideConfig) -> None:
         np.testing.assert_allclose(s, t, rtol=0, atol=1e-10 * s.max())
 
 
+@pytest.mark.parametrize(
+    "config",
+    [
+        WideConfig("tanh", 1.7, 0.1, width=12, depth=4, samples=2, seed=5),
+        WideConfig("relu", 2.0, 0.3, width=10, depth=5, samples=2, seed=6, init="orthogonal"),
+        WideConfig("sigmoid", 3.0, 0.2, width=9, depth=3, samples=2, seed=7, init="orthogonal"),
+    ],
+)
+def test_simulations_equal_autograd_on_the_drawn_matrices(config: WideConfig) -> None:
+    """An independent oracle: torch.autograd (float64) through the nets built from
+    ``draw_layer``'s explicit matrices gives the same q^l, gradient-norm ratios and Jacobian
+    singular values as the simulations, which apply orthogonal weights from their reflectors
+    and accumulate J^T, never forming W."""
+    torch = pytest.importorskip("torch")
+    phi = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}[config.activation]
+    layers = [
+        tuple(torch.from_numpy(v) for v in draw_layer(config, k))
+        for k in range(1, config.depth + 1)
+    ]
+    rng = np.random.default_rng([config.seed, 0])  # the inputs' stream (lab/wide's docstring)
+    u = rng.standard_normal((config.samples, 2, config.width))
+    x = np.empty_like(u)
+    x[:, 0], x[:, 1] = u[:, 0], 0.5 * u[:, 0] + np.sqrt(0.75) * u[:, 1]
+    x *= np.sqrt(config.input_q)
+    direction = torch.from_numpy(rng.standard_normal((config.samples, 2, config.width)))
+
+    def forward(a: torch.Tensor) -> list[torch.Tensor]:
+        hs = []
+        for w, b in layers:
+            hs.append(a @ w.mT + b[:, None, :])
+            a = phi(hs[-1])
+        return hs
+
+    hs = forward(torch.from_numpy(x).requires_grad_())
+    for h in hs:
+        h.retain_grad()
+    (hs[-1] * direction).sum().backward()
+    top = (direction**2).sum(-1)
+    ratio = [float(((h.grad**2).sum(-1) / top).mean()) for h in hs]
+    q = [float((h.detach() ** 2).mean()) for h in hs]
+    run = simulate(config, c0=0.5)
+    np.testing.assert_allclose(run.q[1:], q, rtol=1e-12)
+    np.testing.assert_allclose(run.grad_norm_ratio, ratio, rtol=1e-10)
+
+    def net_output(v: torch.Tensor) -> torch.Tensor:  # a^L = phi(h^L): one input, every net
+        return phi(forward(v[:, None, :])[-1][:, 0, :])
+
+    jac = torch.autograd.functional.jacobian(net_output, torch.from_numpy(x[:, 0]))
+    jac = torch.stack([jac[s, :, s, :] for s in range(config.samples)])  # each net's own
+    expected = torch.linalg.svdvals(jac).numpy() ** 2
+    measured = jacobian_singular_values(config, method="svd")
+    np.testing.assert_allclose(measured, expected, rtol=1e-9, atol=1e-14 * expected.max())
+
+
 def test_orthogonal_linear_net_is_an_isometry() -> None:
     config = WideConfig("identity", 1.0, 0.0, width=60, depth=30, samples=2, init="orthogonal")
     for method in ("eigh", "svd"):

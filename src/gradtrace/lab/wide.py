@@ -41,7 +41,7 @@ import numpy as np
 
 from gradtrace.activations import get_activation
 from gradtrace.errors import SpecError
-from gradtrace.inits import bias, gaussian, orthogonal
+from gradtrace.inits import Reflectors, bias, gaussian, haar_reflectors
 from gradtrace.network import check_count, check_finite
 
 __all__ = [
@@ -167,6 +167,38 @@ class _Backend:
         """Swap the last two axes (a view)."""
         return t.swapaxes(-1, -2)
 
+    def weights(self, w: _Weights) -> _Weights:
+        """A layer's weights on the backend."""
+        if isinstance(w.matrix, np.ndarray):
+            return _Weights(self.put(w.matrix), w.gain)
+        refl = w.matrix
+        if self.device is None:
+            return w
+        lapack_a = self.mT(self.put(refl.rows))  # LAPACK's A is the transpose of ``rows``
+        return _Weights((lapack_a, self.put(refl.tau), self.put(refl.signs)), w.gain)
+
+    def rows_times(
+        self, w: _Weights, x: Tensor, *, transpose: bool = False, out: Tensor = None
+    ) -> Tensor:
+        """``x W^T`` (``x W`` if ``transpose``) for rows ``x`` ``(samples, k, N)``: each row ``r``
+        mapped to ``W r`` (``W^T r``). Orthogonal weights are applied from their reflectors (an
+        ``ormqr``, never a formed matrix), and on NumPy in place: ``x`` is overwritten and
+        returned. A matrix product goes into ``out`` when one is given."""
+        m = w.matrix
+        if isinstance(m, Reflectors):  # NumPy
+            r = m.apply_rows(x, transpose=transpose, inplace=True)
+            r *= w.gain
+            return r
+        if isinstance(m, tuple):  # torch: torch.ormqr on the same reflectors
+            a, tau, signs = m
+            s = signs[:, None, :]
+            if transpose:  # x Q diag(s)
+                return w.gain * self.xp.ormqr(a, tau, x, left=False, transpose=False) * s
+            return w.gain * self.xp.ormqr(a, tau, x * s, left=False, transpose=True)
+        if out is None:
+            return x @ (m if transpose else self.mT(m))
+        return self.xp.matmul(x, m if transpose else self.mT(m), out=out)
+
     def squared_singular_values(self, j: Tensor, method: str) -> Tensor:
         """Squared singular values of each ``(N, N)`` matrix in ``j``, descending."""
         la = self.xp.linalg
@@ -222,16 +254,37 @@ _RULES: dict[str, tuple[_Rule, _Rule]] = {
 # ---- the random draws (host, NumPy; identical for every backend) ------------------------------
 
 
-def draw_layer(config: WideConfig, layer: int) -> tuple[np.ndarray, np.ndarray]:
-    """``W^l`` ``(samples, N, N)`` and ``b^l`` ``(samples, N)`` of layer ``l`` (1-based), from
-    ``default_rng([seed, l])``: the same numbers every time and on every backend."""
+@dataclass(frozen=True, eq=False)
+class _Weights:
+    """One layer's ``W = gain * M``: ``M`` a matrix batch (Gaussian weights, ``gain = 1``), or a
+    Haar matrix's reflectors (``Reflectors`` on the host, a tuple of tensors on torch)."""
+
+    matrix: Any
+    gain: float = 1.0
+
+
+def _draw(config: WideConfig, layer: int) -> tuple[_Weights, np.ndarray]:
+    """Layer ``l``'s weights and biases from ``default_rng([seed, l])``. Orthogonal weights are
+    drawn as reflectors (``inits.haar_reflectors``, Stewart 1980): no QR, and applying them costs
+    one matrix product."""
     rng = np.random.default_rng([config.seed, layer])
     n, batch = config.width, (config.samples,)
+    w: _Weights
     if config.init == "orthogonal":
-        w = orthogonal(rng, n, n, gain=math.sqrt(config.sigma_w2), batch_shape=batch)
+        w = _Weights(haar_reflectors(rng, n, batch_shape=batch), math.sqrt(config.sigma_w2))
     else:
-        w = gaussian(rng, n, n, sigma_w2=config.sigma_w2, batch_shape=batch)
+        w = _Weights(gaussian(rng, n, n, sigma_w2=config.sigma_w2, batch_shape=batch))
     return w, bias(rng, n, sigma_b2=config.sigma_b2, batch_shape=batch)
+
+
+def draw_layer(config: WideConfig, layer: int) -> tuple[np.ndarray, np.ndarray]:
+    """``W^l`` ``(samples, N, N)`` and ``b^l`` ``(samples, N)`` of layer ``l`` (1-based), from
+    ``default_rng([seed, l])``: the same numbers every time and on every backend, and the ones
+    the simulations use (which never form an orthogonal ``W`` themselves)."""
+    w, b = _draw(config, layer)
+    if isinstance(w.matrix, Reflectors):
+        return w.gain * w.matrix.matrix(), b
+    return w.matrix, b
 
 
 def _draw_inputs(config: WideConfig, c0: float) -> tuple[np.ndarray, np.ndarray]:
@@ -270,8 +323,8 @@ def simulate(config: WideConfig, *, c0: float = 0.5) -> WideRun:
     q0, c_0 = moments(a)
     qs, cs, slopes = [q0], [c_0], []
     for layer in range(1, config.depth + 1):
-        w, b = (be.put(v) for v in draw_layer(config, layer))
-        h = a @ be.mT(w) + b[:, None, :]  # (samples, 2, N) @ (samples, N, N)
+        w, b = _draw(config, layer)
+        h = be.rows_times(be.weights(w), a) + be.put(b)[:, None, :]  # W a + b, per row
         q, c = moments(h)
         qs.append(q)
         cs.append(c)
@@ -283,8 +336,8 @@ def simulate(config: WideConfig, *, c0: float = 0.5) -> WideRun:
     top = (g * g).sum(-1)  # (samples, 2)
     ratios = [xp.ones_like(top)]
     for layer in range(config.depth, 1, -1):
-        w = be.put(draw_layer(config, layer)[0])
-        g = (g @ w) * slopes[layer - 2]  # row form: g^T W = (W^T g)^T
+        w = be.weights(_draw(config, layer)[0])
+        g = be.rows_times(w, g, transpose=True) * slopes[layer - 2]  # W^T g, per row
         ratios.append((g * g).sum(-1) / top)
     ratio = np.array([float(r.mean()) for r in reversed(ratios)])
     return WideRun(config, c0, np.array(qs), np.array(cs), ratio)
@@ -295,10 +348,12 @@ def jacobian_singular_values(config: WideConfig, *, method: str = "eigh") -> np.
     of ``config.samples`` random nets, ``(samples, width)``, descending.
 
     Each net sees one random input with per-unit second moment ``input_q`` (the first of
-    ``simulate``'s pair). ``J`` is accumulated as ``J <- D_l (W^l J)``, one ``N x N`` matmul per
-    layer into a preallocated buffer, then:
+    ``simulate``'s pair). The transpose ``K = J^T`` is accumulated, starting from the identity,
+    as ``K <- (K W^T) D_l``: one ``N x N`` product per layer, a matmul into a preallocated buffer
+    for Gaussian weights, and for orthogonal ones the reflectors applied in place (``dormqr``,
+    about a third of a QR's cost; ``J``'s spectrum is ``K``'s). Then:
 
-    - ``method="eigh"`` (default): ``eigvalsh(J J^T)``, several times faster than an SVD on a
+    - ``method="eigh"`` (default): ``eigvalsh(K K^T)``, several times faster than an SVD on a
       CPU. Its absolute error is about ``1e-16 * s_max^2``, so squared singular values below
       ``~1e-13 s_max^2`` are not resolved (they come out as rounding noise or 0).
     - ``method="svd"``: the singular values themselves, accurate relative to each one.
@@ -308,19 +363,19 @@ def jacobian_singular_values(config: WideConfig, *, method: str = "eigh") -> np.
     be = _Backend(config.device)
     xp = be.xp
     value, d1 = _RULES[config.activation]
+    n = config.width
     a = be.put(_draw_inputs(config, 0.0)[0][:, :1])  # (samples, 1, N)
-    j: Tensor = None
-    buf: Tensor = None
+    k = be.put(np.broadcast_to(np.eye(n), (config.samples, n, n)).copy())  # K = J^T = I
+    buf = xp.empty_like(k)
     for layer in range(1, config.depth + 1):
-        w, b = (be.put(v) for v in draw_layer(config, layer))
-        h = a @ be.mT(w) + b[:, None, :]  # (samples, 1, N)
-        d = be.mT(d1(xp, h))  # D_l as a column, (samples, N, 1)
-        if j is None:
-            j = w * d  # D_1 W^1
-            buf = xp.empty_like(j)
+        w, b = _draw(config, layer)
+        w = be.weights(w)
+        h = be.rows_times(w, a) + be.put(b)[:, None, :]  # (samples, 1, N)
+        d = d1(xp, h)  # D_l as a row, (samples, 1, N)
+        if isinstance(w.matrix, Reflectors):
+            k = be.rows_times(w, k)  # K W^T, in place
         else:
-            xp.matmul(w, j, out=buf)  # W^l J, in place
-            buf *= d  # D_l (W^l J)
-            j, buf = buf, j
+            k, buf = be.rows_times(w, k, out=buf), k  # K W^T into the spare buffer
+        k *= d  # (K W^T) D_l
         a = value(xp, h)
-    return be.get(be.squared_singular_values(j, method))
+    return be.get(be.squared_singular_values(k, method))
