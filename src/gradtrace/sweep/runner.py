@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import time
 import traceback
 from collections.abc import Callable
@@ -30,7 +31,8 @@ from typing import Any
 from gradtrace.errors import SpecError
 from gradtrace.sweep.cells import run_cell
 from gradtrace.sweep.grid import Cell, Grid
-from gradtrace.sweep.store import Status, Store
+from gradtrace.sweep.store import CellRow, Status, Store
+from gradtrace.sweep.versions import gradtrace_version
 
 __all__ = ["SweepReport", "package_versions", "run_sweep"]
 
@@ -40,27 +42,26 @@ _BLAS_THREADS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 @dataclass(frozen=True)
 class SweepReport:
     """What a ``run_sweep`` did. **Fields:** ``new`` (cells this grid added to the store),
-    ``ran`` (cells computed now), ``failed`` (of those, the ones that raised: key and message),
+    ``ran`` (cells computed now), ``failed`` (of those, the ones that raised: the cell and the
+    message),
     ``status`` (the store's totals afterwards), ``workers`` (how many the cluster had)."""
 
     new: tuple[Cell, ...]
     ran: int
-    failed: tuple[tuple[str, str], ...]
+    failed: tuple[tuple[CellRow, str], ...]
     status: Status
     workers: int
 
 
 def package_versions() -> dict[str, str]:
     """The versions of gradtrace and what the cells compute with (recorded with each grid)."""
-    out = {}
+    out = {"python": platform.python_version()}
     for name in ("gradtrace", "numpy", "scipy", "scikit-learn", "dask", "distributed"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
-    from gradtrace import __version__
-
-    out["gradtrace"] = __version__
+    out["gradtrace"] = gradtrace_version()
     return out
 
 
@@ -117,7 +118,11 @@ def _client(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
             n_workers=n,
             threads_per_worker=1,
             processes=True,
+            host="127.0.0.1",
             dashboard_address=None,
+            # no dashboard, but the scheduler's HTTP routes still bind a port: any free one, not
+            # 8787 (a second sweep on the machine would warn that it is taken)
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             silence_logs=50,  # logging.CRITICAL: worker restarts are reported per cell
         )
     return Client(cluster, set_as_default=False), cluster
@@ -170,7 +175,7 @@ def run_sweep(
         todo = [c for c in db.cells(status=wanted) if c.key in keys]
         if on_plan is not None:
             on_plan(new, len(todo))
-        failed: list[tuple[str, str]] = []
+        failed: list[tuple[CellRow, str]] = []
         if not todo:
             return SweepReport(new, 0, (), db.status(), 0)
         client, cluster = _client(scheduler, workers)
@@ -205,7 +210,7 @@ def run_sweep(
                     worker=out["worker"],
                 )
                 if out["error"] is not None:
-                    failed.append((cell.key, out["error"]))
+                    failed.append((cell, out["error"]))
                 done += 1
                 if progress is not None:
                     progress(done, len(todo))

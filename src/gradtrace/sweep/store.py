@@ -138,8 +138,9 @@ class Store:
     def _check_or_create(self, fresh: bool) -> None:
         app = self.db.execute("PRAGMA application_id").fetchone()[0]
         if fresh or (app == 0 and not self._tables()):
-            from gradtrace import __version__
+            from gradtrace.sweep.versions import gradtrace_version
 
+            __version__ = gradtrace_version()
             # executescript: one transaction, from BEGIN to COMMIT
             self.db.executescript(
                 f"BEGIN IMMEDIATE; PRAGMA application_id = {APPLICATION_ID}; "
