@@ -434,3 +434,34 @@ def test_a_failed_cell_is_recorded_its_siblings_go_on_and_retry_failed_reruns_it
     df = load(store)
     assert df.set_index("sigma_w2")["attempts"].to_dict() == {1.0: 1, 2.5: 2, 1.5: 1}
     assert np.isfinite(df[df["status"] == "done"]["measured_mean"]).all()
+
+
+# ---- the trainability phase diagram -----------------------------------------------------------
+
+
+def test_trainable_depth_is_where_accuracy_crosses_the_threshold() -> None:
+    from gradtrace.reproduce.trainability import trainable_depth
+
+    depths = np.array([4, 8, 16])
+    assert trainable_depth(depths, np.array([0.9, 0.7, 0.3]), 0.5) == pytest.approx(12.0)
+    assert trainable_depth(depths, np.array([0.9, 0.9, 0.9]), 0.5) == np.inf
+    assert trainable_depth(depths, np.array([0.2, 0.9, 0.9]), 0.5) == 0.0
+    assert trainable_depth(depths, np.array([0.9, np.nan, 0.9]), 0.5) == 8.0  # failed: untrained
+
+
+def test_reproduce_trainability_quick_runs_the_shipped_grid_into_a_store(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    store, figure = tmp_path / "t.db", tmp_path / "t.png"
+    argv = [sys.executable, "-m", "gradtrace", "reproduce", "trainability", "--quick"]
+    argv += ["--store", str(store), "--workers", "2", "--json", "--figure", str(figure)]
+    done = subprocess.run(argv, env=ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    d = json.loads(done.stdout)
+    assert d["name"] == "trainability" and len(d["table"]["rows"]) == 3
+    assert figure.read_bytes()[:4] == b"\x89PNG"
+    df = load(store)
+    assert len(df) == 6 and (df["status"] == "done").all()
+    acc = df.set_index(["sigma_w2", "depth"])["test_accuracy"]
+    # shallow nets learn the digits; 30 layers deep in the ordered phase (6 xi_c = 22) do not
+    assert acc[(1.0, 2)] > 0.8 and acc[(1.75, 2)] > 0.8 and acc[(1.0, 30)] < 0.3
+    assert main(["reproduce", "he2015", "--store", str(store)]) == 2  # trainability's only

@@ -58,6 +58,16 @@ def trainable_depth(depths: np.ndarray, accuracy: np.ndarray, threshold: float) 
     return math.inf
 
 
+def _median_ratio(
+    trainable: np.ndarray, six_xi_c: np.ndarray, depths: np.ndarray, mask: np.ndarray
+) -> float:
+    """The median of ``trainable / six_xi_c`` over the ``mask`` ed sigma_w2 where both lie
+    inside the grid's depths (a crossing measured, 6 xi_c at most the deepest net); NaN if
+    there is none."""
+    inside = mask & np.isfinite(trainable) & (trainable > 0) & (six_xi_c <= depths[-1])
+    return float(np.median(trainable[inside] / six_xi_c[inside])) if inside.any() else math.nan
+
+
 @dataclass(frozen=True, eq=False)
 class TrainabilityResult:
     """**Fields:** ``seed``, ``grid`` (its name), ``store`` (the path), ``seeds`` (the cells'),
@@ -133,8 +143,9 @@ class TrainabilityResult:
             f"{len(self.sigma_w2)} sigma_w2), store {self.store}.",
             f"Trainable depth: where the test accuracy first falls below {self.threshold:g} "
             "(chance 0.1), interpolated between the depths around the crossing; '> L' where "
-            "the deepest net still trains. The anchor takes the median of trainable depth / "
-            "6 xi_c over the sigma_w2 whose crossing lies inside the grid.",
+            "the deepest net still trains. Each anchor takes the median of trainable depth / "
+            "6 xi_c over one phase's sigma_w2 (ordered: chi_1 < 1; chaotic: chi_1 > 1) where "
+            "both the crossing and 6 xi_c lie inside the grid's depths.",
         )
 
 
@@ -182,16 +193,16 @@ def run(
     trainable = np.array(
         [trainable_depth(depths, acc[:, j], threshold) for j in range(len(sigma_w2))]
     )
-    inside = np.isfinite(trainable) & (trainable > 0) & np.isfinite(six)
-    ratio = float(np.median(trainable[inside] / six[inside])) if inside.any() else math.nan
-    anchors = (
+    chi_1 = np.array([t.chi_1 for t in theory])
+    anchors = tuple(
         Anchor(
-            "median of measured trainable depth / 6 xi_c",
+            f"median of measured trainable depth / 6 xi_c, {side} side",
             1.0,
-            ratio,
+            _median_ratio(trainable, six, depths, side_mask),
             0.5,
-            "Schoenholz et al. 2017, Fig. 5: nets train up to about 6 xi_c",
-        ),
+            "Schoenholz et al. 2017, Sec. 6 and Fig. 5: nets train up to about 6 xi_c",
+        )
+        for side, side_mask in (("ordered", chi_1 < 1.0), ("chaotic", chi_1 > 1.0))
     )
     return TrainabilityResult(
         seed=seed,
@@ -206,7 +217,7 @@ def run(
         depths=depths,
         accuracy=acc,
         train_accuracy=train_acc,
-        chi_1=np.array([t.chi_1 for t in theory]),
+        chi_1=chi_1,
         six_xi_c=six,
         curve_sigma_w2=curve,
         curve_six_xi_c=curve_six,
