@@ -45,7 +45,8 @@ def accuracy(
 ) -> float:
     """The share of ``x`` ``(n, n_0)`` whose largest output is its label ``(n,)``."""
     onehot = np.eye(spec.widths[-1])[labels]
-    t = dense_backprop(DenseNetwork(spec, weights, biases), x, onehot)
+    # batch_mean: no per-sample (n, n_k, n_(k-1)) gradients for a whole data set
+    t = dense_backprop(DenseNetwork(spec, weights, biases), x, onehot, batch_mean=True)
     return float(np.mean(t.prediction.argmax(-1) == labels))
 
 
