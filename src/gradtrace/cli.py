@@ -796,6 +796,18 @@ def reproduce(
             parser=_whole, help="trainability: local Dask worker processes [default: one per core]"
         ),
     ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(metavar="tcp://HOST:PORT", help="trainability: run on this Dask cluster"),
+    ] = None,
+    grid: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="trainability: the shipped grid (trainability, trainability-cluster) "
+            "[default: trainability]",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
@@ -813,7 +825,7 @@ def reproduce(
             from gradtrace import plots
         except ImportError as e:
             raise SpecError(str(e), field="figure") from None
-    sweep = {"store": store, "workers": workers}
+    sweep = {"store": store, "workers": workers, "scheduler": scheduler, "grid": grid}
     given = {k: v for k, v in sweep.items() if v is not None}
     if given and name != "trainability":
         option = next(iter(given))

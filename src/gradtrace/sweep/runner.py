@@ -181,6 +181,8 @@ def run_sweep(
         client, cluster = _client(scheduler, workers)
         try:
             n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
+            if progress is not None:
+                progress(0, len(todo))  # the cluster is up: the bar starts
             futures = {
                 client.submit(compute_cell, c.kind, c.params, c.seed, key=_task_key(c.key)): c
                 for c in todo
@@ -188,8 +190,6 @@ def run_sweep(
             from distributed import as_completed
 
             done = 0
-            if progress is not None:
-                progress(0, len(todo))
             for future in as_completed(list(futures), loop=client.loop):
                 cell = futures.pop(future)
                 try:
