@@ -4,7 +4,7 @@ The reliability tests are process-level: the driver is ``python -m gradtrace swe
 subprocess, killed with SIGKILL mid-sweep; a worker process is killed mid-sweep; the same grid
 runs on 1 and 2 local workers and on a cluster started separately (``dask scheduler`` and
 ``dask worker`` on 127.0.0.1). Every run's stores are compared cell by cell with one
-uninterrupted run (``reference``). The cells are small train cells (about 0.2-0.5 s each), so
+uninterrupted run (``reference``). The cells are small train cells (about 0.1-0.3 s each), so
 kills land while cells remain.
 """
 
@@ -49,7 +49,7 @@ seeds = [0, 1]
 [sweep.fixed]
 width = 24
 depth = 3
-steps = 250
+steps = 150
 [sweep.grid]
 sigma_w2 = [1.0, 1.75, 3.0]
 learning_rate = [0.01, 0.02]

@@ -183,21 +183,27 @@ def run_sweep(
             n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
             if progress is not None:
                 progress(0, len(todo))  # the cluster is up: the bar starts
-            futures = {
-                client.submit(compute_cell, c.kind, c.params, c.seed, key=_task_key(c.key)): c
-                for c in todo
-            }
+            # one map call submits every cell (a submit per cell cost about 1 ms more each)
+            submitted = client.map(
+                compute_cell,
+                [c.kind for c in todo],
+                [c.params for c in todo],
+                [c.seed for c in todo],
+                key=[_task_key(c.key) for c in todo],
+            )
+            futures = dict(zip(submitted, todo, strict=True))
             from distributed import as_completed
 
             done = 0
-            for future in as_completed(list(futures), loop=client.loop):
+            finished = as_completed(
+                submitted, loop=client.loop, with_results=True, raise_errors=False
+            )
+            for future, out in finished:  # results come with their futures, in batches
                 cell = futures.pop(future)
-                try:
-                    out = future.result()
-                except Exception as e:  # KilledWorker: the workers died on it too often
+                if isinstance(out, BaseException):  # KilledWorker: its workers died too often
                     out = {
                         "result": None,
-                        "error": f"{type(e).__name__}: {e}",
+                        "error": f"{type(out).__name__}: {out}",
                         "duration": float("nan"),
                         "worker": "",
                     }
