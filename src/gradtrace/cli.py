@@ -867,13 +867,9 @@ def sweep(
     from gradtrace import application
     from gradtrace.render.sweep import plan_lines, report_dict, report_lines
 
-    def on_plan(new: Any, to_run: int) -> None:
+    def on_plan(checked: Any, new: Any, to_run: int) -> None:
         if not as_json:
-            axes = tuple(new[0].params) if new else ()
-            from gradtrace.sweep import read_grid
-
-            axes = tuple(read_grid(grid).axes) or axes
-            sys.stdout.write("\n".join(plan_lines(new, to_run, axes)) + "\n")
+            sys.stdout.write("\n".join(plan_lines(new, to_run, tuple(checked.axes))) + "\n")
             sys.stdout.flush()
 
     with _progress(enabled=_bar(quiet, as_json, Format.text), description="cells") as update:

@@ -141,7 +141,7 @@ def run_sweep(
     scheduler: str | None = None,
     workers: int | None = None,
     retry_failed: bool = False,
-    on_plan: Callable[[tuple[Cell, ...], int], None] | None = None,
+    on_plan: Callable[[Grid, tuple[Cell, ...], int], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> SweepReport:
     """Run ``grid`` into the store at ``store`` (module docstring).
@@ -150,7 +150,7 @@ def run_sweep(
     - ``scheduler``: a Dask scheduler's address (``tcp://HOST:PORT``); None for a LocalCluster.
     - ``workers``: the LocalCluster's worker processes (default: one per core).
     - ``retry_failed``: compute the failed cells again too.
-    - ``on_plan``: called once as ``on_plan(new_cells, cells_to_run)`` before computing.
+    - ``on_plan``: called once as ``on_plan(grid, new_cells, cells_to_run)`` before computing.
     - ``progress``: called as ``progress(done, total)`` after each finished cell.
 
     **Returns:** a ``SweepReport``. SpecError (before anything is written) for a store that is
@@ -174,7 +174,7 @@ def run_sweep(
         keys = {c.key for c in cells}
         todo = [c for c in db.cells(status=wanted) if c.key in keys]
         if on_plan is not None:
-            on_plan(new, len(todo))
+            on_plan(grid, new, len(todo))
         failed: list[tuple[CellRow, str]] = []
         if not todo:
             return SweepReport(new, 0, (), db.status(), 0)

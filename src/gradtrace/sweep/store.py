@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import math
 import os
 import sqlite3
 import time
@@ -317,8 +316,3 @@ class Store:
             }
             for r in rows
         ]
-
-
-def finite_or_none(v: Any) -> Any:
-    """``v``, with a non-finite float as None (JSON has no inf or NaN)."""
-    return None if isinstance(v, float) and not math.isfinite(v) else v
