@@ -9,7 +9,7 @@ boundary of the trainable region follows ``6 xi_c`` (``xi_c = -1 / log chi_c``,
 ``sigma_b2``).
 
 Here the grid is a shipped sweep (``gradtrace.sweep.shipped_grid``: ``trainability`` by
-default, about 12 minutes on 2 shared cores; ``trainability-quick`` for ``--quick``;
+default, about 14 minutes on 2 shared cores; ``trainability-quick`` for ``--quick``;
 ``trainability-cluster`` at the paper's scale) run through the sweep machinery into a store, so
 a second call reads the finished cells instead of training again. Each cell trains a tanh net
 (``sweep.cells``: weights ``N(0, sigma_w2 / n)``, biases ``N(0, sigma_b2)``) on scikit-learn's
