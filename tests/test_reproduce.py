@@ -14,13 +14,14 @@ from gradtrace.errors import SpecError
 from gradtrace.reproduce import REPRODUCTIONS, get_reproduction
 
 
-def test_registry_names_the_five_papers() -> None:
+def test_registry_names_the_papers() -> None:
     assert list(REPRODUCTIONS) == [
         "he2015",
         "glorot2010",
         "schoenholz2017",
         "pennington2017",
         "hanin2018",
+        "trainability",
     ]
     for name in ("he2015", "glorot2010", "schoenholz2017", "hanin2018"):
         assert REPRODUCTIONS[name].available

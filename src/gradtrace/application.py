@@ -12,13 +12,15 @@ same code, not two copies kept equal by a test. This module owns:
 * the trace with its optional log-magnitude twin (``grad``, ``grad_json``) and the symbolic
   derivation (``derive``, cached: it is immutable);
 * the limits of each experiment, taken from the engine (``LIMITS``);
-* the reproductions of classic papers by name (``reproduce``).
+* the reproductions of classic papers by name (``reproduce``);
+* sweeps from a grid file into a store (``sweep``, ``sweep_status``).
 
 Nothing here prints: results are data, and ``grad_json`` returns the JSON contract as a dict.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -379,6 +381,41 @@ def reproduce(name: str, *, quick: bool = False, **params: Any) -> Any:
     from gradtrace.reproduce import get_reproduction
 
     return get_reproduction(name).run(quick=quick, **params)
+
+
+# ---- sweeps ---------------------------------------------------------------------------------
+
+
+def sweep(
+    grid: str,
+    *,
+    store: str,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    retry_failed: bool = False,
+    on_plan: Callable[..., None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Any:
+    """``gradtrace sweep``: read the grid file ``grid`` and run it into ``store`` on Dask
+    (``gradtrace.sweep.run_sweep``; its ``SweepReport``). SpecError for a bad grid or store."""
+    from gradtrace.sweep import read_grid, run_sweep
+
+    return run_sweep(
+        read_grid(grid),
+        store,
+        scheduler=scheduler,
+        workers=workers,
+        retry_failed=retry_failed,
+        on_plan=on_plan,
+        progress=progress,
+    )
+
+
+def sweep_status(store: str) -> Any:
+    """``gradtrace sweep-status``: the store's cells total, done and failed (``Status``)."""
+    from gradtrace.sweep import status
+
+    return status(store)
 
 
 # ---- mean-field theory ----------------------------------------------------------------------

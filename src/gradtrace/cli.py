@@ -12,7 +12,9 @@ Commands::
     gradtrace jacobian [--activation A --sigma-w2 S --sigma-b2 B --depth L --width N --init I ...]
     gradtrace theory [--activation A --sigma-w2 S --sigma-b2 B --depth L --figure PATH]
     gradtrace report --out DIR [--samples N --seed S --quick --force]
-    gradtrace reproduce NAME [--seed S --quick --json --format ... --figure PATH]
+    gradtrace reproduce NAME [--seed S --quick --json --format ... --figure PATH --store PATH]
+    gradtrace sweep GRID.toml --store PATH [--scheduler tcp://HOST:PORT | --workers N] [--retry-failed]
+    gradtrace sweep-status PATH [--json]
     gradtrace serve [--host H --port P]
 
 Options are typed (numbers, whole numbers, comma lists) and parsed here; every command then
@@ -769,7 +771,7 @@ def reproduce(
         str,
         typer.Argument(
             metavar="NAME",
-            help="he2015, glorot2010, schoenholz2017, pennington2017 or hanin2018",
+            help="he2015, glorot2010, schoenholz2017, pennington2017, hanin2018 or trainability",
             show_default=False,
         ),
     ],
@@ -780,6 +782,31 @@ def reproduce(
     figure: Annotated[
         str | None,
         typer.Option(metavar="PATH", help="Also draw the figure to PATH (.png, .svg or .pdf)"),
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PATH",
+            help="trainability: the sweep's store [default: ~/.cache/gradtrace/sweeps/GRID.db]",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            parser=_whole, help="trainability: local Dask worker processes [default: one per core]"
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(metavar="tcp://HOST:PORT", help="trainability: run on this Dask cluster"),
+    ] = None,
+    grid: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="trainability: the shipped grid (trainability, trainability-cluster) "
+            "[default: trainability]",
+        ),
     ] = None,
     as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
@@ -798,10 +825,83 @@ def reproduce(
             from gradtrace import plots
         except ImportError as e:
             raise SpecError(str(e), field="figure") from None
-    result = application.reproduce(name, seed=seed, quick=quick)
+    sweep = {"store": store, "workers": workers, "scheduler": scheduler, "grid": grid}
+    given = {k: v for k, v in sweep.items() if v is not None}
+    if given and name != "trainability":
+        option = next(iter(given))
+        raise SpecError(f"--{option} applies to 'trainability' only, not {name!r}", field=option)
+    result = application.reproduce(name, seed=seed, quick=quick, **given)
     if figure is not None:
         plots.save_figure(plots.reproduction_figure(result), Path(figure))
     _output(result, fmt, as_json, reproduction_dict, reproduction_document)
+
+
+@app.command()
+def sweep(
+    grid: Annotated[
+        str, typer.Argument(metavar="GRID.toml", help="The grid file", show_default=False)
+    ],
+    store: Annotated[
+        str,
+        typer.Option(
+            metavar="PATH", help="The SQLite store (created if missing; a rerun resumes it)"
+        ),
+    ],
+    scheduler: Annotated[
+        str | None,
+        typer.Option(metavar="tcp://HOST:PORT", help="Run on this Dask cluster's scheduler"),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            parser=_whole, help="Worker processes of the local cluster [default: one per core]"
+        ),
+    ] = None,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Compute the failed cells again too")
+    ] = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a grid of cells on Dask into a store; a rerun computes only what is not done yet."""
+    from gradtrace import application
+    from gradtrace.render.sweep import plan_lines, report_dict, report_lines
+
+    def on_plan(checked: Any, new: Any, to_run: int) -> None:
+        if not as_json:
+            sys.stdout.write("\n".join(plan_lines(new, to_run, tuple(checked.axes))) + "\n")
+            sys.stdout.flush()
+
+    with _progress(enabled=_bar(quiet, as_json, Format.text), description="cells") as update:
+        report = application.sweep(
+            grid,
+            store=store,
+            scheduler=scheduler,
+            workers=workers,
+            retry_failed=retry_failed,
+            on_plan=on_plan,
+            progress=update,
+        )
+    if as_json:
+        _json(report_dict(report))
+    else:
+        _write("\n".join(report_lines(report)))
+
+
+@app.command("sweep-status")
+def sweep_status(
+    store: Annotated[str, typer.Argument(metavar="PATH", help="The store", show_default=False)],
+    as_json: JsonOpt = False,
+) -> None:
+    """How far a sweep's store is: cells total, done and failed."""
+    from gradtrace import application
+    from gradtrace.render.sweep import status_dict, status_line
+
+    status = application.sweep_status(store)
+    if as_json:
+        _json(status_dict(status))
+    else:
+        _write(status_line(status))
 
 
 @app.command()

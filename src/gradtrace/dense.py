@@ -283,13 +283,19 @@ def _rmatvec(w: Array, v: Array) -> Array:
     return np.matmul(v[..., None, :], w)[..., 0, :]
 
 
-def dense_backprop(net: DenseNetwork, x: ArrayLike, target: ArrayLike) -> DenseTrace:
+def dense_backprop(
+    net: DenseNetwork, x: ArrayLike, target: ArrayLike, *, batch_mean: bool = False
+) -> DenseTrace:
     """Forward and backward pass of the dense ``net`` on the sample ``(x, target)``.
 
     **Arguments:**
     - ``net``: the network; its parameters may carry batch axes.
     - ``x``: input ``(..., n_0)``; ``target``: ``(..., n_L)``; both broadcast against the
       parameters' batch axes.
+    - ``batch_mean``: give ``grad_weight`` and ``grad_bias`` as their means over the batch axes,
+      ``(n_k, n_(k-1))`` and ``(n_k,)`` (minibatch SGD): ``mean_b delta_k a_(k-1)^T`` as one
+      matrix product, without the per-sample outer products. Needs parameters without batch
+      axes; every other field is per sample as usual.
 
     **Returns:** a ``DenseTrace`` (float64). Where float64 overflows, the trace lists it in
     ``warnings`` rather than warning.
@@ -297,6 +303,11 @@ def dense_backprop(net: DenseNetwork, x: ArrayLike, target: ArrayLike) -> DenseT
     Raises ``SpecError`` for non-finite inputs, wrong widths, or a label outside the loss's range.
     """
     spec, L, n = net.spec, net.depth, net.spec.widths
+    if batch_mean and net.batch_shape:
+        raise SpecError(
+            f"batch_mean needs parameters without batch axes, got batch shape {net.batch_shape}",
+            field="weights",
+        )
     x = check_finite("x", x)
     if x.ndim == 0 or x.shape[-1] != n[0]:
         got = "a scalar" if x.ndim == 0 else f"width {x.shape[-1]}"
@@ -344,10 +355,23 @@ def dense_backprop(net: DenseNetwork, x: ArrayLike, target: ArrayLike) -> DenseT
 
         # 4. parameter gradients: dL/dW_k = delta_k a_(k-1)^T (an outer product per sample)
         inputs = (x, *a[:-1])
-        grad_w = tuple(
-            d[..., :, None] * i[..., None, :] for d, i in zip(delta, inputs, strict=True)
-        )
-    grad_b = None if net.biases is None else tuple(d.copy() for d in delta)
+        if batch_mean:  # mean_b delta_k a_(k-1)^T: (samples, n_k)^T @ (samples, n_(k-1))
+            count = max(1, int(np.prod(shape)))
+            flat = [
+                (d.reshape(-1, d.shape[-1]), i.reshape(-1, i.shape[-1]))
+                for d, i in zip(delta, inputs, strict=True)
+            ]
+            grad_w = tuple(d.T @ i / count for d, i in flat)
+        else:
+            grad_w = tuple(
+                d[..., :, None] * i[..., None, :] for d, i in zip(delta, inputs, strict=True)
+            )
+    if net.biases is None:
+        grad_b = None
+    elif batch_mean:
+        grad_b = tuple(d.reshape(-1, d.shape[-1]).mean(0) for d in delta)
+    else:
+        grad_b = tuple(d.copy() for d in delta)
 
     named = {
         "z": z,

@@ -440,6 +440,47 @@ def _pennington2017(r: Any, fig: Figure) -> None:
 _REPRODUCTION_FIGURES["pennington2017"] = _pennington2017
 
 
+def _edges(v: np.ndarray) -> np.ndarray:
+    """Cell edges around the grid values ``v`` (midpoints; half a step beyond the ends)."""
+    mid = (v[1:] + v[:-1]) / 2
+    return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
+
+
+def _trainability(r: Any, fig: Figure) -> None:
+    ax = fig.add_subplot(1, 1, 1)
+    depths = r.depths.astype(float)
+    mesh = ax.pcolormesh(
+        _edges(r.sigma_w2), _edges(depths), r.accuracy, cmap="viridis", vmin=0.0, vmax=1.0
+    )
+    fig.colorbar(mesh, ax=ax, label="test accuracy")
+    top = float(_edges(depths)[-1])
+    ax.plot(r.curve_sigma_w2, r.curve_six_xi_c, "-", color="white", lw=2, label="6 xi_c (theory)")
+    finite = np.isfinite(r.trainable)
+    ax.plot(
+        r.sigma_w2[finite],
+        r.trainable[finite],
+        "o",
+        color="red",
+        ms=5,
+        label=f"measured: accuracy falls below {r.threshold:g}",
+    )
+    if (~finite).any():
+        ax.plot(r.sigma_w2[~finite], np.full((~finite).sum(), top), "^", color="red", ms=6)
+    if r.sigma_w2_critical is not None:
+        ax.axvline(r.sigma_w2_critical, color="white", ls=":", lw=1)
+    ax.set_ylim(float(_edges(depths)[0]), top)
+    ax.set(
+        title=f"Trainability of {r.activation} nets (width {r.width}, sigma_b2 = {r.sigma_b2:g}, "
+        f"{r.steps} SGD steps, digits)",
+        xlabel="sigma_w^2",
+        ylabel="depth L",
+    )
+    ax.legend(fontsize=8, loc="upper right", framealpha=0.8)
+
+
+_REPRODUCTION_FIGURES["trainability"] = _trainability
+
+
 def _resolved(r: JacobianSpectrum) -> tuple[np.ndarray, int]:
     """The squared singular values eigvalsh resolves (above 1e-13 of each net's largest; see
     ``lab.wide.jacobian_singular_values``), flattened, and how many were left out."""

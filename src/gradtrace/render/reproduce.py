@@ -33,6 +33,12 @@ CLAIMS = {
         "Gaussian weights E[Z^4] / E[Z^2]^2 = 3 prod(1 + 5/n_j), about 3 exp(5 sum 1/n_j), "
         "so deep narrow nets have wildly varying activations and gradients."
     ),
+    "trainability": (
+        "A deep net trains only if signals and gradients cross it: the correlation between two "
+        "inputs decays over xi_c layers, so a net deeper than a few xi_c (about 6 xi_c in the "
+        "paper's experiments) does not train. xi_c diverges at the order-to-chaos transition, "
+        "where the trainable depth is largest."
+    ),
 }
 
 

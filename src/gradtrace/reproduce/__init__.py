@@ -134,6 +134,14 @@ REPRODUCTIONS: dict[str, Reproduction] = {
             defaults={"samples": 40_000},
             quick={"samples": 10_000},
         ),
+        Reproduction(
+            "trainability",
+            "The trainability phase diagram: accuracy over (sigma_w^2, depth) against 6 xi_c",
+            "Schoenholz, Gilmer, Ganguli & Sohl-Dickstein 2017, Deep Information Propagation, "
+            "ICLR, Sec. 6 and Fig. 5",
+            "trainability",
+            quick={"grid": "trainability-quick"},
+        ),
     )
 }
 """Every reproduction by name."""

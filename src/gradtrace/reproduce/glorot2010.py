@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradtrace.dense import DenseNetwork, DenseSpec, dense_backprop
-from gradtrace.errors import SpecError
 from gradtrace.inits import xavier_uniform
+from gradtrace.lab.datasets import load_digits
 from gradtrace.network import check_count
 from gradtrace.reproduce import Anchor
 
@@ -51,20 +51,6 @@ def standard_uniform(
 def _draw(init: str, rng: np.random.Generator, widths: tuple[int, ...]) -> tuple[np.ndarray, ...]:
     draw = standard_uniform if init == "standard" else xavier_uniform
     return tuple(draw(rng, widths[k + 1], widths[k]) for k in range(len(widths) - 1))
-
-
-def load_digits() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's digits: ``x`` ``(1797, 64)`` scaled to [0, 1], labels ``(1797,)``.
-    SpecError naming the extra when scikit-learn is missing."""
-    try:
-        from sklearn.datasets import load_digits as sk_digits
-    except ImportError:
-        raise SpecError(
-            "glorot2010 trains on scikit-learn's digits: pip install 'gradtrace[reproduce]'",
-            field="name",
-        ) from None
-    data = sk_digits()
-    return np.asarray(data.data, dtype=float) / 16.0, np.asarray(data.target, dtype=int)
 
 
 @dataclass(frozen=True, eq=False)

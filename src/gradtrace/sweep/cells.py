@@ -1,0 +1,282 @@
+"""The cells of a sweep: one function per kind, from plain values to a flat dict of results.
+
+A cell is ``(kind, params, seed)``. ``PARAMS`` lists each kind's parameters with their type and
+default (``REQUIRED`` where there is none); ``cell_params`` checks and completes a cell's values,
+so that a cell's identity (``cell_key``) spells every value out. ``run_cell`` computes it through
+the library, nothing copied:
+
+* ``train``: a dense net (``dense.DenseSpec``) of ``depth`` layers of ``width`` units, weights
+  ``N(0, sigma_w2 / fan_in)`` (``inits.gaussian``) and biases ``N(0, sigma_b2)`` (``inits.bias``),
+  the initialization of Schoenholz et al. 2017 (Sec. 2), trained by SGD
+  (``lab.classifier.train_classifier``) on scikit-learn's digits (``lab.datasets``, no download)
+  with a seeded train/test split. Records the train and test accuracy and the loss curve's
+  summary (first, last, lowest, mean over the last tenth of the steps).
+* ``theory``: ``theory.meanfield.mean_field`` at ``(sigma_w2, sigma_b2)`` (q*, c*, chi_1, chi_c,
+  xi_q, xi_c, phase, the critical sigma_w2).
+* ``jacobian``: ``theory.spectra.jacobian_spectrum``: the spectrum of ``J J^T`` predicted by free
+  probability and measured on ``samples`` nets (mean and variance over mean^2 of each).
+* ``montecarlo``: ``lab.montecarlo.run_montecarlo`` on a chain of ``depth`` weights drawn ``init``
+  with ``std``, input and label drawn per sample: the per-layer mean of ``log10 |dL/dw_k|``, the
+  median and mean log10 of ``|dL/dw_1| / |dL/dw_L|``, and the share of ``|dL/dw_1|`` below 1e-6.
+
+Randomness: every draw of a cell comes from ``numpy.random.default_rng([seed, crc32(identity)])``
+(the train/test split from ``[seed, 0]``, shared by the cells of a seed), so a cell's result is
+fixed by its values and seed, whichever process computes it and in which order.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from typing import Any
+
+import numpy as np
+
+from gradtrace.errors import SpecError
+
+__all__ = ["KINDS", "PARAMS", "REQUIRED", "cell_key", "cell_params", "cell_rng", "run_cell"]
+
+REQUIRED: Any = object()
+"""Marks a parameter with no default."""
+
+PARAMS: dict[str, dict[str, tuple[type, Any]]] = {
+    "train": {
+        "activation": (str, "tanh"),
+        "width": (int, 64),
+        "depth": (int, REQUIRED),  # hidden layers; the net has depth + 1 weight layers
+        "sigma_w2": (float, REQUIRED),
+        "sigma_b2": (float, 0.05),
+        "dataset": (str, "digits"),
+        "steps": (int, 300),
+        "learning_rate": (float, 0.01),
+        "batch": (int, 32),
+        "test_fraction": (float, 0.25),
+    },
+    "theory": {
+        "activation": (str, "tanh"),
+        "sigma_w2": (float, REQUIRED),
+        "sigma_b2": (float, 0.05),
+    },
+    "jacobian": {
+        "activation": (str, "tanh"),
+        "sigma_w2": (float, REQUIRED),
+        "sigma_b2": (float, 0.05),
+        "depth": (int, REQUIRED),
+        "width": (int, 100),
+        "samples": (int, 2),
+        "init": (str, "gaussian"),
+    },
+    "montecarlo": {
+        "depth": (int, REQUIRED),
+        "activation": (str, "sigmoid"),
+        "output_activation": (str, "sigmoid"),
+        "loss": (str, "bce"),
+        "biases": (bool, False),
+        "init": (str, "normal"),
+        "std": (float, 1.0),
+        "samples": (int, 10_000),
+    },
+}
+"""Each kind's parameters: name -> (type, default or ``REQUIRED``)."""
+
+KINDS = tuple(PARAMS)
+"""The kinds of cell."""
+
+
+def check_kind(kind: object) -> str:
+    """``kind`` if it is one of ``KINDS``; SpecError naming the choices otherwise."""
+    if kind not in PARAMS:
+        raise SpecError(f"unknown kind {kind!r} (choose from {', '.join(KINDS)})", field="kind")
+    return str(kind)
+
+
+def coerce(kind: str, name: str, value: Any) -> Any:
+    """``value`` as parameter ``name`` of ``kind`` takes it (SpecError on an unknown name or a
+    value of the wrong type): whole numbers stay whole, numbers become floats."""
+    if name not in PARAMS[kind]:
+        raise SpecError(
+            f"unknown parameter {name!r} for kind {kind!r} (choose from {', '.join(PARAMS[kind])})",
+            field=name,
+        )
+    typ = PARAMS[kind][name][0]
+    if typ is bool:
+        ok = isinstance(value, bool)
+    elif typ is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif typ is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        what = {bool: "true or false", int: "a whole number", float: "a finite number"}.get(
+            typ, "a string"
+        )
+        raise SpecError(f"{name} must be {what}, got {value!r}", field=name)
+    return float(value) if typ is float else value
+
+
+def cell_params(kind: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Every parameter of ``kind``: ``values`` (checked, ``coerce``) over the defaults, in the
+    order of ``PARAMS``; SpecError naming a missing required one."""
+    check_kind(kind)
+    given = {name: coerce(kind, name, v) for name, v in values.items()}
+    out = {}
+    for name, (_, default) in PARAMS[kind].items():
+        if name in given:
+            out[name] = given[name]
+        elif default is REQUIRED:
+            raise SpecError(f"kind {kind!r} needs a value for {name!r}", field=name)
+        else:
+            out[name] = default
+    return out
+
+
+def _identity(kind: str, params: dict[str, Any]) -> str:
+    return json.dumps({"kind": kind, "params": params}, sort_keys=True, separators=(",", ":"))
+
+
+def cell_key(kind: str, params: dict[str, Any], seed: int) -> str:
+    """The cell's identity as text (its kind, every parameter and its seed): the store's unique
+    key."""
+    return _identity(kind, params)[:-1] + f',"seed":{int(seed)}}}'
+
+
+def cell_rng(kind: str, params: dict[str, Any], seed: int) -> np.random.Generator:
+    """The cell's random stream: ``default_rng([seed, crc32(kind and params)])``."""
+    return np.random.default_rng([int(seed), zlib.crc32(_identity(kind, params).encode())])
+
+
+def _f(v: float | None) -> float | None:
+    return None if v is None else float(v)
+
+
+def _train(p: dict[str, Any], seed: int, rng: np.random.Generator) -> dict[str, Any]:
+    from gradtrace.dense import DenseSpec
+    from gradtrace.inits import bias, gaussian
+    from gradtrace.lab.classifier import accuracy, train_classifier
+    from gradtrace.lab.datasets import load_dataset, split
+    from gradtrace.network import check_count
+
+    check_count("depth", p["depth"], 1)
+    x, labels = load_dataset(p["dataset"])
+    x_train, y_train, x_test, y_test = split(
+        x, labels, test_fraction=p["test_fraction"], rng=np.random.default_rng([seed, 0])
+    )
+    classes = int(labels.max()) + 1
+    widths = (x.shape[1], *([p["width"]] * p["depth"]), classes)
+    spec = DenseSpec(widths, activation=p["activation"], output_activation="identity", loss="l2")
+    weights = tuple(
+        gaussian(rng, widths[k + 1], widths[k], sigma_w2=p["sigma_w2"])
+        for k in range(len(widths) - 1)
+    )
+    biases = tuple(bias(rng, n, sigma_b2=p["sigma_b2"]) for n in widths[1:])
+    run = train_classifier(
+        spec,
+        weights,
+        biases,
+        x_train,
+        y_train,
+        learning_rate=p["learning_rate"],
+        batch=p["batch"],
+        steps=p["steps"],
+        rng=rng,
+    )
+    losses = run.losses
+    tail = losses[-max(1, len(losses) // 10) :]
+    nan = math.nan
+    return {
+        "train_accuracy": accuracy(spec, run.weights, run.biases, x_train, y_train),
+        "test_accuracy": accuracy(spec, run.weights, run.biases, x_test, y_test),
+        "loss_first": float(losses[0]) if len(losses) else nan,
+        "loss_last": float(losses[-1]) if len(losses) else nan,
+        "loss_min": float(losses.min()) if len(losses) else nan,
+        "loss_tail_mean": float(tail.mean()) if len(losses) else nan,
+        "steps_taken": len(losses),
+        "diverged": run.diverged,
+    }
+
+
+def _theory(p: dict[str, Any]) -> dict[str, Any]:
+    from gradtrace.theory.meanfield import mean_field
+
+    mf = mean_field(p["activation"], p["sigma_w2"], p["sigma_b2"])
+    return {
+        "q_star": _f(mf.q_star),
+        "c_star": _f(mf.c_star),
+        "chi_1": mf.chi_1,
+        "chi_c": mf.chi_c,
+        "xi_q": mf.xi_q,
+        "xi_c": mf.xi_c,
+        "phase": mf.phase,
+        "sigma_w2_critical": _f(mf.sigma_w2_critical),
+    }
+
+
+def _jacobian(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    from gradtrace.lab.wide import WideConfig
+    from gradtrace.theory.spectra import jacobian_spectrum
+
+    config = WideConfig(
+        p["activation"],
+        p["sigma_w2"],
+        p["sigma_b2"],
+        width=p["width"],
+        depth=p["depth"],
+        samples=p["samples"],
+        seed=int(rng.integers(2**31)),
+        init=p["init"],
+    )
+    r = jacobian_spectrum(config)
+    return {
+        "q_star": _f(r.theory.q_star),
+        "predicted_mean": r.predicted_mean,
+        "predicted_variance_over_mean2": r.predicted_variance_over_mean2,
+        "measured_mean": r.measured_mean,
+        "measured_variance_over_mean2": r.measured_variance_over_mean2,
+    }
+
+
+def _montecarlo(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    from gradtrace.lab.montecarlo import MonteCarloConfig, run_montecarlo
+    from gradtrace.network import ChainSpec
+
+    spec = ChainSpec(
+        p["depth"],
+        activation=p["activation"],
+        output_activation=p["output_activation"],
+        loss=p["loss"],
+        biases=p["biases"],
+    )
+    config = MonteCarloConfig(
+        spec,
+        p["samples"],
+        seed=int(rng.integers(2**31)),
+        init=p["init"],
+        std=p["std"],
+        x=None,
+        target=None,
+    )
+    r = run_montecarlo(config)
+    return {
+        "mean_log10_abs_grad": [layer.mean_log10_abs_grad for layer in r.layers],
+        "fraction_first_below_1e-6": r.layers[0].fraction_below["1e-6"],
+        "ratio_p50": r.ratio_quantiles.get("p50", math.nan),
+        "mean_log10_ratio": r.mean_log10_ratio,
+        "float64_nonfinite": r.float64_nonfinite,
+    }
+
+
+def run_cell(kind: str, params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Compute one cell: its results as a flat dict (numbers, strings, booleans; the Monte
+    Carlo's per-layer means as a list). ``params`` must be complete (``cell_params``); bad
+    values raise the engine's SpecError."""
+    check_kind(kind)
+    rng = cell_rng(kind, params, seed)
+    if kind == "train":
+        return _train(params, seed, rng)
+    if kind == "theory":
+        return _theory(params)
+    if kind == "jacobian":
+        return _jacobian(params, rng)
+    return _montecarlo(params, rng)

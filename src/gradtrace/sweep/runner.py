@@ -1,0 +1,227 @@
+"""Running a grid on Dask into a store.
+
+``run_sweep(grid, store)`` locks the store (one writer at a time), records the grid and the
+package versions, lists the grid's cells (new ones are reported), then computes the cells not
+done yet (and, with ``retry_failed``, the failed ones) on a Dask cluster: a ``LocalCluster`` of
+``workers`` processes with one thread each by default, or the cluster whose scheduler is at
+``scheduler``. Each task runs ``cells.run_cell`` on a worker and returns the result or the
+error's message, with the time spent and the worker's address; the driver alone writes the
+store, one transaction per finished cell, as results arrive. A task whose worker dies is
+resubmitted by the Dask scheduler (``distributed.scheduler.allowed-failures``, 3 by default);
+past that the cell is recorded failed with the ``KilledWorker`` message and the others go on.
+
+Determinism: a cell's result depends on its values and seed only (``cells.cell_rng``); the
+workers of a ``LocalCluster`` run with one thread and ``OMP_NUM_THREADS=1`` (and the other BLAS
+thread counts) set before they start, the Nanny's default, so a BLAS library never splits a
+product differently on a different machine load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from gradtrace.errors import SpecError
+from gradtrace.sweep.cells import run_cell
+from gradtrace.sweep.grid import Cell, Grid
+from gradtrace.sweep.store import CellRow, Status, Store
+from gradtrace.sweep.versions import gradtrace_version
+
+__all__ = ["SweepReport", "package_versions", "run_sweep"]
+
+_BLAS_THREADS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What a ``run_sweep`` did. **Fields:** ``new`` (cells this grid added to the store),
+    ``ran`` (cells computed now), ``failed`` (of those, the ones that raised: the cell and the
+    message),
+    ``status`` (the store's totals afterwards), ``workers`` (how many the cluster had)."""
+
+    new: tuple[Cell, ...]
+    ran: int
+    failed: tuple[tuple[CellRow, str], ...]
+    status: Status
+    workers: int
+
+
+def package_versions() -> dict[str, str]:
+    """The versions of gradtrace and what the cells compute with (recorded with each grid)."""
+    out = {"python": platform.python_version()}
+    for name in ("gradtrace", "numpy", "scipy", "scikit-learn", "dask", "distributed"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    out["gradtrace"] = gradtrace_version()
+    return out
+
+
+def compute_cell(kind: str, params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The task a worker runs: ``{"result" | "error", "duration", "worker"}``. An exception in
+    the cell becomes its message (the sweep goes on); a dying worker is Dask's to retry."""
+    try:
+        from distributed import get_worker
+
+        worker = str(get_worker().address)
+    except (ImportError, ValueError):
+        worker = f"pid {os.getpid()}"
+    start = time.perf_counter()
+    try:
+        result: dict[str, Any] | None = run_cell(kind, params, seed)
+        error = None
+    except Exception as e:  # recorded with the cell; its siblings go on
+        result = None
+        error = f"{type(e).__name__}: {e}" if str(e) else traceback.format_exc(limit=1)
+    return {
+        "result": result,
+        "error": error,
+        "duration": time.perf_counter() - start,
+        "worker": worker,
+    }
+
+
+def _client(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
+    """A Dask client: on the cluster at ``scheduler``, or on a new LocalCluster (returned too, to
+    be closed)."""
+    try:
+        import dask
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SpecError(
+            "sweeps run on Dask: pip install 'gradtrace[dask]'", field="scheduler"
+        ) from None
+    if scheduler is not None:
+        try:
+            return Client(scheduler, timeout=10, set_as_default=False), None
+        except (OSError, TimeoutError) as e:
+            raise SpecError(
+                f"--scheduler {scheduler!r}: no Dask scheduler answers there ({e})",
+                field="scheduler",
+            ) from None
+        except ValueError as e:
+            raise SpecError(f"--scheduler {scheduler!r}: {e}", field="scheduler") from None
+    n = workers if workers is not None else (os.cpu_count() or 1)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise SpecError(f"--workers must be at least 1, got {n!r}", field="workers")
+    environ = dict.fromkeys(_BLAS_THREADS, 1)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            # no dashboard, but the scheduler's HTTP routes still bind a port: any free one, not
+            # 8787 (a second sweep on the machine would warn that it is taken)
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            silence_logs=50,  # logging.CRITICAL: worker restarts are reported per cell
+        )
+    return Client(cluster, set_as_default=False), cluster
+
+
+def _task_key(cell_key: str) -> str:
+    """The Dask key of a cell's task: fixed by the cell, so a cluster that still holds the task
+    from a killed driver hands its result to the next one instead of computing it again."""
+    return "gradtrace-cell-" + hashlib.sha1(cell_key.encode()).hexdigest()
+
+
+def run_sweep(
+    grid: Grid,
+    store: str | os.PathLike[str],
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    retry_failed: bool = False,
+    on_plan: Callable[[Grid, tuple[Cell, ...], int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepReport:
+    """Run ``grid`` into the store at ``store`` (module docstring).
+
+    **Arguments:**
+    - ``scheduler``: a Dask scheduler's address (``tcp://HOST:PORT``); None for a LocalCluster.
+    - ``workers``: the LocalCluster's worker processes (default: one per core).
+    - ``retry_failed``: compute the failed cells again too.
+    - ``on_plan``: called once as ``on_plan(grid, new_cells, cells_to_run)`` before computing.
+    - ``progress``: called as ``progress(done, total)`` after each finished cell.
+
+    **Returns:** a ``SweepReport``. SpecError (before anything is written) for a store that is
+    not one, one another sweep is writing, or a grid of another kind than the store's cells.
+    """
+    if scheduler is not None and workers is not None:
+        raise SpecError("give --scheduler or --workers, not both", field="workers")
+    with Store(store, lock=True) as db:
+        kinds = db.kinds() - {grid.kind}
+        if kinds:
+            raise SpecError(
+                f"--store holds {sorted(kinds)[0]!r} cells; the grid's kind is {grid.kind!r} "
+                "(use another store)",
+                field="kind",
+            )
+        cells = grid.cells()
+        db.add_grid(grid.name, grid.kind, grid.source, package_versions())
+        new_keys = set(db.add_cells([(c.key, c.kind, c.params, c.seed) for c in cells]))
+        new = tuple(c for c in cells if c.key in new_keys)
+        wanted = ("pending", "failed") if retry_failed else ("pending",)
+        keys = {c.key for c in cells}
+        todo = [c for c in db.cells(status=wanted) if c.key in keys]
+        if on_plan is not None:
+            on_plan(grid, new, len(todo))
+        failed: list[tuple[CellRow, str]] = []
+        if not todo:
+            return SweepReport(new, 0, (), db.status(), 0)
+        client, cluster = _client(scheduler, workers)
+        try:
+            n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
+            if progress is not None:
+                progress(0, len(todo))  # the cluster is up: the bar starts
+            # one map call submits every cell (a submit per cell cost about 1 ms more each)
+            submitted = client.map(
+                compute_cell,
+                [c.kind for c in todo],
+                [c.params for c in todo],
+                [c.seed for c in todo],
+                key=[_task_key(c.key) for c in todo],
+            )
+            futures = dict(zip(submitted, todo, strict=True))
+            from distributed import as_completed
+
+            done = 0
+            finished = as_completed(
+                submitted, loop=client.loop, with_results=True, raise_errors=False
+            )
+            for future, out in finished:  # results come with their futures, in batches
+                cell = futures.pop(future)
+                if isinstance(out, BaseException):  # KilledWorker: its workers died too often
+                    out = {
+                        "result": None,
+                        "error": f"{type(out).__name__}: {out}",
+                        "duration": float("nan"),
+                        "worker": "",
+                    }
+                future.release()
+                db.finish(
+                    cell.key,
+                    result=out["result"],
+                    error=out["error"],
+                    duration=out["duration"],
+                    worker=out["worker"],
+                )
+                if out["error"] is not None:
+                    failed.append((cell, out["error"]))
+                done += 1
+                if progress is not None:
+                    progress(done, len(todo))
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        return SweepReport(new, len(todo), tuple(failed), db.status(), n_workers)
