@@ -212,16 +212,14 @@ def _spikes(steps: list[int], total: np.ndarray, th: Thresholds) -> Finding | No
 def _vanishing(records: Sequence[Record], th: Thresholds) -> Finding | None:
     names, steps, g = norm_matrix(records)
     finite = np.isfinite(g)
-    with np.errstate(invalid="ignore"):
-        largest = np.nanmax(np.where(finite, g, np.nan), axis=0)  # per step
-        low = finite & (g < th.vanishing_ratio * largest)
+    largest = np.where(finite, g, -np.inf).max(axis=0)  # per step; -inf where none is finite
+    low = finite & (g < th.vanishing_ratio * largest)
     counted = finite.sum(axis=1)
     hit = [i for i in range(len(names)) if counted[i] and low[i].sum() >= th.sustained * counted[i]]
     if not hit:
         return None
     at = sorted({steps[j] for i in hit for j in np.flatnonzero(low[i])})
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.nanmedian(np.where(finite, g / largest, np.nan)[hit], axis=1)
+    ratio = np.array([np.median(g[i, finite[i]] / largest[finite[i]]) for i in hit])
     worst = int(np.argmin(ratio))
     reason = (
         f"{len(hit)} of {len(names)} parameters have gradient norms below {th.vanishing_ratio:g} "
