@@ -10,7 +10,9 @@ the steps, the reasons and the fixes. Plain data in, plain data out (no torch he
    ``growth_factor``), or a **spike** (``G_t`` above ``spike_factor`` times the median of the
    ``spike_window`` steps before it).
 3. **vanishing**: a parameter whose ``||g_p||`` is below ``vanishing_ratio`` times the step's
-   largest, in at least ``sustained`` of the recorded steps; and, from the activation records,
+   largest, in at least ``sustained`` of the recorded steps or in each of the first
+   ``onset_steps`` (vanishing from the initialization: a net whose deep signal has died may
+   then settle where every gradient is tiny, the largest included); and, from the activation records,
    ReLU modules with more than ``dead_fraction`` of their units dead, or sigmoid/tanh modules
    with more than ``saturated_fraction`` of their outputs saturated, sustained likewise (dead and
    saturated units pass back no gradient, so they are vanishing gradients at the unit level).
@@ -45,7 +47,8 @@ class Thresholds:
     ``GradientMonitor(model, thresholds=Thresholds(vanishing_ratio=1e-6))``."""
 
     vanishing_ratio: float = 1e-4  # ||g_p|| below this times the step's largest: vanishing there
-    sustained: float = 0.5  # ... in at least this fraction of the recorded steps
+    sustained: float = 0.5  # ... in at least this fraction of the recorded steps,
+    onset_steps: int = 5  # ... or in each of the first onset_steps (vanishing from the init)
     growth_factor: float = 100.0  # median G_t of the last quarter / first quarter above this
     min_growth_steps: int = 8  # fewer recorded steps than this: growth is not judged
     spike_factor: float = 100.0  # G_t above this times the median of the window before it
@@ -62,6 +65,11 @@ class Thresholds:
             v = getattr(self, name)
             if not (isinstance(v, int | float) and 0 < v <= 1):
                 raise SpecError(f"{name} must be in (0, 1], got {v!r}", field=name)
+        if not (isinstance(self.onset_steps, int) and self.onset_steps >= 1):
+            raise SpecError(
+                f"onset_steps must be a whole number >= 1, got {self.onset_steps!r}",
+                field="onset_steps",
+            )
         for name in ("min_growth_steps", "spike_window"):
             v = getattr(self, name)
             if not (isinstance(v, int) and v >= 3):
@@ -100,7 +108,8 @@ class TheoryComparison:
 class Verdict:
     """``status`` in ``STATUSES``; ``layers`` and ``steps`` implicated by that status;
     ``advice``: fixes, each with its reason; ``findings``: everything found, worst first;
-    ``theory``: the mean-field comparison for a plain MLP, else None."""
+    ``theory``: the mean-field comparison for a plain MLP, else None; ``thresholds``: those
+    applied."""
 
     status: str
     layers: list[str]
@@ -108,6 +117,7 @@ class Verdict:
     advice: list[str]
     findings: list[Finding] = field(default_factory=list)
     theory: TheoryComparison | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)  # what the verdict applied
 
 
 # ---- advice: each fix with its reason ------------------------------------------------------------
@@ -143,14 +153,23 @@ ADVICE = {
 }
 
 
+PRACTICAL_SIGMA_W2 = 4.0
+"""A critical sigma_w2 above this is not advised as an init: weights that large saturate
+bounded units, and the nearest critical point is then a change of activation."""
+
+
 def _critical_advice(t: TheoryComparison) -> str:
     mf = t.mean_field
-    where = (
-        f"choose sigma_w2 = {mf.sigma_w2_critical:.3g} (the critical value at sigma_b2 = {mf.sigma_b2:.3g}; weights ~ N(0, sigma_w2 / fan_in))"
-        if mf.sigma_w2_critical is not None
-        else "no sigma_w2 is critical at this sigma_b2; change the activation or the bias variance"
-    )
-    return f"Mean-field theory puts this initialization in the {mf.phase} phase (chi_1 = {mf.chi_1:.3g}): gradients change by sqrt(chi_1) = {t.predicted_factor:.3g} per layer toward the input; {where}, so that chi_1 = 1 and gradients keep their size at any depth (Schoenholz et al. 2017)."
+    crit = mf.sigma_w2_critical
+    if crit is not None and crit <= PRACTICAL_SIGMA_W2:
+        where = f"choose sigma_w2 = {crit:.3g} (the critical value at sigma_b2 = {mf.sigma_b2:.3g}; weights ~ N(0, sigma_w2 / fan_in)), so that chi_1 = 1 and gradients keep their size at any depth"
+    elif crit is not None:
+        where = f"the critical sigma_w2 at this sigma_b2 is {crit:.3g}, so large that {mf.activation} units would saturate; use tanh (critical near sigma_w2 = 1.76 at sigma_b2 = 0.05) or ReLU with He init (sigma_w2 = 2), which keep gradients' size at any depth"
+    else:
+        where = (
+            "no sigma_w2 is critical at this sigma_b2; change the activation or the bias variance"
+        )
+    return f"Mean-field theory puts this initialization in the {mf.phase} phase (chi_1 = {mf.chi_1:.3g}): gradients change by sqrt(chi_1) = {t.predicted_factor:.3g} per layer toward the input; {where} (Schoenholz et al. 2017)."
 
 
 # ---- the checks ----------------------------------------------------------------------------------
@@ -215,7 +234,12 @@ def _vanishing(records: Sequence[Record], th: Thresholds) -> Finding | None:
     largest = np.where(finite, g, -np.inf).max(axis=0)  # per step; -inf where none is finite
     low = finite & (g < th.vanishing_ratio * largest)
     counted = finite.sum(axis=1)
-    hit = [i for i in range(len(names)) if counted[i] and low[i].sum() >= th.sustained * counted[i]]
+    onset = min(th.onset_steps, len(steps))
+    hit = [
+        i
+        for i in range(len(names))
+        if counted[i] and (low[i].sum() >= th.sustained * counted[i] or low[i, :onset].all())
+    ]
     if not hit:
         return None
     at = sorted({steps[j] for i in hit for j in np.flatnonzero(low[i])})
@@ -223,7 +247,7 @@ def _vanishing(records: Sequence[Record], th: Thresholds) -> Finding | None:
     worst = int(np.argmin(ratio))
     reason = (
         f"{len(hit)} of {len(names)} parameters have gradient norms below {th.vanishing_ratio:g} "
-        f"of the largest in at least {th.sustained:.0%} of the steps: {', '.join(names[i] for i in hit[:6])}"
+        f"of the largest in at least {th.sustained:.0%} of the steps or in the first {onset}: {', '.join(names[i] for i in hit[:6])}"
         + (" ..." if len(hit) > 6 else "")
         + f" (smallest: {names[hit[worst]]}, median ratio {ratio[worst]:.3g})"
     )
@@ -279,7 +303,7 @@ def judge(run: MonitorRun, thresholds: Thresholds | None = None) -> Verdict:
     records = run.records
     theory = _theory(run, run.mlp) if run.mlp is not None and records else None
     if not records:
-        return Verdict("healthy", [], [], [], [], theory)
+        return Verdict("healthy", [], [], [], [], theory, th)
     steps, total = step_totals(records)
     findings = [
         f
@@ -311,4 +335,4 @@ def judge(run: MonitorRun, thresholds: Thresholds | None = None) -> Verdict:
         advice += [a for a in ADVICE[f.kind] if a not in advice]
     if theory is not None and theory.mean_field.phase != "critical" and status != "healthy":
         advice.append(_critical_advice(theory))
-    return Verdict(status, layers, at, advice, findings, theory)
+    return Verdict(status, layers, at, advice, findings, theory, th)
