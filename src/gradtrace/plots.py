@@ -540,8 +540,7 @@ def monitor_heatmap_figure(run: MonitorRun) -> Figure:
     with np.errstate(divide="ignore", invalid="ignore"):
         heat = np.log10(g)
     shown = np.ma.masked_invalid(heat)
-    cmap = matplotlib.colormaps["viridis"].copy()
-    cmap.set_bad("#d9d9d9")
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#d9d9d9")
     im = ax.imshow(shown, aspect="auto", interpolation="nearest", cmap=cmap, origin="upper")
     rows, cols = np.nonzero((bad > 0) | (np.isnan(heat) & ~np.isnan(g)) | np.isinf(g))
     if rows.size:
