@@ -439,3 +439,13 @@ def test_a_sensible_run_is_healthy() -> None:
             opt.step()
     v = mon.verdict()
     assert (v.status, v.layers, v.findings) == ("healthy", [], [])
+
+
+def test_manual_record_has_no_update_ratio() -> None:
+    """Update ratios need an attached optimizer's post-step hook; record() marks them nan."""
+    model = mlp([3, 4, 1])
+    mon = GradientMonitor(model, track_updates=True)
+    model(torch.randn(5, 3)).sum().backward()
+    mon.record()
+    ratios = [r["update_ratio"] for r in mon.records()]
+    assert len(ratios) == 4 and all(math.isnan(u) for u in ratios)

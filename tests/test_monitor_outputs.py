@@ -300,7 +300,6 @@ def test_monitor_report_page_in_chromium(run: MonitorRun, tmp_path: Path) -> Non
             sizes = page.evaluate("[...document.images].map(i => i.naturalWidth)")
             assert len(sizes) == 2 and min(sizes) > 300
             if width == 1400 and update:
-                page.screenshot(
-                    path=str(DOCS_IMAGE), clip={"x": 150, "y": 0, "width": 1100, "height": 2330}
-                )
+                clip = {"x": 150, "y": 0, "width": 1100, "height": 2330}
+                page.screenshot(path=str(DOCS_IMAGE), full_page=True, clip=clip)
         browser.close()

@@ -28,8 +28,9 @@ __all__ = ["GradientMonitorCallback"]
 class GradientMonitorCallback(Callback):
     """Records the LightningModule's gradients at every ``every``-th optimizer step.
 
-    **Arguments:** ``every``, ``track_updates``, ``activations``, ``thresholds``: as for
-    ``GradientMonitor``. ``tensorboard``: write the records to the trainer's TensorBoard
+    **Arguments:** ``every``, ``activations``, ``thresholds``: as for ``GradientMonitor``
+    (update ratios need the optimizer's own hooks, which Lightning's optimizer wrapping and
+    precision plugins manage, so the callback does not track them). ``tensorboard``: write the records to the trainer's TensorBoard
     logger at the end of fit (when it has one).
 
     After fit, ``callback.monitor`` holds the monitor (``records()``, ``verdict()``,
@@ -40,7 +41,6 @@ class GradientMonitorCallback(Callback):
         self,
         every: int = 1,
         *,
-        track_updates: bool = False,
         activations: bool = False,
         thresholds: Thresholds | None = None,
         tensorboard: bool = True,
@@ -48,7 +48,6 @@ class GradientMonitorCallback(Callback):
         super().__init__()
         self.every = every
         self.options: dict[str, Any] = {
-            "track_updates": track_updates,
             "activations": activations,
             "thresholds": thresholds,
         }

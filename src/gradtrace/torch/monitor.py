@@ -274,7 +274,7 @@ class GradientMonitor:
         if step % self.every:
             return
         owned = [p for group in optimizer.param_groups for p in group["params"]]
-        entry = self._capture(step, owned, skipped=skipped)
+        entry = self._capture(step, owned, skipped=skipped, copy=self.track_updates and not skipped)
         if entry is not None and self.track_updates:
             if skipped:
                 entry.update = torch.zeros(len(entry.names), dtype=torch.float64)
@@ -293,14 +293,15 @@ class GradientMonitor:
     def record(self, *, step: int | None = None) -> None:
         """Record the current ``.grad`` of every trainable model parameter that has one, now
         (for custom loops; attached optimizers record by themselves). ``step`` defaults to the
-        number of earlier ``record()`` calls."""
+        number of earlier ``record()`` calls. Update ratios need an attached optimizer (its
+        post-step hook): here they are nan."""
         count = self._counts.get(None, 0)
         self._counts[None] = count + 1
-        self._capture(count if step is None else int(step), self._params, skipped=None)
+        self._capture(count if step is None else int(step), self._params, skipped=None, copy=False)
 
     @torch.no_grad()
     def _capture(
-        self, step: int, params: Iterable[torch.Tensor], *, skipped: bool | None
+        self, step: int, params: Iterable[torch.Tensor], *, skipped: bool | None, copy: bool
     ) -> _Pending | None:
         ps = [p for p in params if id(p) in self._names and p.requires_grad and p.grad is not None]
         acts = [(n, kind, v) for n, (kind, v) in self._latest.items()]
@@ -326,7 +327,7 @@ class GradientMonitor:
         else:
             stats, nonfinite = torch.zeros((3, 0)), {}
         entry = _Pending(step, names, stats, nonfinite, skipped, activations=acts)
-        if self.track_updates and ps:
+        if copy and ps:  # the weights before the step, for the update ratio
             entry.before = list(torch._foreach_mul(ps, 1.0))  # a copy
             entry.params = ps
         self._pending.append(entry)
