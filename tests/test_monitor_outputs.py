@@ -303,3 +303,35 @@ def test_monitor_report_page_in_chromium(run: MonitorRun, tmp_path: Path) -> Non
                 clip = {"x": 150, "y": 0, "width": 1100, "height": 2330}
                 page.screenshot(path=str(DOCS_IMAGE), full_page=True, clip=clip)
         browser.close()
+
+
+def test_without_torch_a_saved_run_still_renders_and_the_monitor_says_what_is_missing(
+    run: MonitorRun, tmp_path: Path
+) -> None:
+    import subprocess
+
+    records = save_run(run, tmp_path / "run.json")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"  # as on the core install
+        "import gradtrace, gradtrace.torch\n"
+        "from gradtrace.report import monitor_report\n"
+        f"monitor_report({str(records)!r}, {str(tmp_path / 'rep')!r})\n"
+        "try:\n    from gradtrace.torch import GradientMonitor\n"
+        "except ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
+    )
+    assert (
+        out.stdout
+        == "gradtrace.torch.GradientMonitor needs PyTorch: pip install 'gradtrace[torch]'\n"
+    )
+    assert (tmp_path / "rep" / "report.html").is_file()
+
+
+def test_thresholds_change_the_verdict(run: MonitorRun) -> None:
+    from gradtrace.torch import Thresholds
+
+    clean = MonitorRun([r for r in run.records if r["step"] != 3 and r["step"] < 3], [], run.mlp)
+    assert judge(clean).status == "vanishing"  # PyTorch's default init, 8 sigmoid layers
+    assert judge(clean, Thresholds(vanishing_ratio=1e-30)).status == "healthy"
