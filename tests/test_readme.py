@@ -26,6 +26,8 @@ def test_readme_python_example_runs_and_its_comments_hold() -> None:
     printed = out.getvalue()
     assert "[ 0.00136364 -0.04271133 -0.19722521]" in printed
     assert "(2*a3 - 2*y_hat) · a2" in printed
+    assert "vanishing ['0.weight', '0.bias']" in printed  # the gradient monitor's example
+    assert "Initialization: use He (Kaiming) init fo" in printed
 
 
 def _shell_commands() -> list[str]:

@@ -765,6 +765,37 @@ def report(
     sys.stdout.write(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})\n")
 
 
+@app.command("monitor-report")
+def monitor_report(
+    records: Annotated[
+        str,
+        typer.Argument(
+            metavar="RECORDS",
+            help="A run saved by GradientMonitor.save (.csv, .parquet or .json)",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        str,
+        typer.Option(
+            "--out", metavar="DIR", help="Folder to create (it must not exist, unless --force)"
+        ),
+    ] = "monitor-report",
+    force: Annotated[bool, typer.Option("--force", help="Replace the folder if it exists")] = False,
+) -> None:
+    """Render a gradient-monitor run: verdict, heat map, per-parameter summary (HTML in --out)."""
+    from pathlib import Path
+
+    try:  # the plots extra: one line if it is missing
+        import gradtrace.plots  # noqa: F401
+        from gradtrace.report import monitor_report as write
+    except ImportError as e:
+        raise SpecError(f"monitor-report needs the plots extra ({e})") from None
+    target = Path(out)
+    paths = write(Path(records), target, force=force)
+    sys.stdout.write(f"wrote {len(paths)} files to {target}/ (open {target / 'report.html'})\n")
+
+
 @app.command()
 def reproduce(
     name: Annotated[

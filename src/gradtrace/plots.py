@@ -12,6 +12,9 @@ PNG and SVG.
 * ``pennington2017_figure``: variance over mean^2 of the spectrum against depth, by init.
 * ``remedies_figure``: final loss per remedy as dots, for both problems, coloured by status.
 * ``reproduction_figure``: one per reproduction (``gradtrace reproduce NAME --figure PATH``).
+* ``monitor_heatmap_figure``: a monitored run's parameter x step heat map of log10||g||.
+* ``monitor_summary_figure``: per parameter, the median ||g|| and its range over the steps;
+  below it, the global gradient norm per step.
 
 No bars on log axes: a bar's length there depends on where the axis happens to start.
 """
@@ -34,6 +37,8 @@ from gradtrace.reproduce.pennington2017 import Pennington2017Result
 from gradtrace.symbolic import SigmoidAnalysis
 from gradtrace.theory.meanfield import PhaseDiagram
 from gradtrace.theory.spectra import JacobianSpectrum
+from gradtrace.torch.records import MonitorRun, norm_matrix, step_totals
+from gradtrace.torch.verdict import Verdict
 
 try:
     import matplotlib
@@ -51,6 +56,8 @@ __all__ = [
     "depth_figure",
     "exercise_gradients_figure",
     "jacobian_histogram_figure",
+    "monitor_heatmap_figure",
+    "monitor_summary_figure",
     "montecarlo_figure",
     "pennington2017_figure",
     "phase_diagram_figure",
@@ -552,5 +559,87 @@ def pennington2017_figure(r: Pennington2017Result) -> Figure:
         ylabel="density",
     )
     ax2.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# ---- the gradient monitor ------------------------------------------------------------------------
+
+
+def _tick_every(n: int, most: int = 40) -> int:
+    """Label every k-th of n rows, so that at most ``most`` labels show."""
+    return max(1, -(-n // most))
+
+
+def monitor_heatmap_figure(run: MonitorRun) -> Figure:
+    """Parameters (rows, model order) x recorded steps (columns), coloured by log10||g||.
+    Grey: no gradient at that step (skipped, not zero); red crosses: inf/nan entries."""
+    names, steps, g = norm_matrix(run.records)
+    _, _, bad = norm_matrix(run.records, "nonfinite")
+    n = len(names)
+    fig, ax = plt.subplots(figsize=(9, min(14.0, 2.4 + 0.2 * n)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        heat = np.log10(g)
+    shown = np.ma.masked_invalid(heat)
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#d9d9d9")
+    im = ax.imshow(shown, aspect="auto", interpolation="nearest", cmap=cmap, origin="upper")
+    rows, cols = np.nonzero((bad > 0) | (np.isnan(heat) & ~np.isnan(g)) | np.isinf(g))
+    if rows.size:
+        ax.scatter(cols, rows, marker="x", color="red", s=18, label="inf/nan")
+        ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    k = _tick_every(n)
+    ax.set_yticks(np.arange(0, n, k), [names[i] for i in range(0, n, k)], fontsize=7)
+    kx = _tick_every(len(steps), 12)
+    ax.set_xticks(np.arange(0, len(steps), kx), [str(steps[j]) for j in range(0, len(steps), kx)])
+    ax.set(xlabel="optimizer step", title="Gradient norm per parameter and step")
+    fig.colorbar(im, ax=ax, label="log10 ||g||", location="bottom", aspect=40, pad=0.12)
+    fig.tight_layout()
+    return fig
+
+
+def monitor_summary_figure(run: MonitorRun, verdict: Verdict) -> Figure:
+    """Top: per parameter, the median ||g|| over the steps (dot) and its min-max range (line),
+    log scale; the parameters the verdict names in red. Bottom: the global norm per step."""
+    names, _, g = norm_matrix(run.records)
+    n = len(names)
+    fig, (ax1, ax2) = plt.subplots(
+        2,
+        1,
+        figsize=(9, min(16.0, 4.5 + 0.2 * n)),
+        gridspec_kw={"height_ratios": [max(2, n / 8), 1.6]},
+    )
+    named = set(verdict.layers)
+    y = np.arange(n)
+    ok = np.where(np.isfinite(g) & (g > 0), g, np.nan)
+    have = ~np.all(np.isnan(ok), axis=1)
+    med = np.full(n, np.nan)
+    lo, hi = med.copy(), med.copy()
+    med[have] = np.nanmedian(ok[have], axis=1)
+    lo[have], hi[have] = np.nanmin(ok[have], axis=1), np.nanmax(ok[have], axis=1)
+    colour = np.array(["tab:red" if name in named else "tab:blue" for name in names])
+    ax1.hlines(y[have], lo[have], hi[have], colors=colour[have], lw=1.5, alpha=0.6)
+    ax1.scatter(med[have], y[have], c=colour[have], s=16, zorder=3)
+    ax1.set_xscale("log")
+    k = _tick_every(n)
+    ax1.set_yticks(np.arange(0, n, k), [names[i] for i in range(0, n, k)], fontsize=7)
+    ax1.set_ylim(n - 0.5, -0.5)
+    ax1.set(
+        xlabel="||g|| (log scale): median over steps, line from min to max",
+        title=f"Per parameter ({verdict.status}; red: named by the verdict)",
+    )
+    ax1.grid(axis="x", which="major", alpha=0.3)
+    steps, total = step_totals(run.records)
+    fine = np.isfinite(total) & (total > 0)
+    ax2.plot(np.asarray(steps)[fine], total[fine], ".-", color="C0", ms=3)
+    if not fine.all():
+        for s in np.asarray(steps)[~fine]:
+            ax2.axvline(s, color="tab:red", alpha=0.4, lw=1)
+    if fine.any():
+        ax2.set_yscale("log")
+    ax2.set(
+        xlabel="optimizer step",
+        ylabel="global ||g||",
+        title="Global gradient norm per step (red lines: inf/nan)",
+    )
     fig.tight_layout()
     return fig

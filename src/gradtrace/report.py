@@ -7,6 +7,10 @@ folder that appears only once complete:
 * ``report.html``: one self-contained page (figures embedded, no scripts, opens without a network);
 * ``report.md``: the same text, with the figures beside it as ``*.png`` and ``*.svg``;
 * ``config.json``: every parameter, the seed and the package versions, so the run can be repeated.
+
+``monitor_report`` does the same for a run the gradient monitor saved (``gradtrace
+monitor-report RECORDS``): its verdict, figures and tables (``render.monitor``), in a folder of
+the same shape (``write_monitor_report`` takes a ``MonitorRun`` from Python).
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from gradtrace.render.blocks import Block
 from gradtrace.render.report import ReportResults, TheoryResults, report_document
 from gradtrace.theory.meanfield import critical_sigma_w2, mean_field, phase_diagram
 from gradtrace.theory.simulation import simulate_against_theory
+from gradtrace.torch.records import MonitorRun, load_run
+from gradtrace.torch.verdict import Thresholds, judge
 
 STAGES = (
     "solving the exercise",
@@ -59,8 +65,13 @@ __all__ = [
     "build_report",
     "check_output_folder",
     "compute_results",
+    "monitor_report",
+    "write_monitor_report",
     "write_report",
 ]
+
+COMMANDS = ("gradtrace report", "gradtrace monitor-report")
+"""The commands whose folders ``--force`` may replace (their config.json names them)."""
 
 
 @dataclass(frozen=True)
@@ -247,37 +258,51 @@ def _is_report(folder: Path) -> bool:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(config, dict) and config.get("command") == "gradtrace report"
+    return isinstance(config, dict) and config.get("command") in COMMANDS
 
 
 def write_report(report: Report, out: Path, *, force: bool = False) -> list[Path]:
     """Write the report into ``out``, which appears only when complete (built in a temporary
     folder beside it, then renamed). An existing ``out`` is replaced only with ``force``."""
+    config = {
+        "created": report.created,
+        "parameters": asdict(report.config),
+        "versions": _versions(),
+        "command": "gradtrace report",
+        "platform": platform.platform(),
+    }
+    title = "gradtrace report: vanishing and exploding gradients"
+    return _write_folder(report.blocks, report.figures, config, title, Path(out), force=force)
+
+
+def _write_folder(
+    blocks: list[Block],
+    figures: dict[str, Any],
+    config: dict[str, Any],
+    title: str,
+    out: Path,
+    *,
+    force: bool,
+    more: Callable[[Path], object] | None = None,
+) -> list[Path]:
+    """report.html, report.md, the figures and config.json (and what ``more`` writes into the
+    folder it is given), written into ``out`` at once."""
     from gradtrace import plots
     from gradtrace.render.html import document_html
     from gradtrace.render.markdown import document_markdown
 
-    out = Path(out)
     check_output_folder(out, force=force)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        title = "gradtrace report: vanishing and exploding gradients"
-        (tmp / "report.html").write_text(
-            document_html(report.blocks, title=title), encoding="utf-8"
-        )
+        (tmp / "report.html").write_text(document_html(blocks, title=title), encoding="utf-8")
         (tmp / "report.md").write_text(
-            f"# {title}\n\n" + document_markdown(report.blocks), encoding="utf-8"
+            f"# {title}\n\n" + document_markdown(blocks), encoding="utf-8"
         )
-        for name, fig in report.figures.items():
+        for name, fig in figures.items():
             plots.save(fig, tmp / name)
-        config = {
-            "created": report.created,
-            "parameters": asdict(report.config),
-            "versions": _versions(),
-            "command": "gradtrace report",
-            "platform": platform.platform(),
-        }
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        if more is not None:
+            more(tmp)
         tmp.chmod(0o755)  # mkdtemp makes it private; the report is an ordinary folder
         if out.exists():
             shutil.rmtree(out)
@@ -289,3 +314,60 @@ def write_report(report: Report, out: Path, *, force: bool = False) -> list[Path
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return sorted(out.iterdir())
+
+
+def write_monitor_report(
+    run: MonitorRun,
+    out: Path,
+    *,
+    thresholds: Thresholds | None = None,
+    source: str | None = None,
+    force: bool = False,
+) -> list[Path]:
+    """The gradient monitor's report of ``run`` (``GradientMonitor.run()`` or ``load_run``) in
+    the folder ``out``: report.html (self-contained), report.md, the heat map and summary
+    figures (PNG and SVG), the records as records.csv, and config.json (thresholds, source,
+    versions). Needs the plots extra."""
+    from gradtrace import plots
+    from gradtrace.render.monitor import monitor_document
+    from gradtrace.torch.records import save_run
+
+    out = Path(out)
+    check_output_folder(out, force=force)
+    verdict = judge(run, thresholds)
+    figures: dict[str, Any] = {
+        "monitor_heatmap": plots.monitor_heatmap_figure(run),
+        "monitor_summary": plots.monitor_summary_figure(run, verdict),
+    }
+    blocks = monitor_document(run, verdict, {k: _png(f) for k, f in figures.items()})
+    config = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "source": source,
+        "thresholds": asdict(verdict.thresholds),
+        "status": verdict.status,
+        "versions": _versions(),
+        "command": "gradtrace monitor-report",
+        "platform": platform.platform(),
+    }
+    title = f"gradtrace monitor report: {verdict.status}"
+    try:
+        return _write_folder(
+            blocks,
+            figures,
+            config,
+            title,
+            out,
+            force=force,
+            more=lambda folder: save_run(run, folder / "records.csv"),
+        )
+    finally:
+        for fig in figures.values():
+            plots.plt.close(fig)
+
+
+def monitor_report(records: Path, out: Path, *, force: bool = False) -> list[Path]:
+    """``gradtrace monitor-report``: read a saved run (.csv, .parquet or .json; ``load_run``)
+    and write its report into ``out`` (``write_monitor_report``)."""
+    out = Path(out)
+    check_output_folder(out, force=force)  # before reading: fail fast, write nothing
+    return write_monitor_report(load_run(records), out, source=str(records), force=force)

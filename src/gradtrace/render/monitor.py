@@ -1,0 +1,161 @@
+"""The monitor report's document: the verdict with its reasons and fixes, the mean-field
+comparison, the figures, and per-parameter and per-module tables, all built from a
+``MonitorRun`` and its ``Verdict`` (figures come in as PNG bytes)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from gradtrace.render.blocks import Block, Bullets, Heading, Image, Paragraph, Table, fmt, par
+from gradtrace.torch.records import MonitorRun, norm_matrix
+from gradtrace.torch.verdict import Verdict
+
+__all__ = ["CAPTIONS", "SUMMARY", "monitor_document"]
+
+CAPTIONS = {
+    "monitor_heatmap": "log10 of each parameter's gradient norm per optimizer step (grey: no gradient at that step; red crosses: inf/nan)",
+    "monitor_summary": "Each parameter's gradient norm, median over the steps and its range, log scale (red: named by the verdict); below, the global norm per step",
+}
+"""Each figure's caption, by name."""
+
+SUMMARY = {
+    "healthy": "Healthy: no parameter's gradient vanished or exploded by the thresholds below.",
+    "vanishing": "Vanishing gradients: some parameters get far less gradient than the rest, step after step.",
+    "exploding": "Exploding gradients: the gradient norm grew over the run or spiked.",
+    "nonfinite": "Non-finite gradients: inf or nan appeared in the gradients.",
+}
+"""One sentence per status."""
+
+
+def _g(v: float) -> str:
+    return fmt(v, 3) if np.isfinite(v) else str(v)
+
+
+def _steps(steps: list[int]) -> str:
+    return ", ".join(map(str, steps[:12])) + (
+        f" ... ({len(steps)} steps)" if len(steps) > 12 else ""
+    )
+
+
+def _parameter_table(run: MonitorRun, verdict: Verdict) -> Table:
+    names, _, g = norm_matrix(run.records)
+    _, _, bad = norm_matrix(run.records, "nonfinite")
+    _, _, upd = norm_matrix(run.records, "update_ratio")
+    finite = np.isfinite(g)
+    largest = np.where(finite, g, -np.inf).max(axis=0)
+    with_upd = any("update_ratio" in r for r in run.records)
+    header: tuple[str, ...] = (
+        "parameter",
+        "steps",
+        "median ||g||",
+        "min",
+        "max",
+        "median ||g|| / largest",
+        "inf/nan entries",
+    )
+    if with_upd:
+        header += ("median ||dw||/||w||",)
+    rows = []
+    named = set(verdict.layers)
+    for i, name in enumerate(names):
+        f = finite[i]
+        vals = g[i, f]
+        cells = [
+            name + (" (named)" if name in named else ""),
+            str(int((~np.isnan(g[i])).sum())),
+            _g(float(np.median(vals))) if vals.size else "-",
+            _g(float(vals.min())) if vals.size else "-",
+            _g(float(vals.max())) if vals.size else "-",
+            _g(float(np.median(vals / largest[f]))) if vals.size else "-",
+            str(int(np.nansum(bad[i]))),
+        ]
+        if with_upd:
+            u = upd[i][np.isfinite(upd[i])]
+            cells.append(_g(float(np.median(u))) if u.size else "-")
+        rows.append(tuple(cells))
+    return Table(header, tuple(rows), "Per parameter, over the recorded steps")
+
+
+def _activation_table(run: MonitorRun) -> Table:
+    modules = list(dict.fromkeys((a["name"], a["kind"]) for a in run.activations))
+    rows = []
+    for name, kind in modules:
+        f = np.array(
+            [a["fraction"] for a in run.activations if (a["name"], a["kind"]) == (name, kind)]
+        )
+        rows.append((name, kind, str(f.size), fmt(float(np.median(f)), 3), fmt(float(f.max()), 3)))
+    return Table(
+        ("module", "fraction of units", "steps", "median", "max"),
+        tuple(rows),
+        "Activations: dead ReLU units, saturated sigmoid/tanh outputs",
+    )
+
+
+def monitor_document(run: MonitorRun, verdict: Verdict, pngs: Mapping[str, bytes]) -> list[Block]:
+    """The report's blocks; ``pngs`` holds the figures named in ``CAPTIONS``."""
+    names, steps, _ = norm_matrix(run.records)
+    blocks: list[Block] = [
+        Heading(f"Gradient flow: {verdict.status}", 1),
+        par(
+            f"{len(steps)} recorded optimizer steps ({steps[0]} to {steps[-1]}), "
+            f"{len(names)} parameters, {len(run.records)} records. {SUMMARY[verdict.status]}"
+        ),
+    ]
+    if verdict.layers:
+        shown = verdict.layers[:12]
+        more = f" and {len(verdict.layers) - 12} more" if len(verdict.layers) > 12 else ""
+        blocks.append(par(f"Named: {', '.join(shown)}{more}; at steps {_steps(verdict.steps)}."))
+    if verdict.findings:
+        blocks.append(Heading("What was found", 2))
+        blocks.append(
+            Bullets(tuple(Paragraph((f"{f.kind}: {f.reason}.",)) for f in verdict.findings))
+        )
+    if verdict.advice:
+        blocks.append(Heading("What to do, and why", 2))
+        blocks.append(Bullets(tuple(Paragraph((a,)) for a in verdict.advice)))
+    t = verdict.theory
+    if t is not None:
+        mf = t.mean_field
+        blocks += [
+            Heading("Against mean-field theory", 2),
+            par(
+                f"The model is a plain MLP of {mf.activation} layers. From its weights at the start, "
+                f"sigma_w2 = fan_in Var(W) = {fmt(mf.sigma_w2, 4)} and sigma_b2 = {fmt(mf.sigma_b2, 4)}. "
+                f"Mean-field theory (Poole et al. 2016; Schoenholz et al. 2017) gives chi_1 = {fmt(mf.chi_1, 4)} there "
+                f"({mf.phase} phase): the squared gradient changes by chi_1 per layer passed back, "
+                f"so its norm by sqrt(chi_1) = {fmt(t.predicted_factor, 4)} per layer."
+            ),
+            Table(
+                ("", "per-layer factor toward the input"),
+                (
+                    ("predicted, sqrt(chi_1)", fmt(t.predicted_factor, 4)),
+                    (
+                        f"measured at step {t.step} (fit over {len(t.layers)} hidden weights)",
+                        fmt(t.measured_factor, 4) if t.measured_factor is not None else "-",
+                    ),
+                ),
+                "Mean-field prediction and measurement",
+            ),
+        ]
+    blocks.append(Heading("Figures", 2))
+    for name, caption in CAPTIONS.items():
+        if name in pngs:
+            blocks.append(Image(pngs[name], f"{name}.png", caption))
+    blocks += [Heading("Per parameter", 2), _parameter_table(run, verdict)]
+    if run.activations:
+        blocks += [Heading("Activations", 2), _activation_table(run)]
+    th = verdict.thresholds
+    blocks += [
+        Heading("Thresholds", 2),
+        par(
+            f"Vanishing: a gradient norm below {th.vanishing_ratio:g} of the step's largest in at least "
+            f"{th.sustained:.0%} of the steps, or in each of the first {th.onset_steps}. Exploding: the global norm's median over the last quarter of "
+            f"steps above {th.growth_factor:g}x that of the first quarter (from {th.min_growth_steps} steps), "
+            f"or a step above {th.spike_factor:g}x the median of the {th.spike_window} before it. Dead units "
+            f"above {th.dead_fraction:.0%}, saturated outputs above {th.saturated_fraction:.0%}. "
+            "Change them with gradtrace.torch.Thresholds."
+        ),
+    ]
+    return blocks

@@ -1,0 +1,62 @@
+"""Gradient-flow monitoring of real PyTorch models (the ``torch`` extra).
+
+``GradientMonitor`` (``monitor.py``) records exact per-parameter gradient norms at each
+optimizer step; ``judge`` (``verdict.py``) turns a run into a verdict that names layers, steps
+and fixes; ``records.py`` holds a run as plain data and reads and writes its files;
+``tensorboard.py`` writes the records as TensorBoard scalars; ``lightning.py`` is a Lightning
+callback (the ``lightning`` extra).
+
+Only ``monitor.py``, ``tensorboard.py`` and ``lightning.py`` need torch, and they are imported
+when first used: ``from gradtrace.torch import GradientMonitor`` needs torch, while
+``gradtrace.torch.records`` and ``gradtrace.torch.verdict`` do not, so a saved run can be
+rendered (``gradtrace monitor-report``) on the core install with the plots extra.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gradtrace.torch.records import MlpShape, MonitorRun, load_run, save_run
+from gradtrace.torch.verdict import Finding, TheoryComparison, Thresholds, Verdict, judge
+
+if TYPE_CHECKING:
+    from gradtrace.torch.lightning import GradientMonitorCallback
+    from gradtrace.torch.monitor import GradientMonitor
+    from gradtrace.torch.tensorboard import write_scalars
+
+__all__ = [
+    "Finding",
+    "GradientMonitor",
+    "GradientMonitorCallback",
+    "MlpShape",
+    "MonitorRun",
+    "TheoryComparison",
+    "Thresholds",
+    "Verdict",
+    "judge",
+    "load_run",
+    "save_run",
+    "write_scalars",
+]
+
+_LAZY = {
+    "GradientMonitor": ("gradtrace.torch.monitor", "torch"),
+    "write_scalars": ("gradtrace.torch.tensorboard", "torch"),
+    "GradientMonitorCallback": ("gradtrace.torch.lightning", "lightning"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the torch-backed names on first use, with one clear line if torch is missing."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'gradtrace.torch' has no attribute {name!r}")
+    module, extra = _LAZY[name]
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            f"gradtrace.torch.{name} needs PyTorch: pip install 'gradtrace[{extra}]'"
+        ) from None
+    from importlib import import_module
+
+    return getattr(import_module(module), name)

@@ -1,0 +1,338 @@
+"""The verdict on a monitored run: healthy, vanishing, exploding or non-finite, with the layers,
+the steps, the reasons and the fixes. Plain data in, plain data out (no torch here).
+
+``judge(run, thresholds)`` looks for, in order of severity:
+
+1. **non-finite** gradients: any record with ``nonfinite > 0`` or a non-finite norm. It names
+   the parameters at the first such step (where the inf/nan appeared) and every such step.
+2. **exploding**: the global norm ``G_t = sqrt(sum_p ||g_p||^2)`` growing over the run (the
+   median of the last quarter of steps over the median of the first quarter above
+   ``growth_factor``), or a **spike** (``G_t`` above ``spike_factor`` times the median of the
+   ``spike_window`` steps before it).
+3. **vanishing**: a parameter whose ``||g_p||`` is below ``vanishing_ratio`` times the step's
+   largest, in at least ``sustained`` of the recorded steps or in each of the first
+   ``onset_steps`` (vanishing from the initialization: a net whose deep signal has died may
+   then settle where every gradient is tiny, the largest included); and, from the activation records,
+   ReLU modules with more than ``dead_fraction`` of their units dead, or sigmoid/tanh modules
+   with more than ``saturated_fraction`` of their outputs saturated, sustained likewise (dead and
+   saturated units pass back no gradient, so they are vanishing gradients at the unit level).
+
+Where the model is a plain MLP (``MlpShape``), the verdict also holds the mean-field
+prediction at its initialization (Schoenholz et al. 2017, Sec. 5: ``E|dL/dh^l|^2`` grows by
+``chi_1`` per layer passed back, so gradient norms by ``sqrt(chi_1)``) beside the per-layer
+factor measured from the weights' gradient norms (``||dL/dW_l|| = ||delta_l|| ||a_(l-1)||``
+for one sample; hidden layers' ``a`` sit near ``q*``, so the ratio follows ``delta``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gradtrace.errors import SpecError
+from gradtrace.theory.meanfield import MeanField, mean_field
+from gradtrace.torch.records import MlpShape, MonitorRun, Record, norm_matrix, step_totals
+
+__all__ = ["STATUSES", "Finding", "TheoryComparison", "Thresholds", "Verdict", "judge"]
+
+STATUSES = ("healthy", "vanishing", "exploding", "nonfinite")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When the verdict calls a run vanishing or exploding. Every field can be changed:
+    ``GradientMonitor(model, thresholds=Thresholds(vanishing_ratio=1e-6))``."""
+
+    vanishing_ratio: float = 1e-4  # ||g_p|| below this times the step's largest: vanishing there
+    sustained: float = 0.5  # ... in at least this fraction of the recorded steps,
+    onset_steps: int = 5  # ... or in each of the first onset_steps (vanishing from the init)
+    growth_factor: float = 100.0  # median G_t of the last quarter / first quarter above this
+    min_growth_steps: int = 8  # fewer recorded steps than this: growth is not judged
+    spike_factor: float = 100.0  # G_t above this times the median of the window before it
+    spike_window: int = 20  # steps in that window (at least 3 needed)
+    dead_fraction: float = 0.5  # a ReLU module with more than this fraction of dead units
+    saturated_fraction: float = 0.5  # a sigmoid/tanh module with more than this saturated
+
+    def __post_init__(self) -> None:
+        for name in ("vanishing_ratio", "growth_factor", "spike_factor"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
+                raise SpecError(f"{name} must be a positive number, got {v!r}", field=name)
+        for name in ("sustained", "dead_fraction", "saturated_fraction"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and 0 < v <= 1):
+                raise SpecError(f"{name} must be in (0, 1], got {v!r}", field=name)
+        if not (isinstance(self.onset_steps, int) and self.onset_steps >= 1):
+            raise SpecError(
+                f"onset_steps must be a whole number >= 1, got {self.onset_steps!r}",
+                field="onset_steps",
+            )
+        for name in ("min_growth_steps", "spike_window"):
+            v = getattr(self, name)
+            if not (isinstance(v, int) and v >= 3):
+                raise SpecError(f"{name} must be a whole number >= 3, got {v!r}", field=name)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the verdict found: ``kind`` (``"nonfinite"``, ``"spike"``, ``"growth"``,
+    ``"vanishing"``, ``"dead"``, ``"saturated"``), the parameters or modules, the steps, and the
+    reason in words."""
+
+    kind: str
+    layers: list[str]
+    steps: list[int]
+    reason: str
+
+
+@dataclass(frozen=True)
+class TheoryComparison:
+    """Mean-field prediction for the MLP's initialization beside the measurement.
+
+    ``predicted_factor = sqrt(chi_1)``: the predicted ratio of consecutive hidden layers'
+    gradient norms, going one layer toward the input. ``measured_factor``: the same ratio
+    fitted (least squares on log10) to the hidden weights' gradient norms at the first recorded
+    step, None with fewer than two hidden layers."""
+
+    mean_field: MeanField
+    predicted_factor: float
+    measured_factor: float | None
+    layers: list[str]  # the weights the fit used, input to output
+    step: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``status`` in ``STATUSES``; ``layers`` and ``steps`` implicated by that status;
+    ``advice``: fixes, each with its reason; ``findings``: everything found, worst first;
+    ``theory``: the mean-field comparison for a plain MLP, else None; ``thresholds``: those
+    applied."""
+
+    status: str
+    layers: list[str]
+    steps: list[int]
+    advice: list[str]
+    findings: list[Finding] = field(default_factory=list)
+    theory: TheoryComparison | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)  # what the verdict applied
+
+
+# ---- advice: each fix with its reason ------------------------------------------------------------
+
+ADVICE = {
+    "nonfinite": [
+        "Find where the inf/nan starts: the first parameters named above at the first step listed; check the loss for log(0) or division by zero and the inputs for inf/nan, since one non-finite value in the forward pass spreads to every gradient behind it.",
+        "Clip the gradient norm (torch.nn.utils.clip_grad_norm_) and lower the learning rate: non-finite values usually follow a run of growing norms (Pascanu et al. 2013).",
+        "Under float16, train with torch.amp.GradScaler: it skips the steps whose gradients overflow instead of writing inf into the weights.",
+    ],
+    "growth": [
+        "Lower the learning rate: norms that grow step after step mean each update overshoots and the next gradient comes back larger.",
+        "Clip the gradient norm (torch.nn.utils.clip_grad_norm_): it bounds each update whatever the gradient, which stops the feedback (Pascanu et al. 2013).",
+        "Scale the targets (standardize them): the loss gradient is proportional to the residual, so large targets give large gradients.",
+        "Add normalization (LayerNorm/BatchNorm): it keeps activations at unit scale, so weight growth does not feed back into the gradients.",
+    ],
+    "spike": [
+        "Clip the gradient norm (torch.nn.utils.clip_grad_norm_): a spike is one oversized update, and clipping bounds it (Pascanu et al. 2013).",
+        "Use a learning-rate warm-up or a lower learning rate: spikes cluster where the step is large relative to the curvature.",
+    ],
+    "vanishing": [
+        "Initialization: use He (Kaiming) init for ReLU layers and Xavier (Glorot) init for tanh/sigmoid, which keep the gradient's variance from layer to layer (He et al. 2015; Glorot & Bengio 2010).",
+        "Activation: replace sigmoid/tanh with ReLU-family units: sigmoid's derivative is at most 1/4, so every sigmoid layer scales the gradient down by at least 4 unless its weights are large.",
+        "Normalization (BatchNorm/LayerNorm): keeps pre-activations near unit scale, where the activation's derivative is large.",
+        "Residual connections (a_k = a_(k-1) + f(a_(k-1))): the skip path passes the gradient back unattenuated, whatever f does.",
+    ],
+    "dead": [
+        "Dead ReLUs output 0 for every input and pass back no gradient: lower the learning rate (a large step pushes biases far negative), use LeakyReLU or GELU (non-zero slope for negative inputs), and He init with zero biases.",
+    ],
+    "saturated": [
+        "Saturated sigmoid/tanh units have derivative near 0: standardize the inputs, use Xavier init or smaller weights, or add normalization, so pre-activations stay in the steep middle of the curve.",
+    ],
+}
+
+
+PRACTICAL_SIGMA_W2 = 4.0
+"""A critical sigma_w2 above this is not advised as an init: weights that large saturate
+bounded units, and the nearest critical point is then a change of activation."""
+
+
+def _critical_advice(t: TheoryComparison) -> str:
+    mf = t.mean_field
+    crit = mf.sigma_w2_critical
+    if crit is not None and crit <= PRACTICAL_SIGMA_W2:
+        where = f"choose sigma_w2 = {crit:.3g} (the critical value at sigma_b2 = {mf.sigma_b2:.3g}; weights ~ N(0, sigma_w2 / fan_in)), so that chi_1 = 1 and gradients keep their size at any depth"
+    elif crit is not None:
+        where = f"the critical sigma_w2 at this sigma_b2 is {crit:.3g}, so large that {mf.activation} units would saturate; use tanh (critical near sigma_w2 = 1.76 at sigma_b2 = 0.05) or ReLU with He init (sigma_w2 = 2), which keep gradients' size at any depth"
+    else:
+        where = (
+            "no sigma_w2 is critical at this sigma_b2; change the activation or the bias variance"
+        )
+    return f"Mean-field theory puts this initialization in the {mf.phase} phase (chi_1 = {mf.chi_1:.3g}): gradients change by sqrt(chi_1) = {t.predicted_factor:.3g} per layer toward the input; {where} (Schoenholz et al. 2017)."
+
+
+# ---- the checks ----------------------------------------------------------------------------------
+
+
+def _nonfinite(records: Sequence[Record]) -> Finding | None:
+    bad = [
+        r
+        for r in records
+        if r["nonfinite"] > 0
+        or not (math.isfinite(r["grad_norm"]) and math.isfinite(r["grad_max_abs"]))
+    ]
+    if not bad:
+        return None
+    steps = sorted({int(r["step"]) for r in bad})
+    first = [r["name"] for r in bad if r["step"] == steps[0]]
+    count = sum(int(r["nonfinite"]) for r in bad if r["step"] == steps[0])
+    reason = (
+        f"non-finite gradients at {len(steps)} step(s), first at step {steps[0]} in "
+        f"{', '.join(first)} ({count} inf/nan entries there)"
+    )
+    return Finding("nonfinite", first, steps, reason)
+
+
+def _growth(steps: list[int], total: np.ndarray, th: Thresholds) -> Finding | None:
+    ok = np.isfinite(total) & (total > 0)
+    s, g = np.asarray(steps)[ok], total[ok]
+    if s.size < th.min_growth_steps:
+        return None
+    q = max(1, s.size // 4)
+    early, late = float(np.median(g[:q])), float(np.median(g[-q:]))
+    if late <= th.growth_factor * early:
+        return None
+    reason = (
+        f"the global gradient norm grew {late / early:.3g}x over the run (median {early:.3g} over "
+        f"steps {s[0]}-{s[q - 1]}, {late:.3g} over steps {s[-q]}-{s[-1]}; threshold {th.growth_factor:g}x)"
+    )
+    return Finding("growth", [], [int(x) for x in s[-q:]], reason)
+
+
+def _spikes(steps: list[int], total: np.ndarray, th: Thresholds) -> Finding | None:
+    hits = []
+    for j in range(3, len(steps)):
+        window = total[max(0, j - th.spike_window) : j]
+        window = window[np.isfinite(window)]
+        if window.size >= 3 and np.isfinite(total[j]):
+            if total[j] > th.spike_factor * float(np.median(window)):
+                hits.append(steps[j])
+    if not hits:
+        return None
+    reason = (
+        f"the global gradient norm spiked above {th.spike_factor:g}x the median of the "
+        f"{th.spike_window} steps before it at step(s) {', '.join(map(str, hits[:10]))}"
+        + (" ..." if len(hits) > 10 else "")
+    )
+    return Finding("spike", [], hits, reason)
+
+
+def _vanishing(records: Sequence[Record], th: Thresholds) -> Finding | None:
+    names, steps, g = norm_matrix(records)
+    finite = np.isfinite(g)
+    largest = np.where(finite, g, -np.inf).max(axis=0)  # per step; -inf where none is finite
+    low = finite & (g < th.vanishing_ratio * largest)
+    counted = finite.sum(axis=1)
+    onset = min(th.onset_steps, len(steps))
+    hit = [
+        i
+        for i in range(len(names))
+        if counted[i] and (low[i].sum() >= th.sustained * counted[i] or low[i, :onset].all())
+    ]
+    if not hit:
+        return None
+    at = sorted({steps[j] for i in hit for j in np.flatnonzero(low[i])})
+    ratio = np.array([np.median(g[i, finite[i]] / largest[finite[i]]) for i in hit])
+    worst = int(np.argmin(ratio))
+    reason = (
+        f"{len(hit)} of {len(names)} parameters have gradient norms below {th.vanishing_ratio:g} "
+        f"of the largest in at least {th.sustained:.0%} of the steps or in the first {onset}: {', '.join(names[i] for i in hit[:6])}"
+        + (" ..." if len(hit) > 6 else "")
+        + f" (smallest: {names[hit[worst]]}, median ratio {ratio[worst]:.3g})"
+    )
+    return Finding("vanishing", [names[i] for i in hit], at, reason)
+
+
+def _units(activations: Sequence[Record], th: Thresholds) -> list[Finding]:
+    out = []
+    for kind, limit in (("dead", th.dead_fraction), ("saturated", th.saturated_fraction)):
+        rows = [a for a in activations if a["kind"] == kind]
+        modules = list(dict.fromkeys(a["name"] for a in rows))
+        hit, at = [], set()
+        for name in modules:
+            mine = [a for a in rows if a["name"] == name]
+            over = [a for a in mine if a["fraction"] > limit]
+            if len(over) >= th.sustained * len(mine):
+                hit.append(name)
+                at |= {int(a["step"]) for a in over}
+        if hit:
+            what = (
+                "units dead (0 for every sample of the batch)"
+                if kind == "dead"
+                else "outputs saturated"
+            )
+            reason = f"more than {limit:.0%} of {what} in {', '.join(hit)}, in at least {th.sustained:.0%} of the steps"
+            out.append(Finding(kind, hit, sorted(at), reason))
+    return out
+
+
+def _theory(run: MonitorRun, mlp: MlpShape) -> TheoryComparison | None:
+    try:
+        mf = mean_field(mlp.activation, mlp.sigma_w2, mlp.sigma_b2)
+    except (ValueError, ArithmeticError):
+        return None
+    names, steps, g = norm_matrix(run.records)
+    if not steps:
+        return None
+    hidden = list(mlp.weights[1:-1]) if len(mlp.weights) >= 4 else list(mlp.weights[1:])
+    row = {n: i for i, n in enumerate(names)}
+    pts = [(k, g[row[n], 0]) for k, n in enumerate(hidden) if n in row]
+    pts = [(k, v) for k, v in pts if np.isfinite(v) and v > 0]
+    measured = None
+    if len(pts) >= 2:
+        k, v = np.array([p[0] for p in pts], float), np.log10([p[1] for p in pts])
+        slope = float(np.polyfit(k, v, 1)[0])  # log10 norm per layer toward the output
+        measured = 10.0 ** (-slope)
+    return TheoryComparison(mf, math.sqrt(mf.chi_1), measured, hidden, steps[0])
+
+
+def judge(run: MonitorRun, thresholds: Thresholds | None = None) -> Verdict:
+    """The verdict on ``run`` (see the module's docstring for the rules)."""
+    th = thresholds or Thresholds()
+    records = run.records
+    theory = _theory(run, run.mlp) if run.mlp is not None and records else None
+    if not records:
+        return Verdict("healthy", [], [], [], [], theory, th)
+    steps, total = step_totals(records)
+    findings = [
+        f
+        for f in (
+            _nonfinite(records),
+            _growth(steps, total, th),
+            _spikes(steps, total, th),
+            _vanishing(records, th),
+        )
+        if f is not None
+    ]
+    findings += _units(run.activations, th)
+    kinds = {f.kind for f in findings}
+    if "nonfinite" in kinds:
+        status, mine = "nonfinite", {"nonfinite"}
+    elif kinds & {"growth", "spike"}:
+        status, mine = "exploding", {"growth", "spike"}
+    elif kinds & {"vanishing", "dead", "saturated"}:
+        status, mine = "vanishing", {"vanishing", "dead", "saturated"}
+    else:
+        status, mine = "healthy", set()
+    layers = list(dict.fromkeys(n for f in findings if f.kind in mine for n in f.layers))
+    at = sorted({s for f in findings if f.kind in mine for s in f.steps})
+    advice: list[str] = []
+    for f in findings:  # the status's own fixes first, then the others found
+        if f.kind in mine:
+            advice += [a for a in ADVICE[f.kind] if a not in advice]
+    for f in findings:
+        advice += [a for a in ADVICE[f.kind] if a not in advice]
+    if theory is not None and theory.mean_field.phase != "critical" and status != "healthy":
+        advice.append(_critical_advice(theory))
+    return Verdict(status, layers, at, advice, findings, theory, th)
