@@ -413,9 +413,10 @@ def sweep(
 
 def sweep_status(store: str) -> Any:
     """``gradtrace sweep-status``: the store's cells total, done and failed (``Status``)."""
-    from gradtrace.sweep import status
+    from gradtrace.sweep import Store
 
-    return status(store)
+    with Store(store, create=False, label="PATH") as db:  # the CLI's positional PATH
+        return db.status()
 
 
 # ---- mean-field theory ----------------------------------------------------------------------

@@ -43,7 +43,7 @@ __all__ = [
 def status(path: str | os.PathLike[str]) -> Status:
     """``cells_total``, ``cells_done``, ``cells_failed`` of the store at ``path`` (SpecError if
     there is none, or the file is not a store)."""
-    with Store(path, create=False) as db:
+    with Store(path, create=False, label="path") as db:
         return db.status()
 
 
@@ -55,7 +55,7 @@ def load(path: str | os.PathLike[str]) -> Any:
         import pandas as pd
     except ImportError:
         raise SpecError("load needs pandas: pip install 'gradtrace[dask]'", field="store") from None
-    with Store(path, create=False) as db:
+    with Store(path, create=False, label="path") as db:
         rows = db.cells()
     records = []
     params: dict[str, None] = {}

@@ -95,41 +95,62 @@ class CellRow:
     attempts: int
 
 
-def _refuse(path: Path, why: str) -> SpecError:
-    return SpecError(f"--store {str(path)!r} is not a gradtrace sweep store ({why})", field="store")
+def _refuse(path: Path, why: str, label: str = "--store") -> SpecError:
+    return SpecError(f"{label} {str(path)!r} is not a gradtrace sweep store ({why})", field="store")
 
 
 class Store:
     """An open sweep store (module docstring). ``Store(path)`` opens or creates it;
     ``Store(path, create=False)`` only opens one that exists. SpecError for a file that is not
-    a store."""
+    a store, or a new one whose folder is missing or not writable. ``label`` names the path in
+    messages (``--store``, ``PATH``, ``path``)."""
 
     def __init__(
-        self, path: str | os.PathLike[str], *, create: bool = True, lock: bool = False
+        self,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = True,
+        lock: bool = False,
+        label: str = "--store",
     ) -> None:
         self.path = Path(path)
+        self.label = label
         self._lock_file: Any = None
         if self.path.is_dir():
-            raise _refuse(self.path, "it is a folder")
+            raise _refuse(self.path, "it is a folder", label)
         fresh = not self.path.exists() or self.path.stat().st_size == 0
         if fresh and not create:
-            raise SpecError(f"no sweep store at {str(self.path)!r}", field="store")
+            raise SpecError(f"{label} {str(self.path)!r}: no sweep store there", field="store")
+        if fresh:
+            folder = self.path.absolute().parent
+            if not folder.is_dir():
+                raise SpecError(
+                    f"{label} {str(self.path)!r}: the folder {str(folder)!r} does not exist "
+                    "(create it first)",
+                    field="store",
+                )
         if not fresh:
-            with open(self.path, "rb") as f:
-                if f.read(16) != b"SQLite format 3\x00":
-                    raise _refuse(self.path, "not an SQLite file")
+            try:
+                with open(self.path, "rb") as f:
+                    head = f.read(16)
+            except OSError as e:
+                raise SpecError(
+                    f"{label} {str(self.path)!r}: cannot read it ({e.strerror})", field="store"
+                ) from None
+            if head != b"SQLite format 3\x00":
+                raise _refuse(self.path, "not an SQLite file", label)
         if lock:
             self.lock()
         try:
             self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         except sqlite3.Error as e:
             self.close()
-            raise _refuse(self.path, str(e)) from None
+            raise _refuse(self.path, str(e), label) from None
         try:
             self._check_or_create(fresh)
         except sqlite3.DatabaseError as e:
             self.close()
-            raise _refuse(self.path, str(e)) from None
+            raise _refuse(self.path, str(e), label) from None
         except SpecError:
             self.close()
             raise
@@ -149,12 +170,14 @@ class Store:
                 f"('gradtrace', '{__version__}'), ('created', '{time.time()!r}'); COMMIT;"
             )
         elif app != APPLICATION_ID:
-            raise _refuse(self.path, "an SQLite database of another application")
+            raise _refuse(self.path, "an SQLite database of another application", self.label)
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version != FORMAT:
-            raise _refuse(self.path, f"store format {version}, this gradtrace reads {FORMAT}")
+            raise _refuse(
+                self.path, f"store format {version}, this gradtrace reads {FORMAT}", self.label
+            )
         if not {"meta", "grids", "cells"} <= self._tables():
-            raise _refuse(self.path, "its tables are missing")
+            raise _refuse(self.path, "its tables are missing", self.label)
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = NORMAL")  # WAL: a commit survives a killed process
 
@@ -178,7 +201,14 @@ class Store:
     def lock(self, *, wait: bool = False) -> None:
         """Become the store's only writer (module docstring); SpecError if another sweep holds
         it and ``wait`` is false, else block until it is free."""
-        f = open(f"{self.path}.lock", "a+")  # held open: the lock lives with it
+        try:
+            f = open(f"{self.path}.lock", "a+")  # held open: the lock lives with it
+        except OSError as e:
+            raise SpecError(
+                f"{self.label} {str(self.path)!r}: cannot write its lock file {self.path}.lock "
+                f"({e.strerror})",
+                field="store",
+            ) from None
         try:
             fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
@@ -186,7 +216,7 @@ class Store:
             holder = f.read().strip() or "another process"
             f.close()
             raise SpecError(
-                f"--store {str(self.path)!r} is in use by another sweep ({holder}); wait for it "
+                f"{self.label} {str(self.path)!r} is in use by another sweep ({holder}); wait for it "
                 "to finish or stop it",
                 field="store",
             ) from None
