@@ -393,6 +393,7 @@ def sweep(
     scheduler: str | None = None,
     workers: int | None = None,
     retry_failed: bool = False,
+    prune: bool = False,
     on_plan: Callable[..., None] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Any:
@@ -406,6 +407,7 @@ def sweep(
         scheduler=scheduler,
         workers=workers,
         retry_failed=retry_failed,
+        prune=prune,
         on_plan=on_plan,
         progress=progress,
     )

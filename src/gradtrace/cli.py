@@ -13,7 +13,7 @@ Commands::
     gradtrace theory [--activation A --sigma-w2 S --sigma-b2 B --depth L --figure PATH]
     gradtrace report --out DIR [--samples N --seed S --quick --force]
     gradtrace reproduce NAME [--seed S --quick --json --format ... --figure PATH --store PATH]
-    gradtrace sweep GRID.toml --store PATH [--scheduler tcp://HOST:PORT | --workers N] [--retry-failed]
+    gradtrace sweep GRID.toml --store PATH [--scheduler tcp://HOST:PORT | --workers N] [--retry-failed] [--prune]
     gradtrace sweep-status PATH [--json]
     gradtrace serve [--host H --port P]
 
@@ -106,6 +106,22 @@ def _whole(text: str | int) -> int:
         raise ValueError(f"{text!r} is not a whole number") from None
 
 
+def _workers(text: str | int) -> int:
+    n = _whole(text)
+    if n < 1:
+        raise ValueError(f"must be at least 1, got {n}")
+    return n
+
+
+def _scheduler(text: str) -> str:
+    from gradtrace.sweep.runner import check_scheduler
+
+    try:
+        return check_scheduler(text)
+    except SpecError as e:
+        raise ValueError(str(e).removeprefix("--scheduler ")) from None
+
+
 def _numbers(text: str | Numbers) -> Numbers:
     if isinstance(text, Numbers):
         return text
@@ -173,6 +189,7 @@ InitOpt = Annotated[
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (same as --format json)")]
+PlainJsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]  # commands without --format
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar")]
 ResidualOpt = Annotated[
     bool, typer.Option("--residual", help="Skip connections: hidden a_k = a_(k-1) + phi(z_k)")
@@ -824,19 +841,24 @@ def reproduce(
     workers: Annotated[
         int | None,
         typer.Option(
-            parser=_whole, help="trainability: local Dask worker processes [default: one per core]"
+            parser=_workers,
+            help="trainability: local Dask worker processes [default: one per core]",
         ),
     ] = None,
     scheduler: Annotated[
         str | None,
-        typer.Option(metavar="tcp://HOST:PORT", help="trainability: run on this Dask cluster"),
+        typer.Option(
+            metavar="tcp://HOST:PORT",
+            parser=_scheduler,
+            help="trainability: run on this Dask cluster",
+        ),
     ] = None,
     grid: Annotated[
         str | None,
         typer.Option(
             metavar="NAME",
-            help="trainability: the shipped grid (trainability, trainability-cluster) "
-            "[default: trainability]",
+            help="trainability: the shipped grid (trainability, trainability-quick, "
+            "trainability-cluster) [default: trainability; trainability-quick with --quick]",
         ),
     ] = None,
     as_json: JsonOpt = False,
@@ -880,49 +902,77 @@ def sweep(
     ],
     scheduler: Annotated[
         str | None,
-        typer.Option(metavar="tcp://HOST:PORT", help="Run on this Dask cluster's scheduler"),
+        typer.Option(
+            metavar="tcp://HOST:PORT",
+            parser=_scheduler,
+            help="Run on this Dask cluster's scheduler",
+        ),
     ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
-            parser=_whole, help="Worker processes of the local cluster [default: one per core]"
+            parser=_workers, help="Worker processes of the local cluster [default: one per core]"
         ),
     ] = None,
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Compute the failed cells again too")
     ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Delete the stored cells that are not in this grid (kept otherwise)",
+        ),
+    ] = False,
     quiet: QuietOpt = False,
-    as_json: JsonOpt = False,
+    as_json: PlainJsonOpt = False,
 ) -> None:
     """Run a grid of cells on Dask into a store; a rerun computes only what is not done yet."""
     from gradtrace import application
     from gradtrace.render.sweep import plan_lines, report_dict, report_lines
 
+    axes: tuple[str, ...] | None = None
+
     def on_plan(checked: Any, new: Any, to_run: int) -> None:
+        nonlocal axes
+        axes = tuple(checked.axes)
         if not as_json:
-            sys.stdout.write("\n".join(plan_lines(new, to_run, tuple(checked.axes))) + "\n")
+            sys.stdout.write("\n".join(plan_lines(new, to_run, axes)) + "\n")
             sys.stdout.flush()
 
-    with _progress(enabled=_bar(quiet, as_json, Format.text), description="cells") as update:
-        report = application.sweep(
-            grid,
-            store=store,
-            scheduler=scheduler,
-            workers=workers,
-            retry_failed=retry_failed,
-            on_plan=on_plan,
-            progress=update,
+    try:
+        with _progress(enabled=_bar(quiet, as_json, Format.text), description="cells") as update:
+            report = application.sweep(
+                grid,
+                store=store,
+                scheduler=scheduler,
+                workers=workers,
+                retry_failed=retry_failed,
+                prune=prune,
+                on_plan=on_plan,
+                progress=update,
+            )
+    except KeyboardInterrupt:
+        try:
+            done = application.sweep_status(store).cells_done
+        except SpecError:
+            done = 0
+        sys.stdout.flush()
+        sys.stderr.write(
+            f"interrupted: {done} cell{'s' * (done != 1)} done {'are' if done != 1 else 'is'} "
+            "kept; rerun the same command to resume\n"
         )
+        raise typer.Exit(130) from None
     if as_json:
         _json(report_dict(report))
     else:
-        _write("\n".join(report_lines(report)))
+        _write("\n".join(report_lines(report, axes)))
 
 
 @app.command("sweep-status")
 def sweep_status(
     store: Annotated[str, typer.Argument(metavar="PATH", help="The store", show_default=False)],
-    as_json: JsonOpt = False,
+    as_json: PlainJsonOpt = False,
 ) -> None:
     """How far a sweep's store is: cells total, done and failed."""
     from gradtrace import application
@@ -968,20 +1018,29 @@ def _progress(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    with Progress(
+    bar = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
-    ) as bar:
-        task = bar.add_task(description, total=None)
+    )
+    task = bar.add_task(description, total=None)
+    started = False
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+    def update(done: int, total: int) -> None:
+        nonlocal started
+        if not started:  # the bar starts with the work: lines printed before it stay above it
+            bar.start()
+            started = True
+        bar.update(task, completed=done, total=total)
 
+    try:
         yield update
+    finally:
+        if started:
+            bar.stop()
 
 
 # ---- errors: one line on stderr, exit status 2 ----------------------------------------------

@@ -475,14 +475,15 @@ def _trainability(r: Any, fig: Figure) -> None:
         ax.plot(r.sigma_w2[~finite], np.full((~finite).sum(), top), "^", color="red", ms=6)
     if r.sigma_w2_critical is not None:
         ax.axvline(r.sigma_w2_critical, color="white", ls=":", lw=1)
-    ax.set_ylim(float(_edges(depths)[0]), top)
+    ax.set_ylim(max(0.0, float(_edges(depths)[0])), top)  # no negative depths
     ax.set(
-        title=f"Trainability of {r.activation} nets (width {r.width}, sigma_b2 = {r.sigma_b2:g}, "
+        title=f"Trainability of {r.activation} nets\n(width {r.width}, sigma_b2 = {r.sigma_b2:g}, "
         f"{r.steps} SGD steps, digits)",
         xlabel="sigma_w^2",
         ylabel="depth L",
     )
-    ax.legend(fontsize=8, loc="upper right", framealpha=0.8)
+    # below the axes: inside, it hid the chaotic side's 6 xi_c curve
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
 
 
 _REPRODUCTION_FIGURES["trainability"] = _trainability

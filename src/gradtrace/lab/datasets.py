@@ -11,7 +11,7 @@ import numpy as np
 
 from gradtrace.errors import SpecError
 
-__all__ = ["DATASETS", "load_dataset", "load_digits", "split"]
+__all__ = ["DATASETS", "check_dataset", "load_dataset", "load_digits", "split"]
 
 DATASETS = ("digits",)
 """The data sets ``load_dataset`` knows."""
@@ -31,13 +31,19 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(data.data, dtype=float) / 16.0, np.asarray(data.target, dtype=int)
 
 
-def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """The data set called ``name`` (one of ``DATASETS``): inputs ``(n, d)`` and integer labels
-    ``(n,)``; SpecError naming the choices otherwise."""
-    if name != "digits":
+def check_dataset(name: str) -> str:
+    """``name`` if it is one of ``DATASETS``; SpecError naming the choices otherwise."""
+    if name not in DATASETS:
         raise SpecError(
             f"unknown dataset {name!r} (choose from {', '.join(DATASETS)})", field="dataset"
         )
+    return name
+
+
+def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The data set called ``name`` (one of ``DATASETS``): inputs ``(n, d)`` and integer labels
+    ``(n,)``; SpecError naming the choices otherwise."""
+    check_dataset(name)
     return load_digits()
 
 

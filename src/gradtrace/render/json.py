@@ -442,8 +442,9 @@ def reproduction_dict(result: Any) -> dict[str, Any]:
                 "error": _f(a.error),
                 "tolerance": a.tolerance,
                 "absolute": a.absolute,
-                "ok": a.ok,
+                "ok": a.ok if a.measurable else None,
                 "source": a.source,
+                **({} if a.measurable else {"unmeasurable": a.unmeasurable}),
             }
             for a in result.anchors
         ],

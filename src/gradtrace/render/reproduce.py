@@ -58,11 +58,15 @@ def anchors_table(result: Any) -> Table:
         (
             a.name,
             fmt(a.expected, 4),
-            fmt(a.measured, 4),
-            (f"{a.error:.3g}" if a.absolute else f"{100 * a.error:.1f}%")
-            + (" (abs)" if a.absolute else ""),
+            fmt(a.measured, 4) if a.measurable else a.unmeasurable,
+            (
+                (f"{a.error:.3g}" if a.absolute else f"{100 * a.error:.1f}%")
+                + (" (abs)" if a.absolute else "")
+                if a.measurable
+                else "-"
+            ),
             (f"{a.tolerance:g}" if a.absolute else f"{100 * a.tolerance:g}%"),
-            "yes" if a.ok else "NO",
+            ("yes" if a.ok else "NO") if a.measurable else "n/a",
             a.source,
         )
         for a in result.anchors
@@ -82,8 +86,10 @@ def anchors_table(result: Any) -> Table:
 def reproduction_document(result: Any) -> list[Block]:
     """One reproduction: claim, table, anchors, reading."""
     entry = REPRODUCTIONS[result.name]
-    held = sum(a.ok for a in result.anchors)
-    total = len(result.anchors)
+    measured = [a for a in result.anchors if a.measurable]
+    held = sum(a.ok for a in measured)
+    total = len(measured)
+    unmeasured = len(result.anchors) - total
     return [
         Heading(entry.title, 1),
         par(entry.citation + "."),
@@ -97,6 +103,11 @@ def reproduction_document(result: Any) -> list[Block]:
         Heading("Reading", 2),
         par(
             f"{held} of {total} anchors lie within their tolerance"
+            + (
+                f" ({unmeasured} more could not be measured in this run)"
+                if unmeasured
+                else ""
+            )
             + (": the result reproduces." if held == total else "; see the rows marked NO.")
         ),
     ]

@@ -42,15 +42,26 @@ def status_line(status: Any) -> str:
     """``56 cells: 40 done, 2 failed, 14 pending``."""
     pending = status.cells_total - status.cells_done - status.cells_failed
     return (
-        f"{status.cells_total} cells: {status.cells_done} done, {status.cells_failed} failed, "
+        f"{status.cells_total} cell{'s' * (status.cells_total != 1)}: {status.cells_done} done, {status.cells_failed} failed, "
         f"{pending} pending"
     )
 
 
-def report_lines(report: Any) -> list[str]:
-    """The outcome: cells run, failures with their errors, the store's totals."""
+def report_lines(report: Any, axes: tuple[str, ...] | None = None) -> list[str]:
+    """The outcome: cells run, failures (their swept values, ``axes``, as in the plan) with
+    their errors, the store's totals."""
     lines = [f"ran {report.ran} cell{'s' * (report.ran != 1)}"]
-    lines += [f"  failed: {cell_label(c.params, c.seed)}: {error}" for c, error in report.failed]
+    lines += [
+        f"  failed: {cell_label(c.params, c.seed, axes)}: {error}" for c, error in report.failed
+    ]
+    stale = getattr(report, "stale", 0)
+    if stale:
+        n = f"{stale} stored cell{'s' * (stale != 1)}"
+        lines.append(
+            f"{n} not in this grid: deleted"
+            if getattr(report, "pruned", False)
+            else f"{n} {'are' if stale != 1 else 'is'} not in this grid; kept (--prune deletes them)"
+        )
     lines.append(status_line(report.status))
     if report.status.cells_failed:
         lines.append("rerun with --retry-failed to compute the failed cells again")
@@ -66,4 +77,6 @@ def report_dict(report: Any) -> dict[str, Any]:
             {"params": c.params, "seed": c.seed, "error": error} for c, error in report.failed
         ],
         **status_dict(report.status),
+        "not_in_grid": getattr(report, "stale", 0),
+        "pruned": getattr(report, "pruned", False),
     }

@@ -33,7 +33,11 @@ def print_document(blocks: list[Block], console: Console) -> None:
     for block in blocks:
         if isinstance(block, Heading):
             console.print()
-            if block.level == 1:
+            if block.level <= 2 and len(block.text) + 6 > console.width:
+                # too long for a rule's title (rich would cut it): the text wrapped, then the rule
+                console.print(Text(block.text, style="bold"))
+                console.rule(characters="=" if block.level == 1 else "-")
+            elif block.level == 1:
                 console.rule(Text(block.text, style="bold"), characters="=")
             elif block.level == 2:
                 console.rule(Text(block.text, style="bold"), characters="-", align="left")

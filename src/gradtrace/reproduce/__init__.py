@@ -34,7 +34,9 @@ class Anchor:
 
     **Fields:** ``name`` (what it is), ``expected`` (the paper's value or the closed form),
     ``measured``, ``tolerance`` (relative, or absolute when ``absolute``), ``source`` (where
-    ``expected`` comes from: a figure, an equation, a derivation).
+    ``expected`` comes from: a figure, an equation, a derivation), ``unmeasurable`` (why the
+    run could not measure it, e.g. ``"not measurable in this grid"``; empty when measured: then
+    ``measured`` is NaN and the anchor is neither held nor failed).
     """
 
     name: str
@@ -43,6 +45,12 @@ class Anchor:
     tolerance: float
     source: str
     absolute: bool = False
+    unmeasurable: str = ""
+
+    @property
+    def measurable(self) -> bool:
+        """Whether the run measured this anchor (``unmeasurable`` is empty)."""
+        return not self.unmeasurable
 
     @property
     def error(self) -> float:
@@ -52,8 +60,9 @@ class Anchor:
 
     @property
     def ok(self) -> bool:
-        """Whether the measured value lies within the tolerance."""
-        return bool(self.error <= self.tolerance)
+        """Whether the measured value lies within the tolerance; True for an anchor that could
+        not be measured (not a failure; see ``measurable``)."""
+        return not self.measurable or bool(self.error <= self.tolerance)
 
 
 @dataclass(frozen=True)

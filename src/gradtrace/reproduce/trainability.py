@@ -194,16 +194,20 @@ def run(
         [trainable_depth(depths, acc[:, j], threshold) for j in range(len(sigma_w2))]
     )
     chi_1 = np.array([t.chi_1 for t in theory])
-    anchors = tuple(
-        Anchor(
-            f"median of measured trainable depth / 6 xi_c, {side} side",
-            1.0,
-            _median_ratio(trainable, six, depths, side_mask),
-            0.5,
-            "Schoenholz et al. 2017, Sec. 6 and Fig. 5: nets train up to about 6 xi_c",
+    anchors = []
+    for side, side_mask in (("ordered", chi_1 < 1.0), ("chaotic", chi_1 > 1.0)):
+        measured = _median_ratio(trainable, six, depths, side_mask)
+        anchors.append(
+            Anchor(
+                f"median of measured trainable depth / 6 xi_c, {side} side",
+                1.0,
+                measured,
+                0.5,
+                "Schoenholz et al. 2017, Sec. 6 and Fig. 5: nets train up to about 6 xi_c",
+                # no sigma_w2 of this side with 6 xi_c and the crossing inside the depths
+                unmeasurable="" if math.isfinite(measured) else "not measurable in this grid",
+            )
         )
-        for side, side_mask in (("ordered", chi_1 < 1.0), ("chaotic", chi_1 > 1.0))
-    )
     return TrainabilityResult(
         seed=seed,
         grid=grid,
@@ -224,5 +228,5 @@ def run(
         sigma_w2_critical=theory[0].sigma_w2_critical,
         trainable=trainable,
         threshold=threshold,
-        anchors=anchors,
+        anchors=tuple(anchors),
     )

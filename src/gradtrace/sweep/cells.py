@@ -35,7 +35,16 @@ import numpy as np
 
 from gradtrace.errors import SpecError
 
-__all__ = ["KINDS", "PARAMS", "REQUIRED", "cell_key", "cell_params", "cell_rng", "run_cell"]
+__all__ = [
+    "KINDS",
+    "PARAMS",
+    "REQUIRED",
+    "cell_key",
+    "cell_params",
+    "cell_rng",
+    "check_cell",
+    "run_cell",
+]
 
 REQUIRED: Any = object()
 """Marks a parameter with no default."""
@@ -151,14 +160,36 @@ def _f(v: float | None) -> float | None:
     return None if v is None else float(v)
 
 
+def _train_checks(p: dict[str, Any]) -> None:
+    """The train cell's values through the library's own checks, without data or training."""
+    from gradtrace.dense import DenseSpec
+    from gradtrace.inits import bias, gaussian
+    from gradtrace.lab.datasets import check_dataset, split
+    from gradtrace.network import check_count
+
+    check_count("depth", p["depth"], 1)
+    check_count("width", p["width"], 1)
+    check_count("steps", p["steps"], 0)
+    check_count("batch", p["batch"], 1)
+    if not p["learning_rate"] > 0:
+        raise SpecError(
+            f"learning_rate must be positive, got {p['learning_rate']!r}", field="learning_rate"
+        )
+    check_dataset(p["dataset"])
+    DenseSpec((1, p["width"], 2), activation=p["activation"], output_activation="identity", loss="l2")
+    rng = np.random.default_rng(0)
+    gaussian(rng, 1, 1, sigma_w2=p["sigma_w2"])
+    bias(rng, 1, sigma_b2=p["sigma_b2"])
+    split(np.zeros((2, 1)), np.zeros(2), test_fraction=p["test_fraction"], rng=rng)
+
+
 def _train(p: dict[str, Any], seed: int, rng: np.random.Generator) -> dict[str, Any]:
     from gradtrace.dense import DenseSpec
     from gradtrace.inits import bias, gaussian
     from gradtrace.lab.classifier import accuracy, train_classifier
     from gradtrace.lab.datasets import load_dataset, split
-    from gradtrace.network import check_count
 
-    check_count("depth", p["depth"], 1)
+    _train_checks(p)
     x, labels = load_dataset(p["dataset"])
     x_train, y_train, x_test, y_test = split(
         x, labels, test_fraction=p["test_fraction"], rng=np.random.default_rng([seed, 0])
@@ -213,21 +244,33 @@ def _theory(p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _jacobian(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-    from gradtrace.lab.wide import WideConfig
-    from gradtrace.theory.spectra import jacobian_spectrum
+def _theory_checks(p: dict[str, Any]) -> None:
+    from gradtrace.activations import get_activation
+    from gradtrace.theory.meanfield import check_point
 
-    config = WideConfig(
+    get_activation(p["activation"])
+    check_point(p["sigma_w2"], p["sigma_b2"])
+
+
+def _jacobian_config(p: dict[str, Any], seed: int) -> Any:
+    from gradtrace.lab.wide import WideConfig
+
+    return WideConfig(
         p["activation"],
         p["sigma_w2"],
         p["sigma_b2"],
         width=p["width"],
         depth=p["depth"],
         samples=p["samples"],
-        seed=int(rng.integers(2**31)),
+        seed=seed,
         init=p["init"],
     )
-    r = jacobian_spectrum(config)
+
+
+def _jacobian(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    from gradtrace.theory.spectra import jacobian_spectrum
+
+    r = jacobian_spectrum(_jacobian_config(p, int(rng.integers(2**31))))
     return {
         "q_star": _f(r.theory.q_star),
         "predicted_mean": r.predicted_mean,
@@ -237,8 +280,8 @@ def _jacobian(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     }
 
 
-def _montecarlo(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-    from gradtrace.lab.montecarlo import MonteCarloConfig, run_montecarlo
+def _montecarlo_config(p: dict[str, Any], seed: int) -> Any:
+    from gradtrace.lab.montecarlo import MonteCarloConfig
     from gradtrace.network import ChainSpec
 
     spec = ChainSpec(
@@ -248,16 +291,15 @@ def _montecarlo(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         loss=p["loss"],
         biases=p["biases"],
     )
-    config = MonteCarloConfig(
-        spec,
-        p["samples"],
-        seed=int(rng.integers(2**31)),
-        init=p["init"],
-        std=p["std"],
-        x=None,
-        target=None,
+    return MonteCarloConfig(
+        spec, p["samples"], seed=seed, init=p["init"], std=p["std"], x=None, target=None
     )
-    r = run_montecarlo(config)
+
+
+def _montecarlo(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    from gradtrace.lab.montecarlo import run_montecarlo
+
+    r = run_montecarlo(_montecarlo_config(p, int(rng.integers(2**31))))
     return {
         "mean_log10_abs_grad": [layer.mean_log10_abs_grad for layer in r.layers],
         "fraction_first_below_1e-6": r.layers[0].fraction_below["1e-6"],
@@ -265,6 +307,22 @@ def _montecarlo(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         "mean_log10_ratio": r.mean_log10_ratio,
         "float64_nonfinite": r.float64_nonfinite,
     }
+
+
+def check_cell(kind: str, params: dict[str, Any]) -> None:
+    """Check a cell's complete ``params`` through the constructors its computation uses
+    (``DenseSpec``, the inits, ``WideConfig``, ``ChainSpec``, ``MonteCarloConfig``, ...), with
+    no data loaded and nothing computed: the SpecError a bad value would raise in the cell."""
+    check_kind(kind)
+    if kind == "train":
+        _train_checks(params)
+    elif kind == "theory":
+        _theory_checks(params)
+    elif kind == "jacobian":
+        _theory_checks(params)
+        _jacobian_config(params, 0)
+    else:
+        _montecarlo_config(params, 0)
 
 
 def run_cell(kind: str, params: dict[str, Any], seed: int) -> dict[str, Any]:

@@ -14,7 +14,9 @@
 the last list varying fastest) for each seed, each completed with the kind's defaults
 (``cells.cell_params``). Everything is checked when read: an unknown table, key, kind or
 parameter, an empty or repeated list, a value of the wrong type, a parameter both fixed and
-swept, a required parameter missing: each is one SpecError naming it.
+swept, a required parameter missing, a value the cell's computation would refuse (each cell's
+values go through the library's constructors, ``cells.check_cell``, nothing computed): each is
+one SpecError naming it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from gradtrace.errors import SpecError
-from gradtrace.sweep.cells import PARAMS, REQUIRED, cell_key, cell_params, check_kind, coerce
+from gradtrace.sweep.cells import (
+    PARAMS,
+    REQUIRED,
+    cell_key,
+    cell_params,
+    check_cell,
+    check_kind,
+    coerce,
+)
 
 __all__ = ["Cell", "Grid", "grid_from_dict", "read_grid"]
 
@@ -127,6 +137,14 @@ def grid_from_dict(data: dict[str, Any], *, where: str = "grid") -> Grid:
     for key, (_, default) in PARAMS[kind].items():
         if default is REQUIRED and key not in fixed and key not in axes:
             raise _fail(where, f"kind {kind!r} needs {key!r} in sweep.fixed or sweep.grid", key)
+    names = list(axes)
+    for values in itertools.product(*axes.values()):  # every cell's values, dry
+        swept = dict(zip(names, values, strict=True))
+        try:
+            check_cell(kind, cell_params(kind, {**fixed, **swept}))
+        except SpecError as e:
+            at = " ".join(f"{n}={v}" for n, v in swept.items())
+            raise _fail(where, f"{e}" + (f" (in the cell {at})" if at else ""), e.field or "grid") from None
     return Grid(name, kind, tuple(seeds), fixed, axes, data)
 
 

@@ -271,6 +271,14 @@ class Store:
                     new.append(key)
         return new
 
+    def delete_cells(self, keys: list[str]) -> int:
+        """Delete the cells ``keys`` (whatever their status), in one transaction; how many."""
+        n = 0
+        with self.transaction():
+            for key in keys:
+                n += self.db.execute("DELETE FROM cells WHERE key = ?", (key,)).rowcount
+        return n
+
     def finish(
         self,
         key: str,

@@ -49,6 +49,7 @@ __all__ = [
     "TERMS",
     "MeanField",
     "PhaseDiagram",
+    "check_point",
     "correlation_map",
     "critical_sigma_w2",
     "gradient_growth",
@@ -101,6 +102,16 @@ def _expect(f: object, q: np.ndarray) -> np.ndarray:
     """``E[f(sqrt(q) z)]`` for each entry of ``q`` (any shape), by Gauss-Hermite quadrature."""
     u = np.sqrt(np.asarray(q, dtype=np.float64))[..., None] * _X  # (..., NODES)
     return f(u) @ _W  # type: ignore[operator]
+
+
+def check_point(sigma_w2: float, sigma_b2: float) -> None:
+    """SpecError unless ``sigma_w2 > 0`` and ``sigma_b2 >= 0`` are finite (``mean_field``'s
+    check, without solving anything), naming the value."""
+    try:
+        _check(np.array([float(sigma_w2)]), np.array([float(sigma_b2)]))
+    except SpecError as e:
+        value = sigma_w2 if e.field == "sigma_w2" else sigma_b2
+        raise SpecError(f"{e}, got {value!r}", field=e.field) from None
 
 
 def _check(sigma_w2: np.ndarray, sigma_b2: np.ndarray) -> None:
