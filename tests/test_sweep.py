@@ -164,6 +164,29 @@ def test_grid_lists_the_product_times_the_seeds(tmp_path: Path) -> None:
         ('[sweep]\nkind = "train"\n[sweep.fixed]\nsigma_w2 = 1.0\n', "needs 'depth'"),
         ('[sweep]\nkind = "theory"\nseeds = []\n', "seeds must be a non-empty list"),
         ("[sweep\n", "not valid TOML"),
+        # values the cells' own constructors refuse, caught when the grid is read
+        (
+            '[sweep]\nkind = "train"\n[sweep.fixed]\ndepth = 2\nsigma_w2 = 1.0\n'
+            'activation = "tanhh"\n',
+            "unknown activation 'tanhh'",
+        ),
+        (
+            '[sweep]\nkind = "train"\n[sweep.fixed]\ndepth = 2\n[sweep.grid]\n'
+            "sigma_w2 = [1.0, -1.0]\n",
+            "got -1.0 (in the cell sigma_w2=-1.0)",
+        ),
+        (
+            '[sweep]\nkind = "train"\n[sweep.fixed]\ndepth = 2\nsigma_w2 = 1.0\n'
+            'dataset = "mnist"\n',
+            "unknown dataset 'mnist'",
+        ),
+        ('[sweep]\nkind = "montecarlo"\n[sweep.grid]\ndepth = [10, 100000]\n', "got 100000"),
+        ('[sweep]\nkind = "theory"\n[sweep.fixed]\nsigma_w2 = -2.0\n', "got -2.0"),
+        (
+            '[sweep]\nkind = "jacobian"\n[sweep.fixed]\nsigma_w2 = 1.0\ndepth = 2\n'
+            'init = "nope"\n',
+            "unknown init 'nope'",
+        ),
         (
             '[sweep]\nkind = "theory"\n[sweep.fixed]\nsigma_w2 = 1.0\n[sweep.grid]\nsigma_w2 = [2.0]\n',
             "both in sweep.fixed and in sweep.grid",
@@ -180,7 +203,140 @@ def test_a_bad_grid_is_one_line_and_exit_2(
     assert not store.exists()  # nothing written
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "0"], "--workers: must be at least 1, got 0"),
+        (["--workers", "-1"], "--workers: must be at least 1, got -1"),
+        (["--scheduler", "nonsense"], "'nonsense' is not a scheduler address"),
+        (["--scheduler", "tcp://127.0.0.1"], "is not a scheduler address"),
+        (["--store", "/nonexistent-gradtrace/dir/x.db"], "the folder '/nonexistent-gradtrace/dir'"),
+    ],
+    ids=["workers-0", "workers-negative", "scheduler-nonsense", "scheduler-no-port", "no-folder"],
+)
+def test_bad_options_are_one_line_and_exit_2_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    store = tmp_path / "s.db"
+    argv = ["sweep", str(_grid(tmp_path)), "--store", str(store), *args]
+    start = time.monotonic()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err, err
+    assert time.monotonic() - start < 5  # no connection tried, no cluster started
+    assert not store.exists() and not Path(f"{store}.lock").exists()
+
+
+def test_a_scheduler_that_does_not_answer_fails_fast_before_cells_are_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "s.db"
+    argv = ["sweep", str(_grid(tmp_path)), "--store", str(store)]
+    start = time.monotonic()
+    assert main([*argv, "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no Dask scheduler answers there" in err, err
+    assert time.monotonic() - start < 15
+    assert not store.exists()  # connected before the store is opened
+
+
 # ---- the store -------------------------------------------------------------------------------
+
+
+def _all_done(store: Path, grid: Any, name: str | None = None) -> None:
+    """List ``grid``'s cells in ``store`` as a sweep would, every one done (no cluster needed)."""
+    with Store(store) as db:
+        db.add_grid(name or grid.name, grid.kind, grid.source, {})
+        db.add_cells([(c.key, c.kind, c.params, c.seed) for c in grid.cells()])
+        for c in grid.cells():
+            db.finish(c.key, result={"x": 1}, error=None, duration=0.0, worker="w")
+
+
+def test_a_store_of_another_sweep_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "s.db"
+    _all_done(store, read_grid(_grid(tmp_path)), name="other")
+    before = store.read_bytes()
+    assert main(["sweep", str(_grid(tmp_path)), "--store", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds the sweep 'other'" in err, err
+    assert "give another --store" in err
+    argv = ["reproduce", "trainability", "--quick", "--store", str(store)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "holds the sweep 'other'" in err and "'trainability-quick'" in err, err
+    assert store.read_bytes() == before and status(store).cells_total == 12
+
+
+def test_cells_no_longer_in_the_grid_are_reported_and_prune_deletes_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "s.db"
+    grid = read_grid(_grid(tmp_path))
+    _all_done(store, grid)
+    stale = grid.cells()[0]
+    with Store(store) as db:  # a failed cell of an older version of the grid
+        key = stale.key.replace('"depth":3', '"depth":4')
+        db.add_cells([(key, "train", {**stale.params, "depth": 4}, 0)])
+        db.finish(key, result=None, error="boom", duration=0.0, worker="w")
+    argv = ["sweep", str(_grid(tmp_path)), "--store", str(store), "--retry-failed"]
+    assert main(argv) == 0  # nothing to run: no cluster
+    out = capsys.readouterr().out
+    assert "1 stored cell is not in this grid; kept (--prune deletes them)" in out, out
+    assert "13 cells: 12 done, 1 failed" in out
+    assert main([*argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["not_in_grid"] == 1
+    assert main([*argv, "--prune"]) == 0
+    out = capsys.readouterr().out
+    assert "1 stored cell not in this grid: deleted" in out and "12 cells: 12 done, 0 failed" in out
+    assert status(store).cells_failed == 0
+    assert main(["sweep", "--help"]) == 0
+    assert "--prune" in capsys.readouterr().out
+
+
+def test_help_and_errors_name_the_right_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for command in ("sweep", "sweep-status"):
+        assert main([command, "--help"]) == 0
+        assert "--format" not in capsys.readouterr().out
+    assert main(["reproduce", "--help"]) == 0
+    assert "trainability-quick" in capsys.readouterr().out
+    assert main(["sweep-status", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"PATH {str(tmp_path)!r}" in err and "--store" not in err, err
+    with pytest.raises(gradtrace.SpecError, match="^path '"):
+        load(tmp_path / "missing.db")
+
+
+def test_output_lines_interrupt_and_singular_counts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gradtrace import application
+    from gradtrace.render.sweep import report_lines, status_line
+    from gradtrace.sweep import Status, SweepReport
+
+    grid = read_grid(_grid(tmp_path))
+    cell = grid.cells()[0]
+    with Store(tmp_path / "f.db") as db:
+        db.add_cells([(cell.key, cell.kind, cell.params, cell.seed)])
+        row = db.cells()[0]
+    report = SweepReport((), 1, ((row, "boom"),), Status(1, 0, 1), 1)
+    lines = report_lines(report, tuple(grid.axes))
+    assert "  failed: sigma_w2=1.0 learning_rate=0.01 seed=0: boom" in lines
+    assert status_line(Status(1, 1, 0)) == "1 cell: 1 done, 0 failed, 0 pending"
+
+    store = tmp_path / "s.db"
+    _all_done(store, grid)
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(application, "sweep", interrupted)
+    assert main(["sweep", str(_grid(tmp_path)), "--store", str(store)]) == 130
+    err = capsys.readouterr().err
+    assert err == "interrupted: 12 cells done are kept; rerun the same command to resume\n"
 
 
 def _foreign_sqlite(path: Path) -> None:
