@@ -82,3 +82,14 @@ def test_synopsis_options_exist(
     helptext = capsys.readouterr().out
     for option in options:
         assert re.search(rf"{option}\b", helptext), f"{command} has no {option}"
+
+
+def test_readme_lists_every_sweep_cell_parameter_as_the_code_defines_it() -> None:
+    from gradtrace.sweep.cells import params_markdown
+
+    found = re.search(r"<!-- cell-parameters:[^\n]*-->\n(.*?)<!-- /cell-parameters -->", TEXT, re.S)
+    assert found, "the README's cell-parameters block is missing"
+    assert found.group(1) == params_markdown(), (
+        "the README's cell parameters drifted from gradtrace.sweep.cells.PARAMS: paste "
+        "params_markdown()'s output between the markers"
+    )

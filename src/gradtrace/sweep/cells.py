@@ -37,12 +37,14 @@ from gradtrace.errors import SpecError
 
 __all__ = [
     "KINDS",
+    "MEANINGS",
     "PARAMS",
     "REQUIRED",
     "cell_key",
     "cell_params",
     "cell_rng",
     "check_cell",
+    "params_markdown",
     "run_cell",
 ]
 
@@ -91,6 +93,60 @@ PARAMS: dict[str, dict[str, tuple[type, Any]]] = {
 
 KINDS = tuple(PARAMS)
 """The kinds of cell."""
+
+MEANINGS: dict[str, dict[str, str]] = {
+    "train": {
+        "activation": "hidden activation (sigmoid, tanh, relu, leaky_relu, softsign, identity)",
+        "width": "units per hidden layer",
+        "depth": "hidden layers (the net has depth + 1 weight layers)",
+        "sigma_w2": "weight variance: weights N(0, sigma_w2 / fan_in)",
+        "sigma_b2": "bias variance: biases N(0, sigma_b2)",
+        "dataset": "the data set (digits: scikit-learn's, no download)",
+        "steps": "SGD steps",
+        "learning_rate": "SGD step size",
+        "batch": "minibatch size",
+        "test_fraction": "share of the examples held out for the test accuracy",
+    },
+    "theory": {
+        "activation": "activation of the mean-field recursion",
+        "sigma_w2": "weight variance",
+        "sigma_b2": "bias variance",
+    },
+    "jacobian": {
+        "activation": "activation of every layer",
+        "sigma_w2": "weight variance",
+        "sigma_b2": "bias variance",
+        "depth": "layers of the net whose input-output Jacobian J is measured",
+        "width": "units per layer",
+        "samples": "random nets measured",
+        "init": "weights: gaussian or orthogonal",
+    },
+    "montecarlo": {
+        "depth": "layers of the one-unit chain",
+        "activation": "hidden activation",
+        "output_activation": "activation of the last layer",
+        "loss": "bce or l2",
+        "biases": "whether the layers have biases",
+        "init": "weights: normal or uniform (same variance)",
+        "std": "the weights' standard deviation",
+        "samples": "initializations drawn",
+    },
+}
+"""What each parameter of each kind means (the README's tables: ``params_markdown``)."""
+
+
+def params_markdown() -> str:
+    """Each kind's parameters as Markdown tables: name, type, default, meaning (the README's
+    "Cell parameters", checked against this by ``tests/test_readme.py``)."""
+    names = {bool: "bool", int: "int", float: "float", str: "str"}
+    out = []
+    for kind, params in PARAMS.items():
+        out += [f"`{kind}`:", "", "| parameter | type | default | meaning |", "|---|---|---|---|"]
+        for name, (typ, default) in params.items():
+            shown = "required" if default is REQUIRED else f"`{json.dumps(default)}`"
+            out.append(f"| `{name}` | {names[typ]} | {shown} | {MEANINGS[kind][name]} |")
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def check_kind(kind: object) -> str:
