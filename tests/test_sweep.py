@@ -623,3 +623,60 @@ def test_reproduce_trainability_quick_runs_the_shipped_grid_into_a_store(tmp_pat
     # shallow nets learn the digits; 30 layers deep in the ordered phase (6 xi_c = 22) do not
     assert acc[(1.0, 2)] > 0.8 and acc[(1.75, 2)] > 0.8 and acc[(1.0, 30)] < 0.3
     assert main(["reproduce", "he2015", "--store", str(store)]) == 2  # trainability's only
+    # the quick grid's deepest net (30) is below 6 xi_c on the chaotic side: not a failure
+    chaotic = d["anchors"][1]
+    assert chaotic["unmeasurable"] == "not measurable in this grid" and chaotic["ok"] is None
+
+
+def test_trainability_anchor_figure_and_title_read_well(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from rich.console import Console
+
+    from gradtrace import plots
+    from gradtrace.render.reproduce import anchors_table, reproduction_document
+    from gradtrace.render.text import print_document
+    from gradtrace.reproduce import Anchor
+    from gradtrace.reproduce.trainability import TrainabilityResult
+
+    unmeasured = Anchor("chaotic", 1.0, float("nan"), 0.5, "paper", unmeasurable="not measurable")
+    assert unmeasured.ok and not unmeasured.measurable
+    measured = Anchor("ordered", 1.0, 1.2, 0.5, "paper")
+    sw = np.array([1.0, 1.75, 3.0])
+    depths = np.array([2, 30])
+    result = TrainabilityResult(
+        seed=0,
+        grid="g",
+        store="s.db",
+        seeds=(0,),
+        activation="tanh",
+        sigma_b2=0.05,
+        width=24,
+        steps=150,
+        sigma_w2=sw,
+        depths=depths,
+        accuracy=np.array([[0.9, 0.9, 0.9], [0.1, 0.9, 0.2]]),
+        train_accuracy=np.full((2, 3), 0.9),
+        chi_1=np.array([0.6, 1.0, 1.4]),
+        six_xi_c=np.array([20.0, 600.0, 40.0]),
+        curve_sigma_w2=np.linspace(1.0, 3.0, 5),
+        curve_six_xi_c=np.array([20.0, 40.0, 600.0, 60.0, 40.0]),
+        sigma_w2_critical=1.76,
+        trainable=np.array([26.0, np.inf, 28.0]),
+        threshold=0.5,
+        anchors=(measured, unmeasured),
+    )
+    rows = anchors_table(result).rows
+    assert rows[1][2:4] == ("not measurable", "-") and rows[1][5] == "n/a", rows[1]
+    console = Console(width=80, record=True, force_terminal=False)
+    print_document(reproduction_document(result), console)
+    text = console.export_text()
+    assert "1 of 1 anchors lie within their tolerance (1 more could not be measured" in text
+    assert "against 6 xi_c" in " ".join(text.split()), text[:400]  # the title, not cut
+    fig = plots.reproduction_figure(result)
+    ax = fig.axes[0]
+    assert ax.get_ylim()[0] >= 0  # no negative depths
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    assert legend.y1 <= ax.get_window_extent().y0  # below the axes, off the curves
+    assert "\n" in ax.get_title()
+    plots.save_figure(fig, tmp_path / "t.png")
