@@ -183,8 +183,7 @@ def test_grid_lists_the_product_times_the_seeds(tmp_path: Path) -> None:
         ('[sweep]\nkind = "montecarlo"\n[sweep.grid]\ndepth = [10, 100000]\n', "got 100000"),
         ('[sweep]\nkind = "theory"\n[sweep.fixed]\nsigma_w2 = -2.0\n', "got -2.0"),
         (
-            '[sweep]\nkind = "jacobian"\n[sweep.fixed]\nsigma_w2 = 1.0\ndepth = 2\n'
-            'init = "nope"\n',
+            '[sweep]\nkind = "jacobian"\n[sweep.fixed]\nsigma_w2 = 1.0\ndepth = 2\ninit = "nope"\n',
             "unknown init 'nope'",
         ),
         (
@@ -306,7 +305,7 @@ def test_help_and_errors_name_the_right_option(
     assert main(["sweep-status", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert f"PATH {str(tmp_path)!r}" in err and "--store" not in err, err
-    with pytest.raises(gradtrace.SpecError, match="^path '"):
+    with pytest.raises(gradtrace.SpecError, match=r"^path '"):
         load(tmp_path / "missing.db")
 
 

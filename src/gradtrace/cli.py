@@ -189,7 +189,8 @@ InitOpt = Annotated[
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (same as --format json)")]
-PlainJsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]  # commands without --format
+# for the commands without --format
+PlainJsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar")]
 ResidualOpt = Annotated[
     bool, typer.Option("--residual", help="Skip connections: hidden a_k = a_(k-1) + phi(z_k)")

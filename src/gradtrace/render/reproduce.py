@@ -103,11 +103,7 @@ def reproduction_document(result: Any) -> list[Block]:
         Heading("Reading", 2),
         par(
             f"{held} of {total} anchors lie within their tolerance"
-            + (
-                f" ({unmeasured} more could not be measured in this run)"
-                if unmeasured
-                else ""
-            )
+            + (f" ({unmeasured} more could not be measured in this run)" if unmeasured else "")
             + (": the result reproduces." if held == total else "; see the rows marked NO.")
         ),
     ]

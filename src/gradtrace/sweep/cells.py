@@ -232,7 +232,9 @@ def _train_checks(p: dict[str, Any]) -> None:
             f"learning_rate must be positive, got {p['learning_rate']!r}", field="learning_rate"
         )
     check_dataset(p["dataset"])
-    DenseSpec((1, p["width"], 2), activation=p["activation"], output_activation="identity", loss="l2")
+    DenseSpec(
+        (1, p["width"], 2), activation=p["activation"], output_activation="identity", loss="l2"
+    )
     rng = np.random.default_rng(0)
     gaussian(rng, 1, 1, sigma_w2=p["sigma_w2"])
     bias(rng, 1, sigma_b2=p["sigma_b2"])

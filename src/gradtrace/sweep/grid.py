@@ -144,7 +144,9 @@ def grid_from_dict(data: dict[str, Any], *, where: str = "grid") -> Grid:
             check_cell(kind, cell_params(kind, {**fixed, **swept}))
         except SpecError as e:
             at = " ".join(f"{n}={v}" for n, v in swept.items())
-            raise _fail(where, f"{e}" + (f" (in the cell {at})" if at else ""), e.field or "grid") from None
+            raise _fail(
+                where, f"{e}" + (f" (in the cell {at})" if at else ""), e.field or "grid"
+            ) from None
     return Grid(name, kind, tuple(seeds), fixed, axes, data)
 
 
