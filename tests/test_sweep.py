@@ -679,3 +679,12 @@ def test_trainability_anchor_figure_and_title_read_well(tmp_path: Path) -> None:
     assert legend.y1 <= ax.get_window_extent().y0  # below the axes, off the curves
     assert "\n" in ax.get_title()
     plots.save_figure(fig, tmp_path / "t.png")
+
+
+def test_worker_processes_start_with_ctrl_c_ignored_and_the_driver_keeps_it() -> None:
+    from gradtrace.sweep.runner import _workers_ignore_ctrl_c
+
+    before = signal.getsignal(signal.SIGINT)
+    with _workers_ignore_ctrl_c():  # what the LocalCluster's processes inherit
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) is before

@@ -1032,10 +1032,10 @@ def _progress(
 
     def update(done: int, total: int) -> None:
         nonlocal started
+        bar.update(task, completed=done, total=total)
         if not started:  # the bar starts with the work: lines printed before it stay above it
             bar.start()
             started = True
-        bar.update(task, completed=done, total=total)
 
     try:
         yield update

@@ -22,13 +22,16 @@ last writer's pid, and harmless.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
 import re
+import signal
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -163,7 +166,10 @@ def _client(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
         return _connect(scheduler), None
     n = check_workers(workers) or (os.cpu_count() or 1)
     environ = dict.fromkeys(_BLAS_THREADS, 1)
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+    with (
+        dask.config.set({"distributed.nanny.pre-spawn-environ": environ}),
+        _workers_ignore_ctrl_c(),
+    ):
         cluster = LocalCluster(
             n_workers=n,
             threads_per_worker=1,
@@ -176,6 +182,21 @@ def _client(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
             silence_logs=50,  # logging.CRITICAL: worker restarts are reported per cell
         )
     return Client(cluster, set_as_default=False), cluster
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """SIGINT ignored while the worker processes start (they inherit it): Ctrl-C in a terminal
+    reaches the whole process group, and the driver alone should handle it (it stops the
+    cluster) instead of every worker printing a traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _task_key(cell_key: str) -> str:
