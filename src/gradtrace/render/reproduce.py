@@ -89,7 +89,6 @@ def reproduction_document(result: Any) -> list[Block]:
     measured = [a for a in result.anchors if a.measurable]
     held = sum(a.ok for a in measured)
     total = len(measured)
-    unmeasured = len(result.anchors) - total
     return [
         Heading(entry.title, 1),
         par(entry.citation + "."),
@@ -103,7 +102,11 @@ def reproduction_document(result: Any) -> list[Block]:
         Heading("Reading", 2),
         par(
             f"{held} of {total} anchors lie within their tolerance"
-            + (f" ({unmeasured} more could not be measured in this run)" if unmeasured else "")
+            + "".join(
+                f" ({a.name}: {a.unmeasurable}; not counted)"
+                for a in result.anchors
+                if not a.measurable
+            )
             + (": the result reproduces." if held == total else "; see the rows marked NO.")
         ),
     ]
