@@ -449,3 +449,24 @@ def test_manual_record_has_no_update_ratio() -> None:
     mon.record()
     ratios = [r["update_ratio"] for r in mon.records()]
     assert len(ratios) == 4 and all(math.isnan(u) for u in ratios)
+
+
+def test_float32_norm_overflow_is_recomputed_exactly_and_not_nonfinite() -> None:
+    model = mlp([4, 8, 2])
+    mon = GradientMonitor(model)
+    huge = torch.zeros(8, 4)
+    huge[0, 0], huge[3, 2], huge[7, 1] = 3e30, -2e30, 1.5e30  # squares overflow float32
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    model[0].weight.grad = huge.clone()
+    mon.record()
+    got = {r["name"]: r for r in mon.records()}
+    want = float(torch.linalg.vector_norm(huge.double()))
+    assert math.isfinite(want) and not math.isfinite(float(torch.linalg.vector_norm(huge)))
+    assert got["0.weight"]["grad_norm"] == pytest.approx(want, rel=1e-12)
+    assert got["0.weight"]["grad_max_abs"] == pytest.approx(3e30, rel=1e-7)
+    assert got["0.weight"]["nonfinite"] == 0
+    assert mon.verdict().status != "nonfinite"
+    # an all-zero gradient: max |g| is +0.0, not -0.0
+    assert math.copysign(1.0, got["0.bias"]["grad_max_abs"]) == 1.0
+    assert got["0.bias"]["grad_norm"] == 0.0
