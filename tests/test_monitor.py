@@ -470,3 +470,51 @@ def test_float32_norm_overflow_is_recomputed_exactly_and_not_nonfinite() -> None
     # an all-zero gradient: max |g| is +0.0, not -0.0
     assert math.copysign(1.0, got["0.bias"]["grad_max_abs"]) == 1.0
     assert got["0.bias"]["grad_norm"] == 0.0
+
+
+def _scaled_run(skipped_steps: set[int], steps: int = 20) -> list[dict]:
+    """Records of a two-parameter run under a GradScaler; the skipped steps hold an inf."""
+    out = []
+    for t in range(steps):
+        for name, g in (("a", 1.0), ("b", 0.5)):
+            bad = t in skipped_steps and name == "b"
+            out.append(
+                {
+                    "step": t,
+                    "name": name,
+                    "grad_norm": math.inf if bad else g,
+                    "grad_max_abs": math.inf if bad else g,
+                    "weight_norm": 1.0,
+                    "nonfinite": 1 if bad else 0,
+                    "skipped": t in skipped_steps,
+                }
+            )
+    return out
+
+
+def test_a_rare_grad_scaler_skip_is_a_finding_not_a_nonfinite_run() -> None:
+    from gradtrace.torch.records import MonitorRun
+    from gradtrace.torch.verdict import judge
+
+    v = judge(MonitorRun(_scaled_run({7})))
+    assert v.status == "healthy"
+    (f,) = [f for f in v.findings if f.kind == "skipped"]
+    assert f.steps == [7] and f.layers == ["b"]
+    assert "skipped 1 of 20 steps" in f.reason and "normal when rare" in f.reason
+    assert not any("GradScaler" in a for a in v.advice)
+
+
+def test_persistent_grad_scaler_skips_are_nonfinite_without_advising_a_scaler() -> None:
+    from gradtrace.torch.records import MonitorRun
+    from gradtrace.torch.verdict import judge
+
+    run = MonitorRun(_scaled_run({2, 5, 9}))  # 3 of 20 > 10 %
+    v = judge(run)
+    assert v.status == "nonfinite" and v.layers == ["b"] and v.steps == [2, 5, 9]
+    assert "persistent" in v.findings[0].reason
+    assert v.advice and not any("train with torch.amp.GradScaler" in a for a in v.advice)
+    assert judge(run, Thresholds(skipped_fraction=0.2)).status == "healthy"  # 3 of 20 <= 20 %
+    # without a scaler, the same inf is a non-finite run, and the scaler is advised
+    plain = [{k: v for k, v in r.items() if k != "skipped"} for r in run.records]
+    v = judge(MonitorRun(plain))
+    assert v.status == "nonfinite" and any("GradScaler" in a for a in v.advice)

@@ -5,6 +5,9 @@ the steps, the reasons and the fixes. Plain data in, plain data out (no torch he
 
 1. **non-finite** gradients: any record with ``nonfinite > 0`` or a non-finite norm. It names
    the parameters at the first such step (where the inf/nan appeared) and every such step.
+   Under an attached GradScaler, inf/nan in a step the scaler skipped is the scaler doing its
+   job: that is a ``"skipped"`` finding, and the run is non-finite only when more than
+   ``skipped_fraction`` of the recorded steps were skipped (persistent overflow).
 2. **exploding**: the global norm ``G_t = sqrt(sum_p ||g_p||^2)`` growing over the run (the
    median of the last quarter of steps over the median of the first quarter above
    ``growth_factor``), or a **spike** (``G_t`` above ``spike_factor`` times the median of the
@@ -55,13 +58,14 @@ class Thresholds:
     spike_window: int = 20  # steps in that window (at least 3 needed)
     dead_fraction: float = 0.5  # a ReLU module with more than this fraction of dead units
     saturated_fraction: float = 0.5  # a sigmoid/tanh module with more than this saturated
+    skipped_fraction: float = 0.1  # GradScaler-skipped steps above this fraction: non-finite
 
     def __post_init__(self) -> None:
         for name in ("vanishing_ratio", "growth_factor", "spike_factor"):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
                 raise SpecError(f"{name} must be a positive number, got {v!r}", field=name)
-        for name in ("sustained", "dead_fraction", "saturated_fraction"):
+        for name in ("sustained", "dead_fraction", "saturated_fraction", "skipped_fraction"):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and 0 < v <= 1):
                 raise SpecError(f"{name} must be in (0, 1], got {v!r}", field=name)
@@ -78,7 +82,7 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing the verdict found: ``kind`` (``"nonfinite"``, ``"spike"``, ``"growth"``,
+    """One thing the verdict found: ``kind`` (``"nonfinite"``, ``"skipped"``, ``"spike"``, ``"growth"``,
     ``"vanishing"``, ``"dead"``, ``"saturated"``), the parameters or modules, the steps, and the
     reason in words."""
 
@@ -128,6 +132,9 @@ ADVICE = {
         "Clip the gradient norm (torch.nn.utils.clip_grad_norm_) and lower the learning rate: non-finite values usually follow a run of growing norms (Pascanu et al. 2013).",
         "Under float16, train with torch.amp.GradScaler: it skips the steps whose gradients overflow instead of writing inf into the weights.",
     ],
+    "skipped": [
+        "The GradScaler skips most steps: find where the inf/nan starts (the parameters named above at the first step listed); lower the learning rate or clip the gradient norm (torch.nn.utils.clip_grad_norm_ after scaler.unscale_), and check the loss and inputs for inf/nan, since a scaler can only skip steps, not cure an overflow that recurs.",
+    ],
     "growth": [
         "Lower the learning rate: norms that grow step after step mean each update overshoots and the next gradient comes back larger.",
         "Clip the gradient norm (torch.nn.utils.clip_grad_norm_): it bounds each update whatever the gradient, which stops the feedback (Pascanu et al. 2013).",
@@ -153,6 +160,8 @@ ADVICE = {
 }
 
 
+ADD_SCALER = ADVICE["nonfinite"][2]  # not given when a GradScaler is attached
+
 PRACTICAL_SIGMA_W2 = 4.0
 """A critical sigma_w2 above this is not advised as an init: weights that large saturate
 bounded units, and the nearest critical point is then a change of activation."""
@@ -175,13 +184,15 @@ def _critical_advice(t: TheoryComparison) -> str:
 # ---- the checks ----------------------------------------------------------------------------------
 
 
+def _is_bad(r: Record) -> bool:
+    return r["nonfinite"] > 0 or not (
+        math.isfinite(r["grad_norm"]) and math.isfinite(r["grad_max_abs"])
+    )
+
+
 def _nonfinite(records: Sequence[Record]) -> Finding | None:
-    bad = [
-        r
-        for r in records
-        if r["nonfinite"] > 0
-        or not (math.isfinite(r["grad_norm"]) and math.isfinite(r["grad_max_abs"]))
-    ]
+    """Non-finite gradients outside the steps a GradScaler skipped."""
+    bad = [r for r in records if _is_bad(r) and not r.get("skipped")]
     if not bad:
         return None
     steps = sorted({int(r["step"]) for r in bad})
@@ -192,6 +203,28 @@ def _nonfinite(records: Sequence[Record]) -> Finding | None:
         f"{', '.join(first)} ({count} inf/nan entries there)"
     )
     return Finding("nonfinite", first, steps, reason)
+
+
+def _skipped(records: Sequence[Record], th: Thresholds) -> tuple[Finding | None, bool]:
+    """``(finding, persistent)``: the steps a GradScaler skipped, and whether they are more
+    than ``th.skipped_fraction`` of the recorded steps."""
+    total = len({int(r["step"]) for r in records})
+    steps = sorted({int(r["step"]) for r in records if r.get("skipped")})
+    if not steps:
+        return None, False
+    first = [r["name"] for r in records if r["step"] == steps[0] and _is_bad(r)]
+    persistent = len(steps) > th.skipped_fraction * total
+    reason = (
+        f"the GradScaler skipped {len(steps)} of {total} steps (inf/nan in the scaled gradients"
+        + (f", first at step {steps[0]} in {', '.join(first)}" if first else "")
+        + "): "
+        + (
+            f"persistent, more than {th.skipped_fraction:.0%} of the steps"
+            if persistent
+            else f"normal when rare (at most {th.skipped_fraction:.0%} of the steps)"
+        )
+    )
+    return Finding("skipped", first, steps, reason), persistent
 
 
 def _growth(steps: list[int], total: np.ndarray, th: Thresholds) -> Finding | None:
@@ -305,10 +338,12 @@ def judge(run: MonitorRun, thresholds: Thresholds | None = None) -> Verdict:
     if not records:
         return Verdict("healthy", [], [], [], [], theory, th)
     steps, total = step_totals(records)
+    skipped, persistent = _skipped(records, th)
     findings = [
         f
         for f in (
             _nonfinite(records),
+            skipped,
             _growth(steps, total, th),
             _spikes(steps, total, th),
             _vanishing(records, th),
@@ -317,8 +352,8 @@ def judge(run: MonitorRun, thresholds: Thresholds | None = None) -> Verdict:
     ]
     findings += _units(run.activations, th)
     kinds = {f.kind for f in findings}
-    if "nonfinite" in kinds:
-        status, mine = "nonfinite", {"nonfinite"}
+    if "nonfinite" in kinds or persistent:
+        status, mine = "nonfinite", {"nonfinite", "skipped"}
     elif kinds & {"growth", "spike"}:
         status, mine = "exploding", {"growth", "spike"}
     elif kinds & {"vanishing", "dead", "saturated"}:
@@ -327,12 +362,21 @@ def judge(run: MonitorRun, thresholds: Thresholds | None = None) -> Verdict:
         status, mine = "healthy", set()
     layers = list(dict.fromkeys(n for f in findings if f.kind in mine for n in f.layers))
     at = sorted({s for f in findings if f.kind in mine for s in f.steps})
+    scaled = any("skipped" in r for r in records)  # a GradScaler was attached
+
+    def fixes(f: Finding) -> list[str]:
+        if f.kind == "skipped" and not persistent:
+            return []  # the scaler doing its job
+        if scaled:  # never advise the scaler it already has
+            return [a for a in ADVICE[f.kind] if a != ADD_SCALER]
+        return ADVICE[f.kind]
+
     advice: list[str] = []
     for f in findings:  # the status's own fixes first, then the others found
         if f.kind in mine:
-            advice += [a for a in ADVICE[f.kind] if a not in advice]
+            advice += [a for a in fixes(f) if a not in advice]
     for f in findings:
-        advice += [a for a in ADVICE[f.kind] if a not in advice]
+        advice += [a for a in fixes(f) if a not in advice]
     if theory is not None and theory.mean_field.phase != "critical" and status != "healthy":
         advice.append(_critical_advice(theory))
     return Verdict(status, layers, at, advice, findings, theory, th)
