@@ -124,13 +124,20 @@ def monitor_document(run: MonitorRun, verdict: Verdict, pngs: Mapping[str, bytes
                 f"The model is a plain MLP of {mf.activation} layers. From its weights at the start, "
                 f"sigma_w2 = fan_in Var(W) = {fmt(mf.sigma_w2, 4)} and sigma_b2 = {fmt(mf.sigma_b2, 4)}. "
                 f"Mean-field theory (Poole et al. 2016; Schoenholz et al. 2017) gives chi_1 = {fmt(mf.chi_1, 4)} there "
-                f"({mf.phase} phase): the squared gradient changes by chi_1 per layer passed back, "
-                f"so its norm by sqrt(chi_1) = {fmt(t.predicted_factor, 4)} per layer."
+                f"({mf.phase} phase): the squared gradient changes by chi_1 per layer passed back. "
+                "A weight's gradient is that gradient times the layer's input activations, so its "
+                f"norm is predicted to change by {t.basis} = {fmt(t.predicted_factor, 4)} per layer"
+                + (
+                    " (for ReLU without a fixed point q* > 0 the activations grow by sqrt(sigma_w2/2) "
+                    "per layer forward, which cancels sqrt(chi_1))."
+                    if t.basis != "sqrt(chi_1)"
+                    else "."
+                )
             ),
             Table(
                 ("", "per-layer factor toward the input"),
                 (
-                    ("predicted, sqrt(chi_1)", fmt(t.predicted_factor, 4)),
+                    (f"predicted, {t.basis}", fmt(t.predicted_factor, 4)),
                     (
                         f"measured at step {t.step} (fit over {len(t.layers)} hidden weights)",
                         fmt(t.measured_factor, 4) if t.measured_factor is not None else "-",

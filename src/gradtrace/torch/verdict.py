@@ -20,11 +20,10 @@ the steps, the reasons and the fixes. Plain data in, plain data out (no torch he
    with more than ``saturated_fraction`` of their outputs saturated, sustained likewise (dead and
    saturated units pass back no gradient, so they are vanishing gradients at the unit level).
 
-Where the model is a plain MLP (``MlpShape``), the verdict also holds the mean-field
-prediction at its initialization (Schoenholz et al. 2017, Sec. 5: ``E|dL/dh^l|^2`` grows by
-``chi_1`` per layer passed back, so gradient norms by ``sqrt(chi_1)``) beside the per-layer
-factor measured from the weights' gradient norms (``||dL/dW_l|| = ||delta_l|| ||a_(l-1)||``
-for one sample; hidden layers' ``a`` sit near ``q*``, so the ratio follows ``delta``).
+Where the model is a plain MLP (``MlpShape``) with at least ``theory_min_hidden`` hidden weight
+matrices (those between two hidden layers), the verdict also holds the mean-field prediction at
+its initialization beside the per-layer factor measured from the weights' gradient norms; see
+``TheoryComparison`` for the derivation of what is predicted.
 """
 
 from __future__ import annotations
@@ -59,6 +58,7 @@ class Thresholds:
     dead_fraction: float = 0.5  # a ReLU module with more than this fraction of dead units
     saturated_fraction: float = 0.5  # a sigmoid/tanh module with more than this saturated
     skipped_fraction: float = 0.1  # GradScaler-skipped steps above this fraction: non-finite
+    theory_min_hidden: int = 3  # mean-field comparison only from this many hidden weights
 
     def __post_init__(self) -> None:
         for name in ("vanishing_ratio", "growth_factor", "spike_factor"):
@@ -73,6 +73,11 @@ class Thresholds:
             raise SpecError(
                 f"onset_steps must be a whole number >= 1, got {self.onset_steps!r}",
                 field="onset_steps",
+            )
+        if not (isinstance(self.theory_min_hidden, int) and self.theory_min_hidden >= 2):
+            raise SpecError(
+                f"theory_min_hidden must be a whole number >= 2, got {self.theory_min_hidden!r}",
+                field="theory_min_hidden",
             )
         for name in ("min_growth_steps", "spike_window"):
             v = getattr(self, name)
@@ -96,16 +101,35 @@ class Finding:
 class TheoryComparison:
     """Mean-field prediction for the MLP's initialization beside the measurement.
 
-    ``predicted_factor = sqrt(chi_1)``: the predicted ratio of consecutive hidden layers'
-    gradient norms, going one layer toward the input. ``measured_factor``: the same ratio
-    fitted (least squares on log10) to the hidden weights' gradient norms at the first recorded
-    step, None with fewer than two hidden layers."""
+    What is measured is ``||dL/dW_l||``, and for one sample ``dL/dW_l = delta_l a_(l-1)^T``, so
+    ``||dL/dW_l|| = ||delta_l|| ||a_(l-1)||``: the backward factor times a forward one. Going one
+    layer toward the input, ``E|delta|^2`` changes by ``chi_1 = sigma_w2 E[phi'(h)^2]``
+    (Schoenholz et al. 2017, Sec. 5, eq. 9), and ``E|a|^2 = E[phi(h)^2]`` with ``h ~ N(0, q_l)``
+    follows the length map ``q_l = sigma_w2 E[phi(h_(l-1))^2] + sigma_b2`` (Poole et al. 2016,
+    eq. 3). So the predicted factor per layer toward the input is
+    ``sqrt(chi_1) * sqrt(E[phi(h_(l-1))^2] / E[phi(h_l)^2])``:
+
+    * where ``q`` sits at a finite fixed point ``q* > 0`` (tanh and sigmoid, and ReLU with bias,
+      ``sigma_w2 < 2``), the forward ratio is 1 and the factor is ``sqrt(chi_1)``. For ReLU the
+      length map is linear, ``q_l = (sigma_w2 / 2) q_(l-1) + sigma_b2``, so ``q`` reaches
+      ``q* = sigma_b2 / (1 - sigma_w2 / 2)`` geometrically, at rate ``sigma_w2 / 2`` per layer;
+      before that (the layers nearest the input) the weight-gradient norms stay flat, so the fit
+      uses only the half of the hidden weights nearest the output there.
+    * ReLU with no fixed point ``q* > 0`` (no bias, or ``sigma_w2 >= 2``): ``q`` changes by
+      ``sigma_w2 / 2`` per layer, ``E[relu(h)^2] = q / 2``, so the forward ratio is
+      ``sqrt(2 / sigma_w2)`` and the factor is ``sqrt(chi_1) sqrt(2 / sigma_w2) = 1``
+      (``chi_1 = sigma_w2 / 2``): weight-gradient norms stay flat whatever the init.
+
+    ``predicted_factor``: that factor; ``basis``: which of the two formulas it is.
+    ``measured_factor``: the ratio of consecutive hidden weights' gradient norms going one layer
+    toward the input, fitted (least squares on log10) at the first recorded step."""
 
     mean_field: MeanField
     predicted_factor: float
     measured_factor: float | None
     layers: list[str]  # the weights the fit used, input to output
     step: int
+    basis: str = "sqrt(chi_1)"
 
 
 @dataclass(frozen=True)
@@ -178,7 +202,7 @@ def _critical_advice(t: TheoryComparison) -> str:
         where = (
             "no sigma_w2 is critical at this sigma_b2; change the activation or the bias variance"
         )
-    return f"Mean-field theory puts this initialization in the {mf.phase} phase (chi_1 = {mf.chi_1:.3g}): gradients change by sqrt(chi_1) = {t.predicted_factor:.3g} per layer toward the input; {where} (Schoenholz et al. 2017)."
+    return f"Mean-field theory puts this initialization in the {mf.phase} phase (chi_1 = {mf.chi_1:.3g}): gradients change by sqrt(chi_1) = {math.sqrt(mf.chi_1):.3g} per layer toward the input; {where} (Schoenholz et al. 2017)."
 
 
 # ---- the checks ----------------------------------------------------------------------------------
@@ -310,7 +334,10 @@ def _units(activations: Sequence[Record], th: Thresholds) -> list[Finding]:
     return out
 
 
-def _theory(run: MonitorRun, mlp: MlpShape) -> TheoryComparison | None:
+def _theory(run: MonitorRun, mlp: MlpShape, th: Thresholds) -> TheoryComparison | None:
+    hidden = list(mlp.weights[1:-1])  # weights between two hidden layers
+    if len(hidden) < th.theory_min_hidden:
+        return None
     try:
         mf = mean_field(mlp.activation, mlp.sigma_w2, mlp.sigma_b2)
     except (ValueError, ArithmeticError):
@@ -318,7 +345,15 @@ def _theory(run: MonitorRun, mlp: MlpShape) -> TheoryComparison | None:
     names, steps, g = norm_matrix(run.records)
     if not steps:
         return None
-    hidden = list(mlp.weights[1:-1]) if len(mlp.weights) >= 4 else list(mlp.weights[1:])
+    predicted, basis = math.sqrt(mf.chi_1), "sqrt(chi_1)"
+    if mf.activation == "relu":
+        fixed = mf.q_star is not None and 0 < mf.q_star < math.inf
+        if fixed:  # past the transient toward q*: the half nearest the output
+            hidden = hidden[len(hidden) // 2 :]
+        else:
+            # chi_1 = sigma_w2 / 2 for ReLU at any q (phi' is 0 or 1)
+            predicted = math.sqrt(mf.sigma_w2 / 2.0) * math.sqrt(2.0 / mf.sigma_w2)
+            basis = "sqrt(chi_1) sqrt(2/sigma_w2)"
     row = {n: i for i, n in enumerate(names)}
     pts = [(k, g[row[n], 0]) for k, n in enumerate(hidden) if n in row]
     pts = [(k, v) for k, v in pts if np.isfinite(v) and v > 0]
@@ -327,14 +362,27 @@ def _theory(run: MonitorRun, mlp: MlpShape) -> TheoryComparison | None:
         k, v = np.array([p[0] for p in pts], float), np.log10([p[1] for p in pts])
         slope = float(np.polyfit(k, v, 1)[0])  # log10 norm per layer toward the output
         measured = 10.0 ** (-slope)
-    return TheoryComparison(mf, math.sqrt(mf.chi_1), measured, hidden, steps[0])
+    return TheoryComparison(mf, predicted, measured, hidden, steps[0], basis)
+
+
+def _phase_agrees(t: TheoryComparison, status: str, kinds: set[str]) -> bool:
+    """Mean-field init advice only where the init explains the verdict: gradients vanishing in
+    the ordered phase (shrinking with depth), or growing over the run in the chaotic phase; not
+    for a learning-rate spike, a non-finite or a healthy run."""
+    if t.predicted_factor == 1.0 or t.basis != "sqrt(chi_1)":
+        return False  # the prediction is flat weight-gradient norms: no init to advise
+    if status == "vanishing" and "vanishing" in kinds:
+        return t.mean_field.phase == "ordered"
+    if status == "exploding" and "growth" in kinds:
+        return t.mean_field.phase == "chaotic"
+    return False
 
 
 def judge(run: MonitorRun, thresholds: Thresholds | None = None) -> Verdict:
     """The verdict on ``run`` (see the module's docstring for the rules)."""
     th = thresholds or Thresholds()
     records = run.records
-    theory = _theory(run, run.mlp) if run.mlp is not None and records else None
+    theory = _theory(run, run.mlp, th) if run.mlp is not None and records else None
     if not records:
         return Verdict("healthy", [], [], [], [], theory, th)
     steps, total = step_totals(records)
@@ -377,6 +425,6 @@ def judge(run: MonitorRun, thresholds: Thresholds | None = None) -> Verdict:
             advice += [a for a in fixes(f) if a not in advice]
     for f in findings:
         advice += [a for a in fixes(f) if a not in advice]
-    if theory is not None and theory.mean_field.phase != "critical" and status != "healthy":
+    if theory is not None and _phase_agrees(theory, status, kinds):
         advice.append(_critical_advice(theory))
     return Verdict(status, layers, at, advice, findings, theory, th)
