@@ -15,8 +15,8 @@ from gradtrace.torch.verdict import Verdict
 __all__ = ["CAPTIONS", "SUMMARY", "monitor_document"]
 
 CAPTIONS = {
-    "monitor_heatmap": "log10 of each parameter's gradient norm per optimizer step (grey: no gradient at that step; red crosses: inf/nan)",
-    "monitor_summary": "Each parameter's gradient norm, median over the steps and its range, log scale (red: named by the verdict); below, the global norm per step",
+    "monitor_heatmap": "log10 of each parameter's gradient norm per optimizer step (grey: no gradient at that step; black: a gradient exactly 0; red crosses: inf/nan)",
+    "monitor_summary": "Each parameter's gradient norm, median over the steps and its range, log scale, exact zeros left out ('all 0': zero at every step; red: named by the verdict); below, the global norm per step (red lines: steps with inf/nan)",
 }
 """Each figure's caption, by name."""
 
@@ -37,6 +37,13 @@ def _steps(steps: list[int]) -> str:
     return ", ".join(map(str, steps[:12])) + (
         f" ... ({len(steps)} steps)" if len(steps) > 12 else ""
     )
+
+
+def _ratio(vals: np.ndarray, largest: np.ndarray) -> str:
+    """Median of ``||g|| / largest`` over the steps whose largest norm is not 0 (at a step
+    where every gradient is 0 the ratio is undefined)."""
+    ok = largest > 0
+    return _g(float(np.median(vals[ok] / largest[ok]))) if ok.any() else "-"
 
 
 def _parameter_table(run: MonitorRun, verdict: Verdict) -> Table:
@@ -68,7 +75,7 @@ def _parameter_table(run: MonitorRun, verdict: Verdict) -> Table:
             _g(float(np.median(vals))) if vals.size else "-",
             _g(float(vals.min())) if vals.size else "-",
             _g(float(vals.max())) if vals.size else "-",
-            _g(float(np.median(vals / largest[f]))) if vals.size else "-",
+            _ratio(vals, largest[f]),
             str(int(np.nansum(bad[i]))),
         ]
         if with_upd:

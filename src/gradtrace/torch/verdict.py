@@ -300,7 +300,15 @@ def _vanishing(records: Sequence[Record], th: Thresholds) -> Finding | None:
     if not hit:
         return None
     at = sorted({steps[j] for i in hit for j in np.flatnonzero(low[i])})
-    ratio = np.array([np.median(g[i, finite[i]] / largest[finite[i]]) for i in hit])
+    usable = finite & (largest > 0)  # a step where every gradient is 0 has no ratio
+    with np.errstate(invalid="ignore"):  # a parameter with no usable step: nan
+        ratio = np.array(
+            [
+                np.median(g[i, usable[i]] / largest[usable[i]]) if usable[i].any() else np.nan
+                for i in hit
+            ]
+        )
+    ratio = np.where(np.isnan(ratio), np.inf, ratio)
     worst = int(np.argmin(ratio))
     reason = (
         f"{len(hit)} of {len(names)} parameters have gradient norms below {th.vanishing_ratio:g} "
