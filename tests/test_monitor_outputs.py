@@ -425,3 +425,15 @@ def test_report_of_a_run_with_zeros_warns_not_and_keeps_numbers_whole(tmp_path: 
     assert '<td class="num">5.5e-05</td>' in html and "<td>a (named)</td>" in html
     assert "td.num { white-space: nowrap; }" in html
     write_monitor_report(run, tmp_path / "rep")  # the whole command, warnings as errors
+
+
+def test_report_md_table_header_escapes_bars_for_github(tmp_path: Path) -> None:
+    from gradtrace.report import write_monitor_report
+
+    write_monitor_report(zeros_run(), tmp_path / "rep")
+    md = (tmp_path / "rep" / "report.md").read_text()
+    header = next(line for line in md.splitlines() if line.startswith("| parameter"))
+    assert r"| median \|\|g\|\| |" in header and "vert" not in md
+    # GitHub splits a row at unescaped bars only: as many cells as columns
+    cells = re.split(r"(?<!\\)\|", header.strip())[1:-1]
+    assert len(cells) == 7
