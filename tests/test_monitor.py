@@ -619,3 +619,29 @@ def test_readme_example_theory_numbers() -> None:
     assert t is not None
     assert (f"{t.predicted_factor:.3g}", f"{t.measured_factor:.3g}") == ("0.141", "0.133")
     assert v.status == "vanishing" and any("Mean-field theory" in a for a in v.advice)
+
+
+def test_each_fix_is_advised_once() -> None:
+    """Growth, a spike and a nan in one run: three findings whose advice all say to clip the
+    gradient norm, advised once (in the wording of the status's own finding)."""
+    from gradtrace.torch.records import MonitorRun
+    from gradtrace.torch.verdict import ADVICE, judge
+
+    records = [
+        {
+            "step": t,
+            "name": "w",
+            "grad_norm": math.nan if t == 19 else (1.0 if t < 10 else 1e6),
+            "grad_max_abs": math.nan if t == 19 else 1.0,
+            "weight_norm": 1.0,
+            "nonfinite": int(t == 19),
+        }
+        for t in range(20)
+    ]
+    v = judge(MonitorRun(records))
+    assert {f.kind for f in v.findings} == {"nonfinite", "growth", "spike"}
+    clip = [a for a in v.advice if a.startswith("Clip the gradient norm")]
+    assert clip == [ADVICE["nonfinite"][1]]
+    firsts = [a.split(":")[0].split("(")[0].strip().lower() for a in v.advice]
+    assert len(firsts) == len(set(firsts))
+    assert ADVICE["growth"][0] in v.advice and ADVICE["spike"][1] in v.advice  # the others stay

@@ -373,6 +373,12 @@ def _theory(run: MonitorRun, mlp: MlpShape, th: Thresholds) -> TheoryComparison 
     return TheoryComparison(mf, predicted, measured, hidden, steps[0], basis)
 
 
+def _fix(advice: str) -> str:
+    """What an advice tells to do, without its reason: the text before the first ``(`` or
+    ``:``, lower-cased ("clip the gradient norm")."""
+    return advice.split(":")[0].split("(")[0].strip().lower()
+
+
 def _phase_agrees(t: TheoryComparison, status: str, kinds: set[str]) -> bool:
     """Mean-field init advice only where the init explains the verdict: gradients vanishing in
     the ordered phase (shrinking with depth), or growing over the run in the chaotic phase; not
@@ -428,11 +434,15 @@ def judge(run: MonitorRun, thresholds: Thresholds | None = None) -> Verdict:
         return ADVICE[f.kind]
 
     advice: list[str] = []
-    for f in findings:  # the status's own fixes first, then the others found
-        if f.kind in mine:
-            advice += [a for a in fixes(f) if a not in advice]
-    for f in findings:
-        advice += [a for a in fixes(f) if a not in advice]
+    given: set[str] = set()
+    for own in (True, False):  # the status's own fixes first, then the others found
+        for f in findings:
+            if own and f.kind not in mine:
+                continue
+            for a in fixes(f):
+                if _fix(a) not in given:  # one wording per fix ("Clip the gradient norm" once)
+                    given.add(_fix(a))
+                    advice.append(a)
     if theory is not None and _phase_agrees(theory, status, kinds):
         advice.append(_critical_advice(theory))
     return Verdict(status, layers, at, advice, findings, theory, th)
