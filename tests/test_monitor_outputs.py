@@ -437,3 +437,32 @@ def test_report_md_table_header_escapes_bars_for_github(tmp_path: Path) -> None:
     # GitHub splits a row at unescaped bars only: as many cells as columns
     cells = re.split(r"(?<!\\)\|", header.strip())[1:-1]
     assert len(cells) == 7
+
+
+def test_report_says_which_parameters_were_not_recorded(tmp_path: Path) -> None:
+    from gradtrace.render.monitor import monitor_document
+    from gradtrace.torch.verdict import judge as judge_run
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 1))
+    for p in model[2].parameters():
+        p.requires_grad_(False)  # frozen: never recorded
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    with GradientMonitor(model).attach(opt) as mon:
+        for _ in range(3):
+            opt.zero_grad()
+            model(torch.randn(8, 4)).pow(2).mean().backward()
+            opt.step()
+    run = mon.run()
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    assert run.unrecorded == frozen == ["2.weight", "2.bias"]
+
+    def text(r: MonitorRun) -> str:
+        return " ".join(str(b) for b in monitor_document(r, judge_run(r), {}))
+
+    assert "2 of the model's 6 parameters had no gradient at any recorded step" in text(run)
+    assert "2.weight, 2.bias" in text(run)
+    back = load_run(save_run(run, tmp_path / "run.json"))
+    assert back.unrecorded == frozen
+    csv_run = load_run(save_run(run, tmp_path / "run.csv"))
+    assert csv_run.unrecorded is None
+    assert "whether the model had such parameters is not known" in text(csv_run)

@@ -46,6 +46,30 @@ def _ratio(vals: np.ndarray, largest: np.ndarray) -> str:
     return _g(float(np.median(vals[ok] / largest[ok]))) if ok.any() else "-"
 
 
+def _coverage(run: MonitorRun, g: np.ndarray) -> str:
+    """What the records leave out: parameters with no gradient (frozen or unused) get no
+    record, at some steps or at all."""
+    partial = int((np.isnan(g).any(axis=1)).sum())  # a record missing at some step
+    some = (
+        f"{partial} parameter(s) had no gradient at some recorded steps (grey in the heat map). "
+        if partial
+        else ""
+    )
+    if run.unrecorded is None:
+        return (
+            some + "Parameters without a gradient at any step (frozen or unused) get no record; "
+            "this file holds records only, so whether the model had such parameters is not known "
+            "(a .json run lists them)."
+        )
+    if not run.unrecorded:
+        return some + "Every parameter of the model was recorded."
+    shown = ", ".join(run.unrecorded[:8]) + (" ..." if len(run.unrecorded) > 8 else "")
+    return (
+        some + f"{len(run.unrecorded)} of the model's {len(run.unrecorded) + g.shape[0]} "
+        f"parameters had no gradient at any recorded step (frozen or unused) and are not shown: {shown}."
+    )
+
+
 def _parameter_table(run: MonitorRun, verdict: Verdict) -> Table:
     names, _, g = norm_matrix(run.records)
     _, _, bad = norm_matrix(run.records, "nonfinite")
@@ -102,7 +126,7 @@ def _activation_table(run: MonitorRun) -> Table:
 
 def monitor_document(run: MonitorRun, verdict: Verdict, pngs: Mapping[str, bytes]) -> list[Block]:
     """The report's blocks; ``pngs`` holds the figures named in ``CAPTIONS``."""
-    names, steps, _ = norm_matrix(run.records)
+    names, steps, g = norm_matrix(run.records)
     blocks: list[Block] = [
         Heading(f"Gradient flow: {verdict.status}", 1),
         par(
@@ -110,6 +134,7 @@ def monitor_document(run: MonitorRun, verdict: Verdict, pngs: Mapping[str, bytes
             f"{len(names)} parameters, {len(run.records)} records. {SUMMARY[verdict.status]}"
         ),
     ]
+    blocks.append(par(_coverage(run, g)))
     if verdict.layers:
         shown = verdict.layers[:12]
         more = f" and {len(verdict.layers) - 12} more" if len(verdict.layers) > 12 else ""

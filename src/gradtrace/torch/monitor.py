@@ -423,8 +423,12 @@ class GradientMonitor:
         return [dict(a) for a in self._activations]
 
     def run(self) -> MonitorRun:
-        """The records, the activation records and the MLP shape as one ``MonitorRun``."""
-        return MonitorRun(self.records(), self.activation_records(), self.mlp)
+        """The records, the activation records, the MLP shape and the model's parameters that
+        got no record (no gradient at any recorded step) as one ``MonitorRun``."""
+        records = self.records()
+        seen = {r["name"] for r in records}
+        unrecorded = [n for n in self._names.values() if n not in seen]
+        return MonitorRun(records, self.activation_records(), self.mlp, unrecorded)
 
     def verdict(self, thresholds: Thresholds | None = None) -> Verdict:
         """The verdict on what was recorded so far (``gradtrace.torch.verdict.judge``)."""
