@@ -602,7 +602,7 @@ def monitor_heatmap_figure(run: MonitorRun) -> Figure:
         origin="upper",
     )
     rows, cols = np.nonzero((bad > 0) | (np.isnan(heat) & ~np.isnan(g)) | np.isinf(g))
-    handles = []
+    handles: list[Any] = []
     if rows.size:
         handles.append(ax.scatter(cols, rows, marker="x", color="red", s=18, label="inf/nan"))
     if (g == 0).any():
