@@ -424,6 +424,7 @@ def test_report_of_a_run_with_zeros_warns_not_and_keeps_numbers_whole(tmp_path: 
     html = document_html(blocks, title="t")
     assert '<td class="num">5.5e-05</td>' in html and "<td>a (named)</td>" in html
     assert "td.num { white-space: nowrap; }" in html
+    assert "non-finite above 10% of the steps" in html and "from 3 hidden weight matrices" in html
     write_monitor_report(run, tmp_path / "rep")  # the whole command, warnings as errors
 
 

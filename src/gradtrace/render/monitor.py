@@ -194,6 +194,8 @@ def monitor_document(run: MonitorRun, verdict: Verdict, pngs: Mapping[str, bytes
             f"steps above {th.growth_factor:g}x that of the first quarter (from {th.min_growth_steps} steps), "
             f"or a step above {th.spike_factor:g}x the median of the {th.spike_window} before it. Dead units "
             f"above {th.dead_fraction:.0%}, saturated outputs above {th.saturated_fraction:.0%}. "
+            f"Under a GradScaler, skipped steps make the run non-finite above {th.skipped_fraction:.0%} of the steps. "
+            f"Mean-field comparison from {th.theory_min_hidden} hidden weight matrices. "
             "Change them with gradtrace.torch.Thresholds."
         ),
     ]
