@@ -624,7 +624,7 @@ def monitor_heatmap_figure(run: MonitorRun) -> Figure:
     ax.set_xticks(np.arange(0, len(steps), kx), [str(steps[j]) for j in range(0, len(steps), kx)])
     ax.set_xlabel("optimizer step")
     ax.set_title("Gradient norm per parameter and step", loc="left")
-    fig.colorbar(im, ax=ax, label="log10 ||g||", location="right", pad=0.02)
+    fig.colorbar(im, ax=ax, label="log10 ||g||", location="right", pad=0.02, fraction=0.03)
     return fig
 
 
