@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -449,3 +450,198 @@ def test_manual_record_has_no_update_ratio() -> None:
     mon.record()
     ratios = [r["update_ratio"] for r in mon.records()]
     assert len(ratios) == 4 and all(math.isnan(u) for u in ratios)
+
+
+def test_float32_norm_overflow_is_recomputed_exactly_and_not_nonfinite() -> None:
+    model = mlp([4, 8, 2])
+    mon = GradientMonitor(model)
+    huge = torch.zeros(8, 4)
+    huge[0, 0], huge[3, 2], huge[7, 1] = 3e30, -2e30, 1.5e30  # squares overflow float32
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    model[0].weight.grad = huge.clone()
+    mon.record()
+    got = {r["name"]: r for r in mon.records()}
+    want = float(torch.linalg.vector_norm(huge.double()))
+    assert math.isfinite(want) and not math.isfinite(float(torch.linalg.vector_norm(huge)))
+    assert got["0.weight"]["grad_norm"] == pytest.approx(want, rel=1e-12)
+    assert got["0.weight"]["grad_max_abs"] == pytest.approx(3e30, rel=1e-7)
+    assert got["0.weight"]["nonfinite"] == 0
+    assert mon.verdict().status != "nonfinite"
+    # an all-zero gradient: max |g| is +0.0, not -0.0
+    assert math.copysign(1.0, got["0.bias"]["grad_max_abs"]) == 1.0
+    assert got["0.bias"]["grad_norm"] == 0.0
+
+
+def _scaled_run(skipped_steps: set[int], steps: int = 20) -> list[dict]:
+    """Records of a two-parameter run under a GradScaler; the skipped steps hold an inf."""
+    out = []
+    for t in range(steps):
+        for name, g in (("a", 1.0), ("b", 0.5)):
+            bad = t in skipped_steps and name == "b"
+            out.append(
+                {
+                    "step": t,
+                    "name": name,
+                    "grad_norm": math.inf if bad else g,
+                    "grad_max_abs": math.inf if bad else g,
+                    "weight_norm": 1.0,
+                    "nonfinite": 1 if bad else 0,
+                    "skipped": t in skipped_steps,
+                }
+            )
+    return out
+
+
+def test_a_rare_grad_scaler_skip_is_a_finding_not_a_nonfinite_run() -> None:
+    from gradtrace.torch.records import MonitorRun
+    from gradtrace.torch.verdict import judge
+
+    v = judge(MonitorRun(_scaled_run({7})))
+    assert v.status == "healthy"
+    (f,) = [f for f in v.findings if f.kind == "skipped"]
+    assert f.steps == [7] and f.layers == ["b"]
+    assert "skipped 1 of 20 steps" in f.reason and "normal when rare" in f.reason
+    assert not any("GradScaler" in a for a in v.advice)
+
+
+def test_persistent_grad_scaler_skips_are_nonfinite_without_advising_a_scaler() -> None:
+    from gradtrace.torch.records import MonitorRun
+    from gradtrace.torch.verdict import judge
+
+    run = MonitorRun(_scaled_run({2, 5, 9}))  # 3 of 20 > 10 %
+    v = judge(run)
+    assert v.status == "nonfinite" and v.layers == ["b"] and v.steps == [2, 5, 9]
+    assert "persistent" in v.findings[0].reason
+    assert v.advice and not any("train with torch.amp.GradScaler" in a for a in v.advice)
+    assert judge(run, Thresholds(skipped_fraction=0.2)).status == "healthy"  # 3 of 20 <= 20 %
+    # without a scaler, the same inf is a non-finite run, and the scaler is advised
+    plain = [{k: v for k, v in r.items() if k != "skipped"} for r in run.records]
+    v = judge(MonitorRun(plain))
+    assert v.status == "nonfinite" and any("GradScaler" in a for a in v.advice)
+
+
+def _first_step(model: nn.Module, n_in: int) -> GradientMonitor:
+    mon = GradientMonitor(model)
+    x, y = torch.randn(256, n_in), torch.randint(0, 10, (256,))
+    nn.functional.cross_entropy(model(x), y).backward()
+    mon.record()
+    return mon
+
+
+def _fitted_factor(model: nn.Module, weights: list[str]) -> float:
+    """Independently: the least-squares per-layer factor of the named weights' gradient norms,
+    computed in float64 from the .grad tensors themselves."""
+    p = dict(model.named_parameters())
+    v = np.log10([float(p[n].grad.detach().double().norm()) for n in weights])
+    return float(10.0 ** -np.polyfit(np.arange(len(v), dtype=float), v, 1)[0])
+
+
+def test_a_shallow_relu_net_gets_no_mean_field_comparison() -> None:
+    model = mlp([16, 32, 32, 10], act=nn.ReLU)  # 3 Linear layers: 1 hidden weight
+    assert _first_step(model, 16).verdict().theory is None
+    deeper = mlp([16] + [32] * 4 + [10], act=nn.ReLU)  # 3 hidden weights: compared
+    assert _first_step(deeper, 16).verdict().theory is not None
+    mon = _first_step(deeper, 16)
+    assert mon.verdict(Thresholds(theory_min_hidden=4)).theory is None
+
+
+def test_deep_relu_mlp_at_pytorch_default_init_predicted_matches_measured() -> None:
+    """PyTorch's default init: W, b ~ U(+-1/sqrt(fan_in)), sigma_w2 = 1/3, sigma_b2 > 0, so q
+    reaches q* > 0 and the weight-gradient factor is sqrt(chi_1) = sqrt(sigma_w2 / 2) past the
+    transient (the output-side half). Tolerance: 15 % (one batch of 256 at width 128)."""
+    model = mlp([32] + [128] * 21 + [10], act=nn.ReLU)
+    t = _first_step(model, 32).verdict().theory
+    assert t is not None and t.basis == "sqrt(chi_1)"
+    lins = [m for m in model if isinstance(m, nn.Linear)][1:]
+    sw = float(
+        np.mean([m.in_features * float(m.weight.detach().double().pow(2).mean()) for m in lins])
+    )
+    assert t.predicted_factor == pytest.approx(math.sqrt(sw / 2), rel=1e-9)
+    assert len(t.layers) == 10 and t.layers[-1] == "40.weight"
+    assert t.measured_factor == pytest.approx(_fitted_factor(model, t.layers), rel=1e-6)
+    assert t.measured_factor == pytest.approx(t.predicted_factor, rel=0.15)
+
+
+def test_deep_relu_mlp_without_bias_predicts_flat_weight_gradients() -> None:
+    """No bias: q has no fixed point > 0, activations change by sqrt(sigma_w2 / 2) per layer
+    forward and delta by sqrt(chi_1) = sqrt(sigma_w2 / 2) backward: a factor of 1 (within 15 %)."""
+    lins = [nn.Linear(32, 128, bias=False)]
+    lins += [nn.Linear(128, 128, bias=False) for _ in range(10)] + [nn.Linear(128, 10, bias=False)]
+    with torch.no_grad():
+        for m in lins:
+            m.weight.normal_(0.0, 1.0 / math.sqrt(m.in_features))  # sigma_w2 = 1: ordered
+    model = nn.Sequential(*[m for lin in lins for m in (lin, nn.ReLU())][:-1])
+    v = _first_step(model, 32).verdict()
+    t = v.theory
+    assert t is not None and t.basis == "sqrt(chi_1) sqrt(2/sigma_w2)"
+    assert t.predicted_factor == pytest.approx(1.0, rel=1e-9)
+    assert t.measured_factor == pytest.approx(_fitted_factor(model, t.layers), rel=1e-6)
+    assert t.measured_factor == pytest.approx(1.0, rel=0.15)
+    assert not any("Mean-field theory" in a for a in v.advice)
+
+
+def test_mean_field_advice_only_when_the_phase_explains_the_verdict() -> None:
+    from gradtrace.torch.records import MonitorRun
+    from gradtrace.torch.verdict import judge
+
+    model = mlp([16] + [32] * 6 + [10], act=nn.Sigmoid)  # ordered phase (sigma_w2 ~ 1/3)
+    mon = _first_step(model, 16)
+    run = mon.run()
+    assert run.mlp is not None and judge(run).theory.mean_field.phase == "ordered"
+    # a learning-rate explosion on the same net: growth, but the ordered phase does not explain it
+    grown = [
+        dict(r, step=s, grad_norm=r["grad_norm"] * 10.0**s) for s in range(12) for r in run.records
+    ]
+    v = judge(MonitorRun(grown, mlp=run.mlp))
+    assert v.status == "exploding"
+    assert not any("Mean-field theory" in a for a in v.advice)
+    steady = [dict(r, step=s) for s in range(12) for r in run.records]
+    v = judge(MonitorRun(steady, mlp=run.mlp), Thresholds(vanishing_ratio=1e-12))
+    assert v.status == "healthy" and not any("Mean-field theory" in a for a in v.advice)
+
+
+def test_readme_example_theory_numbers() -> None:
+    """README, "Watching a real PyTorch model": 0.141 predicted against 0.133 measured."""
+    load_digits = pytest.importorskip("sklearn.datasets").load_digits
+    torch.manual_seed(0)
+    x, y = (torch.tensor(a) for a in load_digits(return_X_y=True))
+    layers = [nn.Linear(64, 32)] + [m for _ in range(9) for m in (nn.Sigmoid(), nn.Linear(32, 32))]
+    model = nn.Sequential(*layers, nn.Sigmoid(), nn.Linear(32, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    with GradientMonitor(model).attach(opt) as mon:
+        for _ in range(30):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x.float() / 16), y).backward()
+            opt.step()
+    v = mon.verdict()
+    t = v.theory
+    assert t is not None
+    assert (f"{t.predicted_factor:.3g}", f"{t.measured_factor:.3g}") == ("0.141", "0.133")
+    assert v.status == "vanishing" and any("Mean-field theory" in a for a in v.advice)
+
+
+def test_each_fix_is_advised_once() -> None:
+    """Growth, a spike and a nan in one run: three findings whose advice all say to clip the
+    gradient norm, advised once (in the wording of the status's own finding)."""
+    from gradtrace.torch.records import MonitorRun
+    from gradtrace.torch.verdict import ADVICE, judge
+
+    records = [
+        {
+            "step": t,
+            "name": "w",
+            "grad_norm": math.nan if t == 19 else (1.0 if t < 10 else 1e6),
+            "grad_max_abs": math.nan if t == 19 else 1.0,
+            "weight_norm": 1.0,
+            "nonfinite": int(t == 19),
+        }
+        for t in range(20)
+    ]
+    v = judge(MonitorRun(records))
+    assert {f.kind for f in v.findings} == {"nonfinite", "growth", "spike"}
+    clip = [a for a in v.advice if a.startswith("Clip the gradient norm")]
+    assert clip == [ADVICE["nonfinite"][1]]
+    firsts = [a.split(":")[0].split("(")[0].strip().lower() for a in v.advice]
+    assert len(firsts) == len(set(firsts))
+    assert ADVICE["growth"][0] in v.advice and ADVICE["spike"][1] in v.advice  # the others stay

@@ -335,3 +335,135 @@ def test_thresholds_change_the_verdict(run: MonitorRun) -> None:
     clean = MonitorRun([r for r in run.records if r["step"] != 3 and r["step"] < 3], [], run.mlp)
     assert judge(clean).status == "vanishing"  # PyTorch's default init, 8 sigmoid layers
     assert judge(clean, Thresholds(vanishing_ratio=1e-30)).status == "healthy"
+
+
+def zeros_run() -> MonitorRun:
+    """Three parameters over six steps: "c" exactly 0 throughout, "b" 0 at step 2, "a" nan at
+    step 3, and every gradient 0 at step 5."""
+    records = []
+    for t in range(6):
+        for i, name in enumerate("abc"):
+            g = 0.0 if name == "c" or (name == "b" and t == 2) or t == 5 else 10.0 ** -(i + t)
+            bad = name == "a" and t == 3
+            records.append(
+                {
+                    "step": t,
+                    "name": name,
+                    "grad_norm": math.nan if bad else g,
+                    "grad_max_abs": math.nan if bad else g,
+                    "weight_norm": 1.0,
+                    "nonfinite": 1 if bad else 0,
+                }
+            )
+    return MonitorRun(records)
+
+
+def _box(artist: object, fig: object) -> object:
+    return artist.get_window_extent(fig.canvas.get_renderer())  # type: ignore[attr-defined]
+
+
+def test_heat_map_draws_zeros_black_and_keeps_legend_and_label_clear() -> None:
+    from gradtrace import plots
+
+    run = zeros_run()
+    fig = plots.monitor_heatmap_figure(run)
+    fig.canvas.draw()
+    _, _, g = norm_matrix(run.records)
+    ax = fig.axes[0]
+    zero = ax.images[1].get_array()
+    np.testing.assert_array_equal(~np.ma.getmaskarray(zero), g == 0)  # black exactly at 0
+    assert ax.images[1].cmap(0.0) == (0.0, 0.0, 0.0, 1.0)
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["inf/nan", "exactly 0"]
+    assert _box(legend, fig).y0 >= _box(ax, fig).y1 - 1  # above the axes: covers no cell
+    colorbar = fig.axes[1]
+    assert not _box(ax.xaxis.label, fig).overlaps(_box(colorbar, fig))
+    assert _box(ax.xaxis.label, fig).y0 >= 0  # inside the figure
+    plots.plt.close(fig)
+
+
+def test_summary_figure_leaves_zeros_out_and_draws_no_point_at_a_nan_step() -> None:
+    from gradtrace import plots
+    from gradtrace.torch.verdict import judge
+
+    run = zeros_run()
+    fig = plots.monitor_summary_figure(run, judge(run))
+    fig.canvas.draw()
+    ax1, ax2 = fig.axes
+    _, _, g = norm_matrix(run.records)
+    dots = ax1.collections[1].get_offsets()
+    want = [np.median(row[np.isfinite(row) & (row > 0)]) for row in g[:2]]
+    np.testing.assert_allclose(np.asarray(dots)[:, 0], want, rtol=1e-12)  # "a", "b"; no "c"
+    np.testing.assert_array_equal(np.asarray(dots)[:, 1], [0, 1])
+    assert [t.get_text() for t in ax1.texts] == ["all 0"] and ax1.texts[0].xy[1] == 2
+    x, y = ax2.lines[0].get_data()
+    drawn = np.isfinite(np.asarray(y, float))
+    assert list(np.asarray(x)[drawn]) == [0, 1, 2, 4]  # none at the nan step 3 or all-0 step 5
+    np.testing.assert_allclose(np.asarray(y)[drawn], [np.hypot(*g[:2, j]) for j in (0, 1, 2, 4)])
+    red = sorted(float(line.get_xdata()[0]) for line in ax2.lines[1:])
+    assert red == [3.0, 5.0]
+    ticks = ax2.get_xticks()
+    assert np.array_equal(ticks, np.round(ticks))
+    plots.plt.close(fig)
+
+
+def test_report_of_a_run_with_zeros_warns_not_and_keeps_numbers_whole(tmp_path: Path) -> None:
+    from gradtrace.render.html import document_html
+    from gradtrace.render.monitor import monitor_document
+    from gradtrace.report import write_monitor_report
+    from gradtrace.torch.verdict import judge
+
+    run = zeros_run()
+    blocks = monitor_document(run, judge(run), {})  # filterwarnings = error: no RuntimeWarning
+    table = next(b for b in blocks if getattr(b, "caption", "").startswith("Per parameter"))
+    ratio = {row[0].split()[0]: row[5] for row in table.rows}
+    _, _, g = norm_matrix(run.records)
+    largest = np.nanmax(g, axis=0)
+    a = [g[0, j] / largest[j] for j in range(6) if np.isfinite(g[0, j]) and largest[j] > 0]
+    assert ratio["a"] == f"{np.median(a):.3g}" and ratio["c"] == "0"
+    html = document_html(blocks, title="t")
+    assert '<td class="num">5.5e-05</td>' in html and "<td>a (named)</td>" in html
+    assert "td.num { white-space: nowrap; }" in html
+    assert "non-finite above 10% of the steps" in html and "from 3 hidden weight matrices" in html
+    write_monitor_report(run, tmp_path / "rep")  # the whole command, warnings as errors
+
+
+def test_report_md_table_header_escapes_bars_for_github(tmp_path: Path) -> None:
+    from gradtrace.report import write_monitor_report
+
+    write_monitor_report(zeros_run(), tmp_path / "rep")
+    md = (tmp_path / "rep" / "report.md").read_text()
+    header = next(line for line in md.splitlines() if line.startswith("| parameter"))
+    assert r"| median \|\|g\|\| |" in header and "vert" not in md
+    # GitHub splits a row at unescaped bars only: as many cells as columns
+    cells = re.split(r"(?<!\\)\|", header.strip())[1:-1]
+    assert len(cells) == 7
+
+
+def test_report_says_which_parameters_were_not_recorded(tmp_path: Path) -> None:
+    from gradtrace.render.monitor import monitor_document
+    from gradtrace.torch.verdict import judge as judge_run
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 1))
+    for p in model[2].parameters():
+        p.requires_grad_(False)  # frozen: never recorded
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    with GradientMonitor(model).attach(opt) as mon:
+        for _ in range(3):
+            opt.zero_grad()
+            model(torch.randn(8, 4)).pow(2).mean().backward()
+            opt.step()
+    run = mon.run()
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    assert run.unrecorded == frozen == ["2.weight", "2.bias"]
+
+    def text(r: MonitorRun) -> str:
+        return " ".join(str(b) for b in monitor_document(r, judge_run(r), {}))
+
+    assert "2 of the model's 6 parameters had no gradient at any recorded step" in text(run)
+    assert "2.weight, 2.bias" in text(run)
+    back = load_run(save_run(run, tmp_path / "run.json"))
+    assert back.unrecorded == frozen
+    csv_run = load_run(save_run(run, tmp_path / "run.csv"))
+    assert csv_run.unrecorded is None
+    assert "whether the model had such parameters is not known" in text(csv_run)

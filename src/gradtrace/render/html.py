@@ -4,6 +4,7 @@ self-contained page (figures embedded as base64 PNG, styles inline, no scripts, 
 from __future__ import annotations
 
 import base64
+import re
 from html import escape
 
 from gradtrace.backprop import Trace
@@ -34,7 +35,15 @@ th, td { border-bottom: 1px solid #ddd; padding: 0.2rem 0.6rem; text-align: left
 figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; }
 figcaption { color: #555; font-size: 0.9em; }
 p, li, figcaption { overflow-wrap: anywhere; }
+td.num { white-space: nowrap; }
 """
+
+_NUMBER = re.compile(r"[-+]?(?:(?:\d[\d,]*\.?\d*|\.\d+)(?:e[-+]?\d+)?|inf|nan)%?")
+
+
+def _td(text: str) -> str:
+    """A table cell; numbers get ``class="num"`` so that they never break mid-token."""
+    return '<td class="num">' if _NUMBER.fullmatch(text.strip()) else "<td>"
 
 
 def _cell(c: Inline) -> str:
@@ -79,7 +88,7 @@ def document_html(blocks: list[Block], *, title: str) -> str:
         elif isinstance(block, Table):
             head = "".join(f"<th>{_inline(h)}</th>" for h in block.header)
             rows = "".join(
-                "<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>"
+                "<tr>" + "".join(f"{_td(_inline(c))}{_inline(c)}</td>" for c in row) + "</tr>"
                 for row in block.rows
             )
             body.append(  # a wide table scrolls inside its box; the page keeps its width

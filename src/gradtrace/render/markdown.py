@@ -27,7 +27,9 @@ def _inline(parts: tuple[Inline, ...] | Inline) -> str:
 
 
 def _cell(c: Inline) -> str:
-    return _inline(c).replace("|", r"\vert ")
+    """A table cell: ``|`` escaped as ``\\|``, which GitHub's tables turn back into ``|``
+    (in text and in math alike; ``\\vert`` only works inside math)."""
+    return _inline(c).replace("|", r"\|")
 
 
 def document_markdown(blocks: list[Block]) -> str:

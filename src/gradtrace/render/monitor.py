@@ -15,8 +15,8 @@ from gradtrace.torch.verdict import Verdict
 __all__ = ["CAPTIONS", "SUMMARY", "monitor_document"]
 
 CAPTIONS = {
-    "monitor_heatmap": "log10 of each parameter's gradient norm per optimizer step (grey: no gradient at that step; red crosses: inf/nan)",
-    "monitor_summary": "Each parameter's gradient norm, median over the steps and its range, log scale (red: named by the verdict); below, the global norm per step",
+    "monitor_heatmap": "log10 of each parameter's gradient norm per optimizer step (grey: no gradient at that step; black: a gradient exactly 0; red crosses: inf/nan)",
+    "monitor_summary": "Each parameter's gradient norm, median over the steps and its range, log scale, exact zeros left out ('all 0': zero at every step; red: named by the verdict); below, the global norm per step (red lines: steps with inf/nan)",
 }
 """Each figure's caption, by name."""
 
@@ -36,6 +36,37 @@ def _g(v: float) -> str:
 def _steps(steps: list[int]) -> str:
     return ", ".join(map(str, steps[:12])) + (
         f" ... ({len(steps)} steps)" if len(steps) > 12 else ""
+    )
+
+
+def _ratio(vals: np.ndarray, largest: np.ndarray) -> str:
+    """Median of ``||g|| / largest`` over the steps whose largest norm is not 0 (at a step
+    where every gradient is 0 the ratio is undefined)."""
+    ok = largest > 0
+    return _g(float(np.median(vals[ok] / largest[ok]))) if ok.any() else "-"
+
+
+def _coverage(run: MonitorRun, g: np.ndarray) -> str:
+    """What the records leave out: parameters with no gradient (frozen or unused) get no
+    record, at some steps or at all."""
+    partial = int((np.isnan(g).any(axis=1)).sum())  # a record missing at some step
+    some = (
+        f"{partial} parameter(s) had no gradient at some recorded steps (grey in the heat map). "
+        if partial
+        else ""
+    )
+    if run.unrecorded is None:
+        return (
+            some + "Parameters without a gradient at any step (frozen or unused) get no record; "
+            "this file holds records only, so whether the model had such parameters is not known "
+            "(a .json run lists them)."
+        )
+    if not run.unrecorded:
+        return some + "Every parameter of the model was recorded."
+    shown = ", ".join(run.unrecorded[:8]) + (" ..." if len(run.unrecorded) > 8 else "")
+    return (
+        some + f"{len(run.unrecorded)} of the model's {len(run.unrecorded) + g.shape[0]} "
+        f"parameters had no gradient at any recorded step (frozen or unused) and are not shown: {shown}."
     )
 
 
@@ -68,7 +99,7 @@ def _parameter_table(run: MonitorRun, verdict: Verdict) -> Table:
             _g(float(np.median(vals))) if vals.size else "-",
             _g(float(vals.min())) if vals.size else "-",
             _g(float(vals.max())) if vals.size else "-",
-            _g(float(np.median(vals / largest[f]))) if vals.size else "-",
+            _ratio(vals, largest[f]),
             str(int(np.nansum(bad[i]))),
         ]
         if with_upd:
@@ -95,7 +126,7 @@ def _activation_table(run: MonitorRun) -> Table:
 
 def monitor_document(run: MonitorRun, verdict: Verdict, pngs: Mapping[str, bytes]) -> list[Block]:
     """The report's blocks; ``pngs`` holds the figures named in ``CAPTIONS``."""
-    names, steps, _ = norm_matrix(run.records)
+    names, steps, g = norm_matrix(run.records)
     blocks: list[Block] = [
         Heading(f"Gradient flow: {verdict.status}", 1),
         par(
@@ -103,6 +134,7 @@ def monitor_document(run: MonitorRun, verdict: Verdict, pngs: Mapping[str, bytes
             f"{len(names)} parameters, {len(run.records)} records. {SUMMARY[verdict.status]}"
         ),
     ]
+    blocks.append(par(_coverage(run, g)))
     if verdict.layers:
         shown = verdict.layers[:12]
         more = f" and {len(verdict.layers) - 12} more" if len(verdict.layers) > 12 else ""
@@ -124,13 +156,20 @@ def monitor_document(run: MonitorRun, verdict: Verdict, pngs: Mapping[str, bytes
                 f"The model is a plain MLP of {mf.activation} layers. From its weights at the start, "
                 f"sigma_w2 = fan_in Var(W) = {fmt(mf.sigma_w2, 4)} and sigma_b2 = {fmt(mf.sigma_b2, 4)}. "
                 f"Mean-field theory (Poole et al. 2016; Schoenholz et al. 2017) gives chi_1 = {fmt(mf.chi_1, 4)} there "
-                f"({mf.phase} phase): the squared gradient changes by chi_1 per layer passed back, "
-                f"so its norm by sqrt(chi_1) = {fmt(t.predicted_factor, 4)} per layer."
+                f"({mf.phase} phase): the squared gradient changes by chi_1 per layer passed back. "
+                "A weight's gradient is that gradient times the layer's input activations, so its "
+                f"norm is predicted to change by {t.basis} = {fmt(t.predicted_factor, 4)} per layer"
+                + (
+                    " (for ReLU without a fixed point q* > 0 the activations grow by sqrt(sigma_w2/2) "
+                    "per layer forward, which cancels sqrt(chi_1))."
+                    if t.basis != "sqrt(chi_1)"
+                    else "."
+                )
             ),
             Table(
                 ("", "per-layer factor toward the input"),
                 (
-                    ("predicted, sqrt(chi_1)", fmt(t.predicted_factor, 4)),
+                    (f"predicted, {t.basis}", fmt(t.predicted_factor, 4)),
                     (
                         f"measured at step {t.step} (fit over {len(t.layers)} hidden weights)",
                         fmt(t.measured_factor, 4) if t.measured_factor is not None else "-",
@@ -155,6 +194,8 @@ def monitor_document(run: MonitorRun, verdict: Verdict, pngs: Mapping[str, bytes
             f"steps above {th.growth_factor:g}x that of the first quarter (from {th.min_growth_steps} steps), "
             f"or a step above {th.spike_factor:g}x the median of the {th.spike_window} before it. Dead units "
             f"above {th.dead_fraction:.0%}, saturated outputs above {th.saturated_fraction:.0%}. "
+            f"Under a GradScaler, skipped steps make the run non-finite above {th.skipped_fraction:.0%} of the steps. "
+            f"Mean-field comparison from {th.theory_min_hidden} hidden weight matrices. "
             "Change them with gradtrace.torch.Thresholds."
         ),
     ]

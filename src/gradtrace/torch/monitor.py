@@ -9,7 +9,10 @@ batch) only when ``records()``, ``verdict()``, ``to_frame()`` or ``save()`` asks
 ``FLUSH_EVERY`` recorded steps. A non-finite entry makes its tensor's norm non-finite, so the
 exact count ``nonfinite`` needs a second pass only over the tensors whose norm came out inf or
 nan; checking for that is one more reduction over the ``(3, n)`` stack (on a GPU this reads one
-flag back, a synchronization per recorded step; ``every=10`` makes that one in ten).
+flag back, a synchronization per recorded step; ``every=10`` makes that one in ten). In that
+pass, a tensor with no inf/nan entry whose float32 norm overflowed (entries above ~1e19) gets
+its exact norm recomputed in float64, scaled by its max-abs (``_exact_norms``), so huge but
+finite gradients are recorded as finite and judged as exploding, not as non-finite.
 
 When it records: ``attach(optimizer)`` registers ``optimizer.register_step_pre_hook``, which
 runs inside ``optimizer.step()``, after backward and before the update, for any optimizer. So
@@ -90,7 +93,7 @@ def _max_abs(tensors: list[torch.Tensor]) -> torch.Tensor:
     MLP against 0.12 ms for one ``aminmax`` per tensor, a single vectorized pass), so the CPU
     takes ``max(-min, max)`` from ``aminmax`` (nan propagates through both)."""
     if tensors[0].device.type != "cpu":
-        return torch.stack(_norms(tensors, math.inf))
+        return torch.stack(_norms(tensors, math.inf)).abs()
     lo, hi = [], []
     for t in tensors:
         if t.numel():
@@ -99,7 +102,19 @@ def _max_abs(tensors: list[torch.Tensor]) -> torch.Tensor:
             a = b = t.new_zeros(())
         lo.append(a)
         hi.append(b)
-    return torch.maximum(torch.stack(lo).neg(), torch.stack(hi))
+    # abs(): max(-min, max) is >= 0, but comes out -0.0 for an all-zero tensor
+    return torch.maximum(torch.stack(lo).neg(), torch.stack(hi)).abs()
+
+
+def _exact_norms(t: torch.Tensor) -> torch.Tensor:
+    """``(||t||_2, max |t_i|)`` of a finite tensor, in float64, without overflow: the sum of
+    squares is taken of ``t / max|t_i|`` (entries in [-1, 1]) and scaled back, so a float32
+    gradient whose squares overflow float32 (and even float64) gets its exact norm."""
+    x = t.detach().to(torch.float64)
+    m = x.abs().max() if x.numel() else x.new_zeros(())
+    if not m > 0:
+        return torch.stack([m, m])
+    return torch.stack([torch.linalg.vector_norm(x / m) * m, m])
 
 
 def mlp_shape(model: nn.Module) -> MlpShape | None:
@@ -319,11 +334,14 @@ class GradientMonitor:
             )
             nonfinite: dict[int, int] = {}
             if not bool(torch.isfinite(stats[:2]).all()):  # rare: count exactly where it is
+                stats = stats.to(torch.float64)  # room for norms beyond float32's range
                 bad = (~torch.isfinite(stats[:2])).any(dim=0).nonzero().flatten().tolist()
                 for i in bad:
                     count = int((~torch.isfinite(grads[i])).sum())
                     if count:
                         nonfinite[i] = count
+                    else:  # all finite: the float32 norm overflowed (entries > ~1e19)
+                        stats[:2, i] = _exact_norms(grads[i])
         else:
             stats, nonfinite = torch.zeros((3, 0)), {}
         entry = _Pending(step, names, stats, nonfinite, skipped, activations=acts)
@@ -405,8 +423,12 @@ class GradientMonitor:
         return [dict(a) for a in self._activations]
 
     def run(self) -> MonitorRun:
-        """The records, the activation records and the MLP shape as one ``MonitorRun``."""
-        return MonitorRun(self.records(), self.activation_records(), self.mlp)
+        """The records, the activation records, the MLP shape and the model's parameters that
+        got no record (no gradient at any recorded step) as one ``MonitorRun``."""
+        records = self.records()
+        seen = {r["name"] for r in records}
+        unrecorded = [n for n in self._names.values() if n not in seen]
+        return MonitorRun(records, self.activation_records(), self.mlp, unrecorded)
 
     def verdict(self, thresholds: Thresholds | None = None) -> Verdict:
         """The verdict on what was recorded so far (``gradtrace.torch.verdict.judge``)."""

@@ -72,12 +72,15 @@ class MlpShape:
 
 @dataclass(frozen=True)
 class MonitorRun:
-    """Everything a monitor recorded: records, activation records, and the MLP's shape when the
-    model is one (else None)."""
+    """Everything a monitor recorded: records, activation records, the MLP's shape when the
+    model is one (else None), and the model's parameters that got no record at any step (frozen
+    or unused: no gradient), where known (the monitor and JSON files know; CSV and Parquet
+    files hold records only, so a run read from them has None)."""
 
     records: list[Record]
     activations: list[Record] = field(default_factory=list)
     mlp: MlpShape | None = None
+    unrecorded: list[str] | None = None  # model parameters never recorded; None: not known
 
 
 def norm_matrix(
@@ -158,6 +161,7 @@ def save_run(run: MonitorRun, path: str | Path) -> Path:
             "records": [{k: _json_number(v) for k, v in r.items()} for r in run.records],
             "activations": run.activations,
             "mlp": asdict(run.mlp) if run.mlp else None,
+            "unrecorded": run.unrecorded,
         }
         path.write_text(json.dumps(doc) + "\n", encoding="utf-8")
     return path
@@ -196,6 +200,7 @@ def load_run(path: str | Path) -> MonitorRun:
         raise SpecError(f"records file {str(path)!r} does not exist", field="records")
     activations: list[Record] = []
     mlp = None
+    unrecorded: list[str] | None = None
     try:
         if suffix == ".csv":
             with path.open(newline="", encoding="utf-8") as f:
@@ -219,6 +224,8 @@ def load_run(path: str | Path) -> MonitorRun:
                 }
                 for a in doc.get("activations") or []
             ]
+            if isinstance(doc.get("unrecorded"), list):
+                unrecorded = [str(n) for n in doc["unrecorded"]]
             if doc.get("mlp"):
                 m = doc["mlp"]
                 mlp = MlpShape(
@@ -236,4 +243,4 @@ def load_run(path: str | Path) -> MonitorRun:
     records = [_typed(r, f"{path.name}, record {i + 1}") for i, r in enumerate(raw)]
     if not records:
         raise SpecError(f"{str(path)!r} holds no records", field="records")
-    return MonitorRun(records, activations, mlp)
+    return MonitorRun(records, activations, mlp, unrecorded)

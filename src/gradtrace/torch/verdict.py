@@ -5,6 +5,9 @@ the steps, the reasons and the fixes. Plain data in, plain data out (no torch he
 
 1. **non-finite** gradients: any record with ``nonfinite > 0`` or a non-finite norm. It names
    the parameters at the first such step (where the inf/nan appeared) and every such step.
+   Under an attached GradScaler, inf/nan in a step the scaler skipped is the scaler doing its
+   job: that is a ``"skipped"`` finding, and the run is non-finite only when more than
+   ``skipped_fraction`` of the recorded steps were skipped (persistent overflow).
 2. **exploding**: the global norm ``G_t = sqrt(sum_p ||g_p||^2)`` growing over the run (the
    median of the last quarter of steps over the median of the first quarter above
    ``growth_factor``), or a **spike** (``G_t`` above ``spike_factor`` times the median of the
@@ -17,11 +20,10 @@ the steps, the reasons and the fixes. Plain data in, plain data out (no torch he
    with more than ``saturated_fraction`` of their outputs saturated, sustained likewise (dead and
    saturated units pass back no gradient, so they are vanishing gradients at the unit level).
 
-Where the model is a plain MLP (``MlpShape``), the verdict also holds the mean-field
-prediction at its initialization (Schoenholz et al. 2017, Sec. 5: ``E|dL/dh^l|^2`` grows by
-``chi_1`` per layer passed back, so gradient norms by ``sqrt(chi_1)``) beside the per-layer
-factor measured from the weights' gradient norms (``||dL/dW_l|| = ||delta_l|| ||a_(l-1)||``
-for one sample; hidden layers' ``a`` sit near ``q*``, so the ratio follows ``delta``).
+Where the model is a plain MLP (``MlpShape``) with at least ``theory_min_hidden`` hidden weight
+matrices (those between two hidden layers), the verdict also holds the mean-field prediction at
+its initialization beside the per-layer factor measured from the weights' gradient norms; see
+``TheoryComparison`` for the derivation of what is predicted.
 """
 
 from __future__ import annotations
@@ -55,13 +57,15 @@ class Thresholds:
     spike_window: int = 20  # steps in that window (at least 3 needed)
     dead_fraction: float = 0.5  # a ReLU module with more than this fraction of dead units
     saturated_fraction: float = 0.5  # a sigmoid/tanh module with more than this saturated
+    skipped_fraction: float = 0.1  # GradScaler-skipped steps above this fraction: non-finite
+    theory_min_hidden: int = 3  # mean-field comparison only from this many hidden weights
 
     def __post_init__(self) -> None:
         for name in ("vanishing_ratio", "growth_factor", "spike_factor"):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
                 raise SpecError(f"{name} must be a positive number, got {v!r}", field=name)
-        for name in ("sustained", "dead_fraction", "saturated_fraction"):
+        for name in ("sustained", "dead_fraction", "saturated_fraction", "skipped_fraction"):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and 0 < v <= 1):
                 raise SpecError(f"{name} must be in (0, 1], got {v!r}", field=name)
@@ -69,6 +73,11 @@ class Thresholds:
             raise SpecError(
                 f"onset_steps must be a whole number >= 1, got {self.onset_steps!r}",
                 field="onset_steps",
+            )
+        if not (isinstance(self.theory_min_hidden, int) and self.theory_min_hidden >= 2):
+            raise SpecError(
+                f"theory_min_hidden must be a whole number >= 2, got {self.theory_min_hidden!r}",
+                field="theory_min_hidden",
             )
         for name in ("min_growth_steps", "spike_window"):
             v = getattr(self, name)
@@ -78,7 +87,7 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing the verdict found: ``kind`` (``"nonfinite"``, ``"spike"``, ``"growth"``,
+    """One thing the verdict found: ``kind`` (``"nonfinite"``, ``"skipped"``, ``"spike"``, ``"growth"``,
     ``"vanishing"``, ``"dead"``, ``"saturated"``), the parameters or modules, the steps, and the
     reason in words."""
 
@@ -92,16 +101,35 @@ class Finding:
 class TheoryComparison:
     """Mean-field prediction for the MLP's initialization beside the measurement.
 
-    ``predicted_factor = sqrt(chi_1)``: the predicted ratio of consecutive hidden layers'
-    gradient norms, going one layer toward the input. ``measured_factor``: the same ratio
-    fitted (least squares on log10) to the hidden weights' gradient norms at the first recorded
-    step, None with fewer than two hidden layers."""
+    What is measured is ``||dL/dW_l||``, and for one sample ``dL/dW_l = delta_l a_(l-1)^T``, so
+    ``||dL/dW_l|| = ||delta_l|| ||a_(l-1)||``: the backward factor times a forward one. Going one
+    layer toward the input, ``E|delta|^2`` changes by ``chi_1 = sigma_w2 E[phi'(h)^2]``
+    (Schoenholz et al. 2017, Sec. 5, eq. 9), and ``E|a|^2 = E[phi(h)^2]`` with ``h ~ N(0, q_l)``
+    follows the length map ``q_l = sigma_w2 E[phi(h_(l-1))^2] + sigma_b2`` (Poole et al. 2016,
+    eq. 3). So the predicted factor per layer toward the input is
+    ``sqrt(chi_1) * sqrt(E[phi(h_(l-1))^2] / E[phi(h_l)^2])``:
+
+    * where ``q`` sits at a finite fixed point ``q* > 0`` (tanh and sigmoid, and ReLU with bias,
+      ``sigma_w2 < 2``), the forward ratio is 1 and the factor is ``sqrt(chi_1)``. For ReLU the
+      length map is linear, ``q_l = (sigma_w2 / 2) q_(l-1) + sigma_b2``, so ``q`` reaches
+      ``q* = sigma_b2 / (1 - sigma_w2 / 2)`` geometrically, at rate ``sigma_w2 / 2`` per layer;
+      before that (the layers nearest the input) the weight-gradient norms stay flat, so the fit
+      uses only the half of the hidden weights nearest the output there.
+    * ReLU with no fixed point ``q* > 0`` (no bias, or ``sigma_w2 >= 2``): ``q`` changes by
+      ``sigma_w2 / 2`` per layer, ``E[relu(h)^2] = q / 2``, so the forward ratio is
+      ``sqrt(2 / sigma_w2)`` and the factor is ``sqrt(chi_1) sqrt(2 / sigma_w2) = 1``
+      (``chi_1 = sigma_w2 / 2``): weight-gradient norms stay flat whatever the init.
+
+    ``predicted_factor``: that factor; ``basis``: which of the two formulas it is.
+    ``measured_factor``: the ratio of consecutive hidden weights' gradient norms going one layer
+    toward the input, fitted (least squares on log10) at the first recorded step."""
 
     mean_field: MeanField
     predicted_factor: float
     measured_factor: float | None
     layers: list[str]  # the weights the fit used, input to output
     step: int
+    basis: str = "sqrt(chi_1)"
 
 
 @dataclass(frozen=True)
@@ -128,6 +156,9 @@ ADVICE = {
         "Clip the gradient norm (torch.nn.utils.clip_grad_norm_) and lower the learning rate: non-finite values usually follow a run of growing norms (Pascanu et al. 2013).",
         "Under float16, train with torch.amp.GradScaler: it skips the steps whose gradients overflow instead of writing inf into the weights.",
     ],
+    "skipped": [
+        "The GradScaler skips most steps: find where the inf/nan starts (the parameters named above at the first step listed); lower the learning rate or clip the gradient norm (torch.nn.utils.clip_grad_norm_ after scaler.unscale_), and check the loss and inputs for inf/nan, since a scaler can only skip steps, not cure an overflow that recurs.",
+    ],
     "growth": [
         "Lower the learning rate: norms that grow step after step mean each update overshoots and the next gradient comes back larger.",
         "Clip the gradient norm (torch.nn.utils.clip_grad_norm_): it bounds each update whatever the gradient, which stops the feedback (Pascanu et al. 2013).",
@@ -153,6 +184,8 @@ ADVICE = {
 }
 
 
+ADD_SCALER = ADVICE["nonfinite"][2]  # not given when a GradScaler is attached
+
 PRACTICAL_SIGMA_W2 = 4.0
 """A critical sigma_w2 above this is not advised as an init: weights that large saturate
 bounded units, and the nearest critical point is then a change of activation."""
@@ -169,19 +202,21 @@ def _critical_advice(t: TheoryComparison) -> str:
         where = (
             "no sigma_w2 is critical at this sigma_b2; change the activation or the bias variance"
         )
-    return f"Mean-field theory puts this initialization in the {mf.phase} phase (chi_1 = {mf.chi_1:.3g}): gradients change by sqrt(chi_1) = {t.predicted_factor:.3g} per layer toward the input; {where} (Schoenholz et al. 2017)."
+    return f"Mean-field theory puts this initialization in the {mf.phase} phase (chi_1 = {mf.chi_1:.3g}): gradients change by sqrt(chi_1) = {math.sqrt(mf.chi_1):.3g} per layer toward the input; {where} (Schoenholz et al. 2017)."
 
 
 # ---- the checks ----------------------------------------------------------------------------------
 
 
+def _is_bad(r: Record) -> bool:
+    return r["nonfinite"] > 0 or not (
+        math.isfinite(r["grad_norm"]) and math.isfinite(r["grad_max_abs"])
+    )
+
+
 def _nonfinite(records: Sequence[Record]) -> Finding | None:
-    bad = [
-        r
-        for r in records
-        if r["nonfinite"] > 0
-        or not (math.isfinite(r["grad_norm"]) and math.isfinite(r["grad_max_abs"]))
-    ]
+    """Non-finite gradients outside the steps a GradScaler skipped."""
+    bad = [r for r in records if _is_bad(r) and not r.get("skipped")]
     if not bad:
         return None
     steps = sorted({int(r["step"]) for r in bad})
@@ -192,6 +227,28 @@ def _nonfinite(records: Sequence[Record]) -> Finding | None:
         f"{', '.join(first)} ({count} inf/nan entries there)"
     )
     return Finding("nonfinite", first, steps, reason)
+
+
+def _skipped(records: Sequence[Record], th: Thresholds) -> tuple[Finding | None, bool]:
+    """``(finding, persistent)``: the steps a GradScaler skipped, and whether they are more
+    than ``th.skipped_fraction`` of the recorded steps."""
+    total = len({int(r["step"]) for r in records})
+    steps = sorted({int(r["step"]) for r in records if r.get("skipped")})
+    if not steps:
+        return None, False
+    first = [r["name"] for r in records if r["step"] == steps[0] and _is_bad(r)]
+    persistent = len(steps) > th.skipped_fraction * total
+    reason = (
+        f"the GradScaler skipped {len(steps)} of {total} steps (inf/nan in the scaled gradients"
+        + (f", first at step {steps[0]} in {', '.join(first)}" if first else "")
+        + "): "
+        + (
+            f"persistent, more than {th.skipped_fraction:.0%} of the steps"
+            if persistent
+            else f"normal when rare (at most {th.skipped_fraction:.0%} of the steps)"
+        )
+    )
+    return Finding("skipped", first, steps, reason), persistent
 
 
 def _growth(steps: list[int], total: np.ndarray, th: Thresholds) -> Finding | None:
@@ -243,7 +300,15 @@ def _vanishing(records: Sequence[Record], th: Thresholds) -> Finding | None:
     if not hit:
         return None
     at = sorted({steps[j] for i in hit for j in np.flatnonzero(low[i])})
-    ratio = np.array([np.median(g[i, finite[i]] / largest[finite[i]]) for i in hit])
+    usable = finite & (largest > 0)  # a step where every gradient is 0 has no ratio
+    with np.errstate(invalid="ignore"):  # a parameter with no usable step: nan
+        ratio = np.array(
+            [
+                np.median(g[i, usable[i]] / largest[usable[i]]) if usable[i].any() else np.nan
+                for i in hit
+            ]
+        )
+    ratio = np.where(np.isnan(ratio), np.inf, ratio)
     worst = int(np.argmin(ratio))
     reason = (
         f"{len(hit)} of {len(names)} parameters have gradient norms below {th.vanishing_ratio:g} "
@@ -277,7 +342,10 @@ def _units(activations: Sequence[Record], th: Thresholds) -> list[Finding]:
     return out
 
 
-def _theory(run: MonitorRun, mlp: MlpShape) -> TheoryComparison | None:
+def _theory(run: MonitorRun, mlp: MlpShape, th: Thresholds) -> TheoryComparison | None:
+    hidden = list(mlp.weights[1:-1])  # weights between two hidden layers
+    if len(hidden) < th.theory_min_hidden:
+        return None
     try:
         mf = mean_field(mlp.activation, mlp.sigma_w2, mlp.sigma_b2)
     except (ValueError, ArithmeticError):
@@ -285,7 +353,15 @@ def _theory(run: MonitorRun, mlp: MlpShape) -> TheoryComparison | None:
     names, steps, g = norm_matrix(run.records)
     if not steps:
         return None
-    hidden = list(mlp.weights[1:-1]) if len(mlp.weights) >= 4 else list(mlp.weights[1:])
+    predicted, basis = math.sqrt(mf.chi_1), "sqrt(chi_1)"
+    if mf.activation == "relu":
+        fixed = mf.q_star is not None and 0 < mf.q_star < math.inf
+        if fixed:  # past the transient toward q*: the half nearest the output
+            hidden = hidden[len(hidden) // 2 :]
+        else:
+            # chi_1 = sigma_w2 / 2 for ReLU at any q (phi' is 0 or 1)
+            predicted = math.sqrt(mf.sigma_w2 / 2.0) * math.sqrt(2.0 / mf.sigma_w2)
+            basis = "sqrt(chi_1) sqrt(2/sigma_w2)"
     row = {n: i for i, n in enumerate(names)}
     pts = [(k, g[row[n], 0]) for k, n in enumerate(hidden) if n in row]
     pts = [(k, v) for k, v in pts if np.isfinite(v) and v > 0]
@@ -294,21 +370,42 @@ def _theory(run: MonitorRun, mlp: MlpShape) -> TheoryComparison | None:
         k, v = np.array([p[0] for p in pts], float), np.log10([p[1] for p in pts])
         slope = float(np.polyfit(k, v, 1)[0])  # log10 norm per layer toward the output
         measured = 10.0 ** (-slope)
-    return TheoryComparison(mf, math.sqrt(mf.chi_1), measured, hidden, steps[0])
+    return TheoryComparison(mf, predicted, measured, hidden, steps[0], basis)
+
+
+def _fix(advice: str) -> str:
+    """What an advice tells to do, without its reason: the text before the first ``(`` or
+    ``:``, lower-cased ("clip the gradient norm")."""
+    return advice.split(":")[0].split("(")[0].strip().lower()
+
+
+def _phase_agrees(t: TheoryComparison, status: str, kinds: set[str]) -> bool:
+    """Mean-field init advice only where the init explains the verdict: gradients vanishing in
+    the ordered phase (shrinking with depth), or growing over the run in the chaotic phase; not
+    for a learning-rate spike, a non-finite or a healthy run."""
+    if t.predicted_factor == 1.0 or t.basis != "sqrt(chi_1)":
+        return False  # the prediction is flat weight-gradient norms: no init to advise
+    if status == "vanishing" and "vanishing" in kinds:
+        return t.mean_field.phase == "ordered"
+    if status == "exploding" and "growth" in kinds:
+        return t.mean_field.phase == "chaotic"
+    return False
 
 
 def judge(run: MonitorRun, thresholds: Thresholds | None = None) -> Verdict:
     """The verdict on ``run`` (see the module's docstring for the rules)."""
     th = thresholds or Thresholds()
     records = run.records
-    theory = _theory(run, run.mlp) if run.mlp is not None and records else None
+    theory = _theory(run, run.mlp, th) if run.mlp is not None and records else None
     if not records:
         return Verdict("healthy", [], [], [], [], theory, th)
     steps, total = step_totals(records)
+    skipped, persistent = _skipped(records, th)
     findings = [
         f
         for f in (
             _nonfinite(records),
+            skipped,
             _growth(steps, total, th),
             _spikes(steps, total, th),
             _vanishing(records, th),
@@ -317,8 +414,8 @@ def judge(run: MonitorRun, thresholds: Thresholds | None = None) -> Verdict:
     ]
     findings += _units(run.activations, th)
     kinds = {f.kind for f in findings}
-    if "nonfinite" in kinds:
-        status, mine = "nonfinite", {"nonfinite"}
+    if "nonfinite" in kinds or persistent:
+        status, mine = "nonfinite", {"nonfinite", "skipped"}
     elif kinds & {"growth", "spike"}:
         status, mine = "exploding", {"growth", "spike"}
     elif kinds & {"vanishing", "dead", "saturated"}:
@@ -327,12 +424,25 @@ def judge(run: MonitorRun, thresholds: Thresholds | None = None) -> Verdict:
         status, mine = "healthy", set()
     layers = list(dict.fromkeys(n for f in findings if f.kind in mine for n in f.layers))
     at = sorted({s for f in findings if f.kind in mine for s in f.steps})
+    scaled = any("skipped" in r for r in records)  # a GradScaler was attached
+
+    def fixes(f: Finding) -> list[str]:
+        if f.kind == "skipped" and not persistent:
+            return []  # the scaler doing its job
+        if scaled:  # never advise the scaler it already has
+            return [a for a in ADVICE[f.kind] if a != ADD_SCALER]
+        return ADVICE[f.kind]
+
     advice: list[str] = []
-    for f in findings:  # the status's own fixes first, then the others found
-        if f.kind in mine:
-            advice += [a for a in ADVICE[f.kind] if a not in advice]
-    for f in findings:
-        advice += [a for a in ADVICE[f.kind] if a not in advice]
-    if theory is not None and theory.mean_field.phase != "critical" and status != "healthy":
+    given: set[str] = set()
+    for own in (True, False):  # the status's own fixes first, then the others found
+        for f in findings:
+            if own and f.kind not in mine:
+                continue
+            for a in fixes(f):
+                if _fix(a) not in given:  # one wording per fix ("Clip the gradient norm" once)
+                    given.add(_fix(a))
+                    advice.append(a)
+    if theory is not None and _phase_agrees(theory, status, kinds):
         advice.append(_critical_advice(theory))
     return Verdict(status, layers, at, advice, findings, theory, th)
