@@ -11,6 +11,7 @@ import pytest
 from scipy import integrate
 
 from gradtrace.cli import main
+from gradtrace.lab.wide import WideConfig, simulate
 from gradtrace.theory import (
     correlation_map,
     critical_sigma_w2,
@@ -276,3 +277,19 @@ def test_simulation_agrees_with_theory_within_finite_width_tolerances(
     # exploding), checked on the prediction itself
     if act == "tanh":
         assert r_pred[-2] == pytest.approx(d["chi_1"], rel=1e-3)
+
+
+def test_relu_without_bias_has_chi_1_half_sigma_w2_at_q_star_zero() -> None:
+    """No bias and sigma_w2 < 2: q^l -> q* = 0, yet phi' is scale-free, so chi_1 = sigma_w2 / 2
+    at every q > 0 (not phi'(0)^2 = 0), xi_q = -1 / log(sigma_w2 / 2) (q halves per layer at
+    sigma_w2 = 1), and q cancels from the correlation map, whose slope at c = 1 is then 1 (xi_c
+    infinite). The simulation's gradient-norm ratio falls by chi_1 per layer."""
+    mf = mean_field("relu", 1.0, 0.0)
+    assert mf.q_star == 0.0
+    assert mf.chi_1 == pytest.approx(0.5, rel=1e-12)
+    assert mf.xi_q == pytest.approx(1 / np.log(2), rel=1e-12)
+    assert mf.xi_c == np.inf and mf.phase == "ordered"
+    leaky = mean_field("leaky_relu", 1.0, 0.0)
+    assert leaky.chi_1 == pytest.approx((1 + 0.01**2) / 2, rel=1e-12)
+    run = simulate(WideConfig("relu", 1.0, 0.0, width=400, depth=6, samples=4, seed=1))
+    np.testing.assert_allclose(run.grad_norm_ratio, 0.5 ** np.arange(5, -1, -1), rtol=0.2)

@@ -278,7 +278,9 @@ def _solve(phi: Activation, sw: np.ndarray, sb: np.ndarray) -> dict[str, np.ndar
     """Every quantity at every (sigma_w2, sigma_b2) pair (1-d arrays of one length)."""
     q = _q_star(phi, sw, sb)
     linear = phi.name in _SLOPE
-    qe = np.where(np.isfinite(q), q, 1.0) if linear else q  # homogeneous: any q gives the same
+    # positively homogeneous phi: chi_1 is the same at every q > 0, so where q* is 0 (no bias,
+    # q^l -> 0 geometrically) or unbounded it is taken at q = 1 (phi'(0) would give 0)
+    qe = np.where(np.isfinite(q) & (q > 0), q, 1.0) if linear else q
     u = np.sqrt(qe)[:, None] * _X
     v = phi.value(u)
     chi_1 = sw * (phi.d1(u) ** 2 @ _W)
@@ -292,9 +294,11 @@ def _solve(phi: Activation, sw: np.ndarray, sb: np.ndarray) -> dict[str, np.ndar
         chi_c[chaos] = sw[chaos] * dpp / q[chaos]
     unbounded = ~np.isfinite(q) & ~np.isnan(q)
     if linear:
-        # q without bound: the correlation map tends to c -> E[phi phi] / E[phi^2] (no bias)
-        c[unbounded] = 1.0
-        chi_c[unbounded] = 1.0
+        # q without bound, or q^l -> 0 without bias: q cancels from the correlation map
+        # c -> E[phi(u1) phi(u2)] / E[phi^2], whose slope at c = 1 is 1 (xi_c infinite)
+        scale_free = unbounded | (q == 0)
+        c[scale_free] = 1.0
+        chi_c[scale_free] = 1.0
     return {
         "q": q,
         "c": c,
