@@ -366,16 +366,15 @@ def jacobian_singular_values(config: WideConfig, *, method: str = "eigh") -> np.
     n = config.width
     a = be.put(_draw_inputs(config, 0.0)[0][:, :1])  # (samples, 1, N)
     k = be.put(np.broadcast_to(np.eye(n), (config.samples, n, n)).copy())  # K = J^T = I
-    buf = xp.empty_like(k)
+    buf: Tensor = None  # the spare buffer a matmul writes into (allocated by the first one)
     for layer in range(1, config.depth + 1):
         w, b = _draw(config, layer)
         w = be.weights(w)
         h = be.rows_times(w, a) + be.put(b)[:, None, :]  # (samples, 1, N)
         d = d1(xp, h)  # D_l as a row, (samples, 1, N)
-        if isinstance(w.matrix, Reflectors):
-            k = be.rows_times(w, k)  # K W^T, in place
-        else:
-            k, buf = be.rows_times(w, k, out=buf), k  # K W^T into the spare buffer
+        new = be.rows_times(w, k, out=buf)  # K W^T: in place (reflectors) or into buf
+        if new is not k:
+            k, buf = new, k
         k *= d  # (K W^T) D_l
         a = value(xp, h)
     return be.get(be.squared_singular_values(k, method))
