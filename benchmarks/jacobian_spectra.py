@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -28,6 +30,14 @@ from gradtrace.theory.meanfield import critical_sigma_w2
 from gradtrace.theory.spectra import jacobian_spectrum
 
 GOAL_S = 60.0
+T = TypeVar("T")
+
+
+def timed(work: Callable[[], T]) -> tuple[T, float]:
+    """``work()``'s result and its wall-clock seconds."""
+    start = time.perf_counter()
+    result = work()
+    return result, time.perf_counter() - start
 
 
 def main() -> None:
@@ -43,44 +53,32 @@ def main() -> None:
     config = WideConfig(
         "tanh", sw, 0.05, width=a.width, depth=a.depth, samples=a.samples, init=a.init
     )
-    t = time.perf_counter()
-    r = jacobian_spectrum(config)
-    total = time.perf_counter() - t
+    r, total = timed(lambda: jacobian_spectrum(config))
     print(
         f"jacobian_spectrum {a.init} N={a.width} L={a.depth} samples={a.samples}: {total:.1f} s "
         f"({total / GOAL_S:.2f}x the {GOAL_S:.0f} s goal); predicted var/mean^2 "
         f"{r.predicted_variance_over_mean2:.4f}, measured {r.measured_variance_over_mean2:.4f}"
     )
-    t = time.perf_counter()
-    for layer in range(1, a.depth + 1):
-        _draw(config, layer)
-    draws = time.perf_counter() - t
+    _, draws = timed(lambda: [_draw(config, layer) for layer in range(1, a.depth + 1)])
     rng = np.random.default_rng(0)
     w = rng.standard_normal((a.samples, a.width, a.width)) / np.sqrt(a.width)
     j = rng.standard_normal((a.samples, a.width, a.width))
     out = np.empty_like(j)
-    t = time.perf_counter()
-    for _ in range(a.depth - 1):
-        np.matmul(w, j, out=out)
-    mm = time.perf_counter() - t
+    _, mm = timed(lambda: [np.matmul(w, j, out=out) for _ in range(a.depth - 1)])
     if a.init == "orthogonal":
         refl = _draw(config, 1)[0].matrix
-        t = time.perf_counter()
-        for _ in range(a.depth - 1):
-            refl.apply_rows(j, inplace=True)
-        applied = time.perf_counter() - t
-        t = time.perf_counter()
-        for _ in range(a.depth):
-            orthogonal(rng, a.width, a.width, batch_shape=(a.samples,))
-        qr = time.perf_counter() - t
+        _, applied = timed(lambda: [refl.apply_rows(j, inplace=True) for _ in range(a.depth - 1)])
+        _, qr = timed(
+            lambda: [
+                orthogonal(rng, a.width, a.width, batch_shape=(a.samples,)) for _ in range(a.depth)
+            ]
+        )
         print(
             f"  orthogonal weights: {a.depth - 1} reflector applications (dormqr) {applied:.1f} s, "
             f"{applied / mm:.2f}x the plain matmuls; the QR draw they replace {qr:.1f} s "
             f"for {a.depth} layers, {qr / (draws + applied):.2f}x the reflectors' draw + apply"
         )
-    t = time.perf_counter()
-    np.linalg.eigvalsh(j @ j.swapaxes(-1, -2))
-    ev = time.perf_counter() - t
+    _, ev = timed(lambda: np.linalg.eigvalsh(j @ j.swapaxes(-1, -2)))
     print(
         f"  where it goes: drawing {a.depth} layers {draws:.1f} s; {a.depth - 1} plain batched "
         f"matmuls {mm:.1f} s; J J^T + eigvalsh {ev:.1f} s"
