@@ -483,7 +483,8 @@ def _trainability(r: Any, fig: Figure) -> None:
         ylabel="depth L",
     )
     # below the axes: inside, it hid the chaotic side's 6 xi_c curve
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    # below the axes, on grey: the theory's line is white, to stand out on the accuracy map
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, facecolor="0.6")
 
 
 _REPRODUCTION_FIGURES["trainability"] = _trainability
