@@ -5,20 +5,26 @@ A *record* is one dict per (optimizer step, parameter), with the keys of ``RECOR
 * ``step``: the optimizer's step count before this step (0 for the first step);
 * ``name``: the parameter's name in ``model.named_parameters()``;
 * ``grad_norm``: ``||g||_2`` of its gradient (after backward, before the step; unscaled under AMP);
-* ``grad_max_abs``: ``max |g_i|``;
-* ``weight_norm``: ``||w||_2`` of the parameter before the step;
-* ``nonfinite``: how many entries of ``g`` are inf or nan;
+* ``grad_max_abs``: ``max |g_i|`` (nan at a step where it was not measured: see
+  ``GradientMonitor``'s ``detail_every``);
+* ``weight_norm``: ``||w||_2`` of the parameter before the step (nan where not measured);
+* ``nonfinite``: how many entries of ``g`` are inf or nan (0 where ``g`` is finite; see
+  ``GradientMonitor`` for when the count is exact and when it is 1 for "at least one");
 
 and, when tracked, ``update_ratio`` (``||w_after - w_before||_2 / ||w_before||_2`` of that step)
 and ``skipped`` (True where a GradScaler skipped the step because it found inf/nan).
+
+A *loss record* (``GradientMonitor.observe_loss``) is ``{"step", "loss"}``: the training loss
+of that optimizer step, when the loop passes it.
 
 An *activation record* is one dict per (step, activation module): ``step``, ``name`` (the
 module's name in ``model.named_modules()``), ``kind`` (``"saturated"`` for sigmoid/tanh,
 ``"dead"`` for ReLU) and ``fraction`` (see ``GradientMonitor``).
 
 Files: ``save_run`` writes ``.csv`` (always available), ``.parquet`` (needs pyarrow) or
-``.json`` (the records, the activation records and the mean-field description of the model, so
-that the report can compare with theory); ``load_run`` reads any of them back.
+``.json`` (the records, the activation records, the mean-field description of the model and the
+``RunContext``, so that the report can compare with theory and the verdict knows the model);
+``load_run`` reads any of them back.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ __all__ = [
     "RECORD_KEYS",
     "MlpShape",
     "MonitorRun",
+    "RunContext",
     "load_run",
     "norm_matrix",
     "save_run",
@@ -71,6 +78,84 @@ class MlpShape:
 
 
 @dataclass(frozen=True)
+class RunContext:
+    """What the monitor knows of the model and of the training loop around the records: the
+    verdict reads it to tell a gradient that is zero by design from one that vanished, to say why
+    a run has no records, and never to advise what the model already has. Every field has a
+    default meaning "not known", so a run read from a CSV file (records only) is judged on its
+    records alone.
+
+    Structure (from the model when the monitor is built, and from its first training forward):
+
+    * ``activations``: activation module kinds present, lower case, from the module classes
+      (``"relu"``, ``"leaky_relu"``, ``"gelu"``, ``"sigmoid"``, ``"tanh"``, ...); functional
+      activations (``torch.relu(x)``) are not seen.
+    * ``norms``: normalization kinds present (``"batchnorm"``, ``"layernorm"``, ``"groupnorm"``,
+      ``"instancenorm"``, ``"rmsnorm"``).
+    * ``residual``: True where the model has known residual blocks (a skip path), False where it
+      has none of the known kinds, None where not known.
+    * ``recurrent``: names of ``nn.RNN``/``nn.LSTM``/``nn.GRU`` modules (their internal
+      activations are invisible to the saturation and dead-unit checks).
+    * ``cancelled``: bias parameters whose output goes straight into a BatchNorm, which subtracts
+      the batch mean and so cancels them: their gradient is zero by design (up to rounding).
+    * ``frozen``: parameters with ``requires_grad=False``; ``unused``: trainable parameters
+      that got no gradient at any recorded step (no path to the loss).
+    * ``tied``: a parameter's name -> its other names, for parameters shared by several modules
+      (recorded once, under the first name).
+
+    Training loop:
+
+    * ``optimizers``: the attached optimizers' class names; ``adaptive``: whether they scale
+      each update by a running gradient statistic (Adam, RMSprop, Adagrad, ...), which makes the
+      update's size insensitive to the gradient's scale; ``lr``: the first parameter group's
+      learning rate at the first recorded step.
+    * ``scaler``: a GradScaler was passed to ``attach``; ``param_dtypes``: the parameters'
+      dtypes (``"float32"``, ``"float16"``, ...).
+    * ``backward_passes``: backward passes that reached the model's parameters;
+      ``optimizer_steps``: optimizer steps seen (recorded or not). Backward passes with no step
+      mean a GradScaler skipping every step without being attached, or a loop that never steps.
+    * ``world_size``: processes in the ``torch.distributed`` group (1 without one): the records
+      are of the full parameters, reduced over the ranks.
+    """
+
+    activations: tuple[str, ...] = ()
+    norms: tuple[str, ...] = ()
+    residual: bool | None = None
+    recurrent: tuple[str, ...] = ()
+    cancelled: tuple[str, ...] = ()
+    frozen: tuple[str, ...] = ()
+    unused: tuple[str, ...] = ()
+    tied: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    optimizers: tuple[str, ...] = ()
+    adaptive: bool | None = None
+    lr: float | None = None
+    scaler: bool = False
+    param_dtypes: tuple[str, ...] = ()
+    backward_passes: int | None = None
+    optimizer_steps: int | None = None
+    world_size: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples as lists)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> RunContext:
+        """The inverse of ``to_json``; unknown keys are ignored, missing ones take defaults."""
+        known = {f for f in cls.__dataclass_fields__}
+        kw: dict[str, Any] = {}
+        for k, v in doc.items():
+            if k not in known:
+                continue
+            if k == "tied":
+                v = {str(a): tuple(str(b) for b in bs) for a, bs in (v or {}).items()}
+            elif isinstance(v, list):
+                v = tuple(v)
+            kw[k] = v
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
 class MonitorRun:
     """Everything a monitor recorded: records, activation records, the MLP's shape when the
     model is one (else None), and the model's parameters that got no record at any step (frozen
@@ -81,6 +166,8 @@ class MonitorRun:
     activations: list[Record] = field(default_factory=list)
     mlp: MlpShape | None = None
     unrecorded: list[str] | None = None  # model parameters never recorded; None: not known
+    context: RunContext = field(default_factory=RunContext)  # what is known around the records
+    losses: list[Record] = field(default_factory=list)  # {"step", "loss"}: observe_loss
 
 
 def norm_matrix(
@@ -162,6 +249,8 @@ def save_run(run: MonitorRun, path: str | Path) -> Path:
             "activations": run.activations,
             "mlp": asdict(run.mlp) if run.mlp else None,
             "unrecorded": run.unrecorded,
+            "context": run.context.to_json(),
+            "losses": [{k: _json_number(v) for k, v in r.items()} for r in run.losses],
         }
         path.write_text(json.dumps(doc) + "\n", encoding="utf-8")
     return path
@@ -201,6 +290,8 @@ def load_run(path: str | Path) -> MonitorRun:
     activations: list[Record] = []
     mlp = None
     unrecorded: list[str] | None = None
+    context = RunContext()
+    losses: list[Record] = []
     try:
         if suffix == ".csv":
             with path.open(newline="", encoding="utf-8") as f:
@@ -226,6 +317,11 @@ def load_run(path: str | Path) -> MonitorRun:
             ]
             if isinstance(doc.get("unrecorded"), list):
                 unrecorded = [str(n) for n in doc["unrecorded"]]
+            losses = [
+                {"step": int(r["step"]), "loss": float(r["loss"])} for r in doc.get("losses") or []
+            ]
+            if isinstance(doc.get("context"), dict):
+                context = RunContext.from_json(doc["context"])
             if doc.get("mlp"):
                 m = doc["mlp"]
                 mlp = MlpShape(
@@ -243,4 +339,4 @@ def load_run(path: str | Path) -> MonitorRun:
     records = [_typed(r, f"{path.name}, record {i + 1}") for i, r in enumerate(raw)]
     if not records:
         raise SpecError(f"{str(path)!r} holds no records", field="records")
-    return MonitorRun(records, activations, mlp, unrecorded)
+    return MonitorRun(records, activations, mlp, unrecorded, context, losses)
