@@ -94,8 +94,9 @@ class RunContext:
       ``"instancenorm"``, ``"rmsnorm"``).
     * ``residual``: True where the model has known residual blocks (a skip path), False where it
       has none of the known kinds, None where not known.
-    * ``recurrent``: names of ``nn.RNN``/``nn.LSTM``/``nn.GRU`` modules (their internal
-      activations are invisible to the saturation and dead-unit checks).
+    * ``recurrent``: module name -> ``"rnn"``, ``"lstm"`` or ``"gru"``, for each ``nn.RNN``/
+      ``nn.LSTM``/``nn.GRU`` (their internal activations are invisible to the saturation and
+      dead-unit checks).
     * ``cancelled``: bias parameters whose output goes straight into a BatchNorm, which subtracts
       the batch mean and so cancels them: their gradient is zero by design (up to rounding).
     * ``frozen``: parameters with ``requires_grad=False``; ``unused``: trainable parameters
@@ -121,7 +122,7 @@ class RunContext:
     activations: tuple[str, ...] = ()
     norms: tuple[str, ...] = ()
     residual: bool | None = None
-    recurrent: tuple[str, ...] = ()
+    recurrent: dict[str, str] = field(default_factory=dict)
     cancelled: tuple[str, ...] = ()
     frozen: tuple[str, ...] = ()
     unused: tuple[str, ...] = ()
@@ -149,6 +150,8 @@ class RunContext:
                 continue
             if k == "tied":
                 v = {str(a): tuple(str(b) for b in bs) for a, bs in (v or {}).items()}
+            elif k == "recurrent":
+                v = {str(a): str(b) for a, b in (v or {}).items()}
             elif isinstance(v, list):
                 v = tuple(v)
             kw[k] = v
@@ -188,10 +191,17 @@ def norm_matrix(
 
 
 def step_totals(records: Sequence[Record]) -> tuple[list[int], np.ndarray]:
-    """``(steps, total)``: the global gradient norm ``sqrt(sum_p ||g_p||^2)`` per step."""
-    _, steps, g = norm_matrix(records)
+    """``(steps, total)``: the global gradient norm ``sqrt(sum_p ||g_p||^2)`` per step, over the
+    parameters recorded at that step. A step where any recorded norm is nan has a nan total, one
+    where any is inf an inf total: never the smaller sum of the finite ones (a step whose every
+    gradient is nan is not a global norm of 0)."""
+    sums: dict[int, float] = {}
+    for r in records:
+        s, v = int(r["step"]), float(r["grad_norm"])
+        sums[s] = sums.get(s, 0.0) + (v * v if math.isfinite(v) else v)
+    steps = sorted(sums)
     with np.errstate(over="ignore", invalid="ignore"):
-        total = np.sqrt(np.nansum(g**2, axis=0))
+        total = np.sqrt(np.array([sums[s] for s in steps], dtype=float))
     return steps, total
 
 
