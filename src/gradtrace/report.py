@@ -345,6 +345,7 @@ def write_monitor_report(
         "source": source,
         "thresholds": asdict(verdict.thresholds),
         "status": verdict.status,
+        "verdict": verdict.to_dict(),
         "versions": _versions(),
         "command": "gradtrace monitor-report",
         "platform": platform.platform(),

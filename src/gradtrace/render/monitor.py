@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from gradtrace.render.blocks import Block, Bullets, Heading, Image, Paragraph, Table, fmt, par
+from gradtrace.torch.advice import Advice
 from gradtrace.torch.records import MonitorRun, norm_matrix
 from gradtrace.torch.verdict import Verdict
 
@@ -24,9 +25,16 @@ SUMMARY = {
     "healthy": "Healthy: no parameter's gradient vanished or exploded by the thresholds below.",
     "vanishing": "Vanishing gradients: some parameters get far less gradient than the rest, step after step.",
     "exploding": "Exploding gradients: the gradient norm grew over the run or spiked.",
-    "nonfinite": "Non-finite gradients: inf or nan appeared in the gradients.",
+    "nonfinite": "Non-finite gradients: inf or nan appeared in the gradients or the loss.",
+    "no data": "No data: the monitor recorded nothing.",
 }
 """One sentence per status."""
+
+
+def _advice(i: int, a: Advice) -> str:
+    """``1. Clip ... [clip: max_norm=1]: reason.``: the fix, its remedy as data, the reason."""
+    params = ", ".join(f"{k}={v}" for k, v in a.params.items())
+    return f"{i}. {a.text} [{a.remedy}{': ' + params if params else ''}]: {a.reason}."
 
 
 def _g(v: float) -> str:
@@ -139,14 +147,19 @@ def monitor_document(run: MonitorRun, verdict: Verdict, pngs: Mapping[str, bytes
         shown = verdict.layers[:12]
         more = f" and {len(verdict.layers) - 12} more" if len(verdict.layers) > 12 else ""
         blocks.append(par(f"Named: {', '.join(shown)}{more}; at steps {_steps(verdict.steps)}."))
-    if verdict.findings:
+    problems = [f for f in verdict.findings if f.problem]
+    notes = [f for f in verdict.findings if not f.problem]
+    if problems:
         blocks.append(Heading("What was found", 2))
-        blocks.append(
-            Bullets(tuple(Paragraph((f"{f.kind}: {f.reason}.",)) for f in verdict.findings))
-        )
+        blocks.append(Bullets(tuple(Paragraph((f"{f.kind}: {f.reason}.",)) for f in problems)))
     if verdict.advice:
-        blocks.append(Heading("What to do, and why", 2))
-        blocks.append(Bullets(tuple(Paragraph((a,)) for a in verdict.advice)))
+        blocks.append(Heading("What to do, and why (most likely fix first)", 2))
+        blocks.append(
+            Bullets(tuple(Paragraph((_advice(i, a),)) for i, a in enumerate(verdict.advice, 1)))
+        )
+    if notes:
+        blocks.append(Heading("Also noted", 2))
+        blocks.append(Bullets(tuple(Paragraph((f"{f.kind}: {f.reason}.",)) for f in notes)))
     t = verdict.theory
     if t is not None:
         mf = t.mean_field
@@ -190,11 +203,15 @@ def monitor_document(run: MonitorRun, verdict: Verdict, pngs: Mapping[str, bytes
         Heading("Thresholds", 2),
         par(
             f"Vanishing: a gradient norm below {th.vanishing_ratio:g} of the step's largest in at least "
-            f"{th.sustained:.0%} of the steps, or in each of the first {th.onset_steps}. Exploding: the global norm's median over the last quarter of "
-            f"steps above {th.growth_factor:g}x that of the first quarter (from {th.min_growth_steps} steps), "
-            f"or a step above {th.spike_factor:g}x the median of the {th.spike_window} before it. Dead units "
-            f"above {th.dead_fraction:.0%}, saturated outputs above {th.saturated_fraction:.0%}. "
-            f"Under a GradScaler, skipped steps make the run non-finite above {th.skipped_fraction:.0%} of the steps. "
+            f"{th.sustained:.0%} of the steps, or in each of the first {th.onset_steps}, and still at the end "
+            "(else it recovered); exactly 0 at every step is its own finding, and a bias that feeds a BatchNorm is 0 by design. "
+            f"Exploding: the global gradient norm above {th.large_ratio:g}x the global weight norm "
+            f"(under plain SGD, the learning rate times it above {th.step_ratio:g}) from the start or in at least {th.sustained:.0%} of the steps; "
+            f"the global norm's median over the last quarter of steps above {th.growth_factor:g}x that of the first quarter "
+            f"(from {th.min_growth_steps} steps); or a jump above {th.spike_factor:g}x the median of the {th.spike_window} steps before it. "
+            f"Dead units above {th.dead_fraction:.0%}, saturated outputs above {th.saturated_fraction:.0%}. "
+            f"Under a GradScaler, a first streak of up to {th.startup_skips} skipped steps is its start-up; "
+            f"skipped steps after it make the run non-finite above {th.skipped_fraction:.0%} of the steps. "
             f"Mean-field comparison from {th.theory_min_hidden} hidden weight matrices. "
             "Change them with gradtrace.torch.Thresholds."
         ),

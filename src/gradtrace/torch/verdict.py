@@ -39,7 +39,9 @@ The rules, with the reason for each threshold (every threshold is a ``Thresholds
    of magnitude is far outside the drift of a training run's gradient norm. It names the
    parameters whose own norm grew that much, largest growth first.
 5. ``spike``: ``G`` above ``spike_factor`` (100) times the median of the ``spike_window`` (20)
-   steps before it. It names the parameters that spiked at those steps.
+   steps before it, and a jump: above ``sqrt(spike_factor)`` times the step just before (so
+   that steady exponential growth is growth, not a spike at every step). It names the
+   parameters that spiked at those steps.
 6. ``vanishing``: a parameter whose ``||g_p||`` is below ``vanishing_ratio`` (1e-4) times the
    step's largest in at least ``sustained`` (half) of the steps, or at each of the first
    ``onset_steps`` (5), *and still at the end* (the median of its last quarter of steps): under
@@ -75,7 +77,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -221,6 +224,18 @@ class Verdict:
     theory: TheoryComparison | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)  # what the verdict applied
 
+    def to_dict(self) -> dict[str, Any]:
+        """The verdict as JSON-ready data: status, layers, steps, the advice as data
+        (``Advice.to_dict``), the findings and the thresholds applied."""
+        return {
+            "status": self.status,
+            "layers": list(self.layers),
+            "steps": list(self.steps),
+            "advice": [a.to_dict() for a in self.advice],
+            "findings": [asdict(f) for f in self.findings],
+            "thresholds": asdict(self.thresholds),
+        }
+
     def __str__(self) -> str:
         from gradtrace.torch.rules import describe  # the plain-text form lives with the rules
 
@@ -345,18 +360,17 @@ def _large(run: MonitorRun, th: Thresholds) -> Finding | None:
         return None
     ctx = run.context
     limit, why = th.large_ratio, f"above {th.large_ratio:g}"
-    if ctx.adaptive is False and ctx.lr is not None and ctx.lr > 0:
-        sgd = th.step_ratio / ctx.lr
-        if sgd < limit:  # plain SGD: each step moves the weights by lr G
-            limit = sgd
-            why = f"so that one step of lr = {ctx.lr:g} moves them by {th.step_ratio:g}x their norm or more"
+    sgd = ctx.adaptive is False and ctx.lr is not None and ctx.lr > 0
+    if sgd and ctx.lr is not None and th.step_ratio / ctx.lr <= limit:
+        limit = th.step_ratio / ctx.lr  # plain SGD: each step moves the weights by lr G
+        why = f"so that one step of lr = {ctx.lr:g} moves them by {th.step_ratio:g}x their norm or more"
     high = ok & (ratio > limit)
     onset = min(th.onset_steps, int(ok.sum()))
     first = np.flatnonzero(ok)[:onset]
     sustained = high.sum() >= th.sustained * int(ok.sum())
     # plain SGD: a first update larger than the weights themselves is already the explosion
     # (the exercise's regression chain, part d); adaptive optimizers bound their first step
-    sgd_first = limit < th.large_ratio and bool(high[first[0]])
+    sgd_first = sgd and bool(high[first[0]])
     if not (sustained or sgd_first or (first.size and high[first].all())):
         return None
     at = [steps[j] for j in np.flatnonzero(high)]
@@ -411,7 +425,12 @@ def _spikes(run: MonitorRun, steps: list[int], total: np.ndarray, th: Thresholds
         window = total[max(0, j - th.spike_window) : j]
         window = window[np.isfinite(window)]
         if window.size >= 3 and np.isfinite(total[j]):
-            if total[j] > th.spike_factor * float(np.median(window)):
+            # a jump, not a step of steady growth: also sqrt(spike_factor) above the step before
+            jump = (
+                not np.isfinite(total[j - 1])
+                or total[j] > math.sqrt(th.spike_factor) * total[j - 1]
+            )
+            if jump and total[j] > th.spike_factor * float(np.median(window)):
                 hits.append(j)
     if not hits:
         return None

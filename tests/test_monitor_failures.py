@@ -1,0 +1,82 @@
+"""The failure benchmark as the monitor's own test: every case gets the verdict it must get
+and names the layers it must name, and for the failures the first advice, applied literally
+and rerun, turns the verdict healthy and lowers the held-out loss. The cases marked ``fast``
+run unmarked; the rest are marked ``slow`` (still in .ci/run; ``pytest -m "not slow"`` skips
+them). benchmarks/monitor_failures.py runs the same cases with timings and prints the table."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+import torch
+
+from gradtrace.torch.advice import REMEDIES
+from gradtrace.torch.failures import CASES, Case, Setup, apply_remedy, names_match, run_case
+
+
+def _params(cases: tuple[Case, ...]) -> list:
+    return [pytest.param(c, id=c.name, marks=() if c.fast else pytest.mark.slow) for c in cases]
+
+
+@pytest.fixture(autouse=True)
+def _quiet() -> None:
+    torch.set_num_threads(1)
+
+
+def _run(case: Case, setup: Setup | None = None):
+    with warnings.catch_warnings():
+        # the cases provoke overflow on purpose (float16, GradScaler on the CPU)
+        warnings.simplefilter("ignore")
+        return run_case(case, setup)
+
+
+def test_the_benchmark_covers_what_it_must() -> None:
+    groups = {c.group for c in CASES}
+    assert len(CASES) >= 24
+    assert {
+        "vanishing",
+        "exploding",
+        "dead units",
+        "saturation",
+        "non-finite",
+        "loss spike",
+    } <= groups
+    assert {"fp16 persistent", "fp16 transient", "zero by design", "frozen", "unused"} <= groups
+    assert {"tied", "accumulation", "recovers", "no data"} <= groups
+    healthy = {c.name for c in CASES if c.expect == "healthy"}
+    assert {
+        "cnn_batchnorm",
+        "transformer",
+        "critical_tanh",
+        "residual_mlp",
+        "tiny_loss_scale",
+    } <= healthy
+    for c in CASES:
+        assert (c.fix is None) == (c.expect in ("healthy", "no data")), c.name
+        assert c.fix is None or c.fix in REMEDIES
+        assert c.about, c.name
+
+
+@pytest.mark.parametrize("case", _params(CASES))
+def test_verdict_and_layers(case: Case) -> None:
+    out = _run(case)
+    v = out.verdict
+    assert v.status == case.expect, (case.name, str(v))
+    named = set(v.layers) | {n for f in v.findings for n in f.layers}
+    assert names_match(named, case.must_name), (case.must_name, sorted(named))
+    if case.expect == "healthy":
+        assert v.advice == [] and not any(f.problem for f in v.findings)
+
+
+@pytest.mark.parametrize("case", _params(tuple(c for c in CASES if c.fix)))
+def test_first_advice_fixes_it(case: Case) -> None:
+    before = _run(case)
+    first = before.verdict.advice[0]
+    assert first.remedy == case.fix, str(before.verdict)
+    after = _run(case, apply_remedy(Setup(), first))
+    assert after.applicable
+    assert after.verdict.status == "healthy", str(after.verdict)
+    assert math.isfinite(after.loss_end)
+    assert not math.isfinite(before.loss_end) or after.loss_end < before.loss_end
