@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,103 @@ def check(records: list[dict[str, Any]], want: Captured, rtol: float = 2e-6) -> 
         for k in ("grad_max_abs", "weight_norm"):
             if not math.isnan(got[key][k]):
                 assert got[key][k] == pytest.approx(w[k], rel=rtol, abs=0), (key, k)
+
+
+# ---- Lightning -----------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings(
+    # raised inside Lightning 2.6 against torch 2.13, and its advice for tiny CPU loaders
+    r"ignore:`isinstance\(treespec, LeafSpec\)` is deprecated:FutureWarning",
+    "ignore:The 'train_dataloader' does not have many workers",
+)
+def test_lightning_callback_records_before_clipping(tmp_path: Path) -> None:
+    import lightning.pytorch as pl
+
+    from gradtrace.torch import GradientMonitorCallback
+
+    pre: Captured = {}
+    post: Captured = {}
+
+    class Net(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+
+        def training_step(self, batch: list[torch.Tensor], _i: int) -> torch.Tensor:
+            x, y = batch
+            return (self.body(x) - y).pow(2).mean()
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=0.05)
+
+        def configure_gradient_clipping(self, optimizer: Any, **kwargs: Any) -> None:
+            capture(self, self.trainer.global_step, pre)  # where Lightning clips
+            super().configure_gradient_clipping(optimizer, **kwargs)
+            capture(self, self.trainer.global_step, post)
+
+    data = torch.utils.data.TensorDataset(torch.randn(48, 4), 10 * torch.randn(48, 1))
+    callback = GradientMonitorCallback()
+    trainer = pl.Trainer(
+        max_epochs=1,
+        accumulate_grad_batches=2,
+        gradient_clip_val=0.01,
+        callbacks=[callback],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(Net(), torch.utils.data.DataLoader(data, batch_size=8))
+    assert callback.monitor is not None
+    check(callback.monitor.records(), pre)
+    for step in range(3):  # 6 batches, 2 per optimizer step; every step clipped
+        assert total(post, step) == pytest.approx(0.01, rel=1e-4) and total(pre, step) > 1
+
+
+class Writer:
+    """Keeps what a SummaryWriter would be given."""
+
+    def __init__(self) -> None:
+        self.scalars: list[tuple[str, float, int]] = []
+        self.flushed = False
+
+    def add_scalar(self, tag: str, value: float, step: int) -> None:
+        self.scalars.append((tag, value, step))
+
+    def flush(self) -> None:
+        self.flushed = True
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_lightning_callback_writes_scalars_on_global_rank_zero_only(rank: int) -> None:
+    from gradtrace.torch import GradientMonitorCallback
+
+    model = nn.Linear(3, 2)
+    callback = GradientMonitorCallback()
+    writer = Writer()
+    trainer = SimpleNamespace(
+        global_step=0, is_global_zero=rank == 0, logger=SimpleNamespace(experiment=writer)
+    )
+    callback.on_fit_start(trainer, model)
+    model(torch.randn(5, 3)).pow(2).sum().backward()
+    callback.on_before_optimizer_step(trainer, model, None)
+    callback.on_fit_end(trainer, model)
+    assert callback.monitor is not None
+    want = {
+        (f"grad_norm/{n}", 0): float(torch.linalg.vector_norm(p.grad.double()))
+        for n, p in model.named_parameters()
+    }
+    got = {
+        (t, s): v
+        for t, v, s in writer.scalars
+        if t.startswith("grad_norm/") and t != "grad_norm/_global"
+    }
+    if rank:
+        assert writer.scalars == [] and not writer.flushed
+    else:
+        assert got == pytest.approx(want, rel=2e-6) and writer.flushed
 
 
 # ---- TensorBoard: nan that means "not measured", inf, and the global norm ---------------------
