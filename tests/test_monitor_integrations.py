@@ -566,3 +566,99 @@ def test_global_norm_of_huge_finite_norms_does_not_overflow() -> None:
         {"step": 7, "name": n, "grad_norm": g} for n, g in (("a", 3e200), ("b", 4e200))
     ]  # the sum of squares, 2.5e401, is beyond float64
     assert global_norms(records) == {7: pytest.approx(5e200, rel=1e-15)}
+
+
+# ---- the README's "Attach it where you train" snippets, run with tiny models ----------------------
+
+README = (Path(__file__).parents[1] / "README.md").read_text()
+
+
+def snippet(marker: str) -> str:
+    """The python block of the README's "Attach it where you train" subsection that uses
+    ``marker``."""
+    found = re.search(r"\n### Attach it where you train\n(.*?)(?=\n## )", README, flags=re.S)
+    assert found, "the README's 'Attach it where you train' subsection is missing"
+    blocks = re.findall(r"```python\n(.*?)```", found.group(1), flags=re.S)
+    assert len(blocks) == 3
+    (code,) = [b for b in blocks if marker in b]
+    return code
+
+
+def run_snippet(code: str, namespace: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    """Run ``code``; its last line prints the verdict's status, and its comment says which."""
+    capsys.readouterr()
+    exec(compile(code, "README.md", "exec"), namespace)
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    assert printed == code.strip().splitlines()[-1].split("# ")[-1]
+
+
+def test_readme_attach_snippet_plain_pytorch(capsys: pytest.CaptureFixture[str]) -> None:
+    model = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    seen: Captured = {}
+    steps = iter(range(100))
+    opt.register_step_pre_hook(lambda *_: capture(model, next(steps), seen))  # the oracle
+    batches = [(torch.randn(8, 5), torch.randn(8, 1)) for _ in range(6)]
+    ns = {"model": model, "opt": opt, "batches": batches, "loss_fn": nn.functional.mse_loss}
+    run_snippet(snippet(".attach(opt)"), ns, capsys)
+    check(ns["mon"].records(), seen)
+    assert len(seen) == 6 * 4
+
+
+@pytest.mark.filterwarnings(
+    # raised inside Lightning 2.6 against torch 2.13, and its advice for tiny CPU loaders and
+    # for fewer batches than the default logging interval
+    r"ignore:`isinstance\(treespec, LeafSpec\)` is deprecated:FutureWarning",
+    "ignore:The 'train_dataloader' does not have many workers",
+    "ignore:The number of training batches .* is smaller than the logging interval",
+)
+def test_readme_attach_snippet_lightning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import lightning.pytorch as pl
+
+    monkeypatch.chdir(tmp_path)  # the default Trainer logs under ./lightning_logs
+    seen: Captured = {}
+
+    class Net(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+
+        def training_step(self, batch: list[torch.Tensor], _i: int) -> torch.Tensor:
+            x, y = batch
+            return (self.body(x) - y).pow(2).mean()
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=0.05)
+
+        def configure_gradient_clipping(self, optimizer: Any, **kwargs: Any) -> None:
+            capture(self, self.trainer.global_step, seen)  # the oracle
+            super().configure_gradient_clipping(optimizer, **kwargs)
+
+    data = torch.utils.data.TensorDataset(torch.randn(24, 4), torch.randn(24, 1))
+    loader = torch.utils.data.DataLoader(data, batch_size=8)
+    ns: dict[str, Any] = {"lit_model": Net(), "loader": loader}
+    run_snippet(snippet("GradientMonitorCallback()"), ns, capsys)
+    check(ns["callback"].monitor.records(), seen)
+    assert sorted({s for s, _ in seen}) == list(range(6))  # 2 epochs of 3 batches
+    assert list(tmp_path.glob("lightning_logs/version_0/events.out.tfevents.*"))
+
+
+def test_readme_attach_snippet_hf_trainer(
+    tmp_path: Path, oracle: Oracle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "out"),
+        use_cpu=True,
+        report_to=[],
+        save_strategy="no",
+        per_device_train_batch_size=4,
+        num_train_epochs=1,
+        disable_tqdm=True,
+    )
+    ns = {"model": tiny_gpt2(), "args": args, "data": Tokens(12)}
+    oracle.model = ns["model"]  # not among the snippet's callbacks: steps are clip calls
+    run_snippet(snippet("GradientMonitorTrainerCallback()"), ns, capsys)
+    check(ns["callback"].monitor.records(), oracle.pre)  # max_grad_norm 1 by default: clipped
+    assert sorted({s for s, _ in oracle.pre}) == [0, 1, 2]
