@@ -4,9 +4,11 @@
 optimizer step; ``judge`` (``verdict.py``) turns a run into a verdict that names layers, steps
 and fixes; ``records.py`` holds a run as plain data and reads and writes its files;
 ``tensorboard.py`` writes the records as TensorBoard scalars; ``lightning.py`` is a Lightning
-callback (the ``lightning`` extra).
+callback (the ``lightning`` extra) and ``hf.py`` a Hugging Face ``Trainer`` callback (the ``hf``
+extra), both built on ``callbacks.py``.
 
-Only ``monitor.py``, ``tensorboard.py`` and ``lightning.py`` need torch, and they are imported
+Only ``monitor.py``, ``tensorboard.py``, ``callbacks.py``, ``lightning.py`` and ``hf.py`` need
+torch, and they are imported
 when first used: ``from gradtrace.torch import GradientMonitor`` needs torch, while
 ``gradtrace.torch.records`` and ``gradtrace.torch.verdict`` do not, so a saved run can be
 rendered (``gradtrace monitor-report``) on the core install with the plots extra.
@@ -20,6 +22,7 @@ from gradtrace.torch.records import MlpShape, MonitorRun, load_run, save_run
 from gradtrace.torch.verdict import Finding, TheoryComparison, Thresholds, Verdict, judge
 
 if TYPE_CHECKING:
+    from gradtrace.torch.hf import GradientMonitorTrainerCallback
     from gradtrace.torch.lightning import GradientMonitorCallback
     from gradtrace.torch.monitor import GradientMonitor
     from gradtrace.torch.tensorboard import write_scalars
@@ -28,6 +31,7 @@ __all__ = [
     "Finding",
     "GradientMonitor",
     "GradientMonitorCallback",
+    "GradientMonitorTrainerCallback",
     "MlpShape",
     "MonitorRun",
     "TheoryComparison",
@@ -43,6 +47,7 @@ _LAZY = {
     "GradientMonitor": ("gradtrace.torch.monitor", "torch"),
     "write_scalars": ("gradtrace.torch.tensorboard", "torch"),
     "GradientMonitorCallback": ("gradtrace.torch.lightning", "lightning"),
+    "GradientMonitorTrainerCallback": ("gradtrace.torch.hf", "hf"),
 }
 
 

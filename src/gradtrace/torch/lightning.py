@@ -1,9 +1,17 @@
 """``GradientMonitorCallback``: the monitor in a Lightning ``Trainer`` (the ``lightning`` extra).
 
-Lightning calls ``on_before_optimizer_step`` once per optimizer step, after backward (after the
-last micro-batch under ``accumulate_grad_batches``) and, under ``precision="16-mixed"``, after
-its GradScaler has unscaled the gradients; the callback records there, at
-``trainer.global_step``. At the end of fit, with a TensorBoard logger, it writes the records as
+When it records: Lightning calls ``on_before_optimizer_step`` once per optimizer step, after
+backward (after the last micro-batch under ``accumulate_grad_batches``) and *before* it clips
+the gradients. In Lightning 2.6, ``Precision._after_closure``
+(``lightning/pytorch/plugins/precision/precision.py``) calls the callbacks'
+``on_before_optimizer_step``, then the module's, then ``_clip_gradients``, which calls
+``configure_gradient_clipping`` (``gradient_clip_val``). Under ``precision="16-mixed"``,
+``MixedPrecision.optimizer_step`` (``plugins/precision/amp.py``) runs the closure (backward),
+then ``scaler.unscale_(optimizer)``, then ``_after_closure``: the callback sees unscaled,
+unclipped gradients. It records there, at ``trainer.global_step`` (the optimizer steps done
+before this one).
+
+At the end of fit, on global rank 0 only, with a TensorBoard logger, it writes the records as
 scalars (``write_scalars``) to the logger's ``SummaryWriter``.
 """
 
@@ -11,9 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradtrace.torch.monitor import GradientMonitor
-from gradtrace.torch.tensorboard import write_scalars
-from gradtrace.torch.verdict import Thresholds, Verdict
+from gradtrace.torch.callbacks import MonitorCallbackBase
 
 try:
     from lightning.pytorch.callbacks import Callback
@@ -25,56 +31,32 @@ except ImportError as e:  # pragma: no cover - exercised without the extra
 __all__ = ["GradientMonitorCallback"]
 
 
-class GradientMonitorCallback(Callback):
-    """Records the LightningModule's gradients at every ``every``-th optimizer step.
+class GradientMonitorCallback(MonitorCallbackBase, Callback):
+    """Records the LightningModule's gradients at every ``every``-th optimizer step, before
+    gradient clipping.
 
     **Arguments:** ``every``, ``activations``, ``thresholds``: as for ``GradientMonitor``
     (update ratios need the optimizer's own hooks, which Lightning's optimizer wrapping and
-    precision plugins manage, so the callback does not track them). ``tensorboard``: write the records to the trainer's TensorBoard
-    logger at the end of fit (when it has one).
+    precision plugins manage, so the callback does not track them). ``tensorboard``: write the
+    records to the trainer's TensorBoard logger at the end of fit (when it has one; global rank
+    0 only).
 
     After fit, ``callback.monitor`` holds the monitor (``records()``, ``verdict()``,
-    ``save(path)``).
+    ``save(path)``) and ``callback.verdict()`` is its verdict.
     """
-
-    def __init__(
-        self,
-        every: int = 1,
-        *,
-        activations: bool = False,
-        thresholds: Thresholds | None = None,
-        tensorboard: bool = True,
-    ) -> None:
-        super().__init__()
-        self.every = every
-        self.options: dict[str, Any] = {
-            "activations": activations,
-            "thresholds": thresholds,
-        }
-        self.tensorboard = tensorboard
-        self.monitor: GradientMonitor | None = None
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         """Create the monitor on the module being fitted."""
-        self.monitor = GradientMonitor(pl_module, 1, **self.options)
+        self._start(pl_module)
 
     def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
-        """Record this optimizer step (every ``every``-th)."""
-        if self.monitor is not None and trainer.global_step % self.every == 0:
-            self.monitor.record(step=int(trainer.global_step))
+        """Record this optimizer step (every ``every``-th), before clipping."""
+        step = int(trainer.global_step)
+        if self._due(step):
+            self._record(step)
 
     def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
-        """Remove the hooks; write the scalars to a TensorBoard logger."""
-        if self.monitor is None:
-            return
-        self.monitor.detach()
-        writer = getattr(getattr(trainer, "logger", None), "experiment", None)
-        if self.tensorboard and writer is not None and hasattr(writer, "add_scalar"):
-            write_scalars(self.monitor.records(), writer)
-            writer.flush()
-
-    def verdict(self) -> Verdict:
-        """The monitor's verdict (after fit)."""
-        if self.monitor is None:
-            raise ValueError("the callback has not seen a fit yet")
-        return self.monitor.verdict()
+        """Remove the hooks; on global rank 0, write the scalars to a TensorBoard logger."""
+        main = bool(trainer.is_global_zero)
+        writer = getattr(getattr(trainer, "logger", None), "experiment", None) if main else None
+        self._finish(writer if hasattr(writer, "add_scalar") else None, main_process=main)

@@ -3,19 +3,57 @@
 One scalar per (record, key), tagged ``{key}/{parameter name}`` at the record's step, so that
 TensorBoard shows one chart per key with one line per parameter; plus ``grad_norm/_global``,
 the global norm ``sqrt(sum_p ||g_p||^2)`` of each step.
+
+Non-finite values: ``grad_norm`` is always written, inf (an overflow) and nan (a nan gradient
+entry) included. ``grad_max_abs``, ``weight_norm`` and ``update_ratio`` are nan where the
+monitor did not measure them at that step (``GradientMonitor``'s ``detail_every``, an update
+ratio without an attached optimizer); such a nan is skipped, not written. It is written where
+the record's gradient holds inf/nan entries (``nonfinite > 0``): there a nan is the measured
+consequence of that gradient. inf is always written. The global norm of a step is nan when one
+of its parameters' norms is nan, inf when one is inf (and none is nan): it is never the smaller
+sum of the finite ones.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
-from gradtrace.torch.records import Record, step_totals
+from gradtrace.torch.records import Record
 
-__all__ = ["SCALAR_KEYS", "write_scalars"]
+__all__ = ["DETAIL_KEYS", "SCALAR_KEYS", "global_norms", "write_scalars"]
 
 SCALAR_KEYS = ("grad_norm", "grad_max_abs", "weight_norm", "update_ratio")
 """The record keys written as scalars (``update_ratio`` where tracked)."""
+
+DETAIL_KEYS = ("grad_max_abs", "weight_norm", "update_ratio")
+"""The keys whose nan means "not measured at this step" unless the gradient is non-finite."""
+
+
+def _written(r: Record, key: str) -> bool:
+    """Whether ``r[key]`` is a value to write (not a not-measured nan)."""
+    v = float(r[key])
+    return not (math.isnan(v) and key in DETAIL_KEYS and not r.get("nonfinite", 0))
+
+
+def global_norms(records: Sequence[Record]) -> dict[int, float]:
+    """``step -> ||g||_2`` of all the parameters recorded at that step, in step order: nan if
+    any parameter's ``grad_norm`` is nan, else inf if any is inf, else the exact
+    ``sqrt(sum_p ||g_p||^2)`` (``math.hypot``, which does not overflow on the way)."""
+    by_step: dict[int, list[float]] = {}
+    for r in records:
+        by_step.setdefault(int(r["step"]), []).append(float(r["grad_norm"]))
+    out = {}
+    for step in sorted(by_step):
+        g = by_step[step]
+        if any(math.isnan(x) for x in g):
+            out[step] = math.nan
+        elif any(math.isinf(x) for x in g):
+            out[step] = math.inf
+        else:
+            out[step] = math.hypot(*g)
+    return out
 
 
 def write_scalars(
@@ -27,12 +65,10 @@ def write_scalars(
     n = 0
     for r in records:
         for key in keys:
-            if key in r:
+            if key in r and _written(r, key):
                 writer.add_scalar(f"{key}/{r['name']}", float(r[key]), int(r["step"]))
                 n += 1
-    if records:
-        steps, total = step_totals(records)
-        for s, g in zip(steps, total, strict=True):
-            writer.add_scalar("grad_norm/_global", float(g), int(s))
-            n += 1
+    for step, g in global_norms(records).items():
+        writer.add_scalar("grad_norm/_global", g, step)
+        n += 1
     return n
