@@ -560,12 +560,15 @@ def test_tensorboard_skips_unmeasured_nan_writes_inf_and_a_nan_global_norm(tmp_p
 
 
 def test_global_norm_of_huge_finite_norms_does_not_overflow() -> None:
-    from gradtrace.torch.tensorboard import global_norms
+    from gradtrace.torch.records import step_totals
 
     records = [
         {"step": 7, "name": n, "grad_norm": g} for n, g in (("a", 3e200), ("b", 4e200))
     ]  # the sum of squares, 2.5e401, is beyond float64
-    assert global_norms(records) == {7: pytest.approx(5e200, rel=1e-15)}
+    steps, total = step_totals(records)
+    assert steps == [7] and total.tolist() == [pytest.approx(5e200, rel=1e-15)]
+    both = [{"step": 1, "name": n, "grad_norm": g} for n, g in (("a", math.inf), ("b", math.nan))]
+    assert math.isnan(step_totals(both)[1][0])  # nan wins over inf
 
 
 # ---- the README's "Attach it where you train" snippets, run with tiny models ----------------------

@@ -192,16 +192,18 @@ def norm_matrix(
 
 def step_totals(records: Sequence[Record]) -> tuple[list[int], np.ndarray]:
     """``(steps, total)``: the global gradient norm ``sqrt(sum_p ||g_p||^2)`` per step, over the
-    parameters recorded at that step. A step where any recorded norm is nan has a nan total, one
-    where any is inf an inf total: never the smaller sum of the finite ones (a step whose every
-    gradient is nan is not a global norm of 0)."""
-    sums: dict[int, float] = {}
+    parameters recorded at that step, exact and without overflow (``math.hypot``). A step where
+    any recorded norm is nan has a nan total, else one where any is inf an inf total: never the
+    smaller sum of the finite ones (a step whose every gradient is nan is not a norm of 0)."""
+    by_step: dict[int, list[float]] = {}
     for r in records:
-        s, v = int(r["step"]), float(r["grad_norm"])
-        sums[s] = sums.get(s, 0.0) + (v * v if math.isfinite(v) else v)
-    steps = sorted(sums)
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = np.sqrt(np.array([sums[s] for s in steps], dtype=float))
+        by_step.setdefault(int(r["step"]), []).append(float(r["grad_norm"]))
+    steps = sorted(by_step)
+    # math.hypot gives inf over nan (the IEEE convention); a nan norm must make the total nan
+    total = np.array(
+        [math.nan if any(map(math.isnan, g)) else math.hypot(*g) for g in map(by_step.get, steps)],
+        dtype=float,
+    )
     return steps, total
 
 

@@ -9,9 +9,9 @@ entry) included. ``grad_max_abs``, ``weight_norm`` and ``update_ratio`` are nan 
 monitor did not measure them at that step (``GradientMonitor``'s ``detail_every``, an update
 ratio without an attached optimizer); such a nan is skipped, not written. It is written where
 the record's gradient holds inf/nan entries (``nonfinite > 0``): there a nan is the measured
-consequence of that gradient. inf is always written. The global norm of a step is nan when one
-of its parameters' norms is nan, inf when one is inf (and none is nan): it is never the smaller
-sum of the finite ones.
+consequence of that gradient. inf is always written. The global norm of a step is
+``records.step_totals``'s: nan when one of its parameters' norms is nan, inf when one is inf
+(and none is nan), never the smaller sum of the finite ones.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from gradtrace.torch.records import Record
+from gradtrace.torch.records import Record, step_totals
 
-__all__ = ["DETAIL_KEYS", "SCALAR_KEYS", "global_norms", "write_scalars"]
+__all__ = ["DETAIL_KEYS", "SCALAR_KEYS", "write_scalars"]
 
 SCALAR_KEYS = ("grad_norm", "grad_max_abs", "weight_norm", "update_ratio")
 """The record keys written as scalars (``update_ratio`` where tracked)."""
@@ -37,25 +37,6 @@ def _written(r: Record, key: str) -> bool:
     return not (math.isnan(v) and key in DETAIL_KEYS and not r.get("nonfinite", 0))
 
 
-def global_norms(records: Sequence[Record]) -> dict[int, float]:
-    """``step -> ||g||_2`` of all the parameters recorded at that step, in step order: nan if
-    any parameter's ``grad_norm`` is nan, else inf if any is inf, else the exact
-    ``sqrt(sum_p ||g_p||^2)`` (``math.hypot``, which does not overflow on the way)."""
-    by_step: dict[int, list[float]] = {}
-    for r in records:
-        by_step.setdefault(int(r["step"]), []).append(float(r["grad_norm"]))
-    out = {}
-    for step in sorted(by_step):
-        g = by_step[step]
-        if any(math.isnan(x) for x in g):
-            out[step] = math.nan
-        elif any(math.isinf(x) for x in g):
-            out[step] = math.inf
-        else:
-            out[step] = math.hypot(*g)
-    return out
-
-
 def write_scalars(
     records: Sequence[Record], writer: Any, *, keys: Sequence[str] = SCALAR_KEYS
 ) -> int:
@@ -68,7 +49,8 @@ def write_scalars(
             if key in r and _written(r, key):
                 writer.add_scalar(f"{key}/{r['name']}", float(r[key]), int(r["step"]))
                 n += 1
-    for step, g in global_norms(records).items():
+    steps, total = step_totals(records)
+    for step, g in zip(steps, total.tolist(), strict=True):
         writer.add_scalar("grad_norm/_global", g, step)
         n += 1
     return n
