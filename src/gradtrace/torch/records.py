@@ -200,10 +200,11 @@ def step_totals(records: Sequence[Record]) -> tuple[list[int], np.ndarray]:
         by_step.setdefault(int(r["step"]), []).append(float(r["grad_norm"]))
     steps = sorted(by_step)
     # math.hypot gives inf over nan (the IEEE convention); a nan norm must make the total nan
-    total = np.array(
-        [math.nan if any(map(math.isnan, g)) else math.hypot(*g) for g in map(by_step.get, steps)],
-        dtype=float,
-    )
+    totals = []
+    for s in steps:
+        g = by_step[s]
+        totals.append(math.nan if any(map(math.isnan, g)) else math.hypot(*g))
+    total = np.asarray(totals, dtype=float)
     return steps, total
 
 
