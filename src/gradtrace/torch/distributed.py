@@ -71,8 +71,8 @@ def contributes(p: torch.Tensor, rank: int, name: str) -> bool:
 
 def gather(vector: torch.Tensor, size: int) -> torch.Tensor:
     """Every rank's ``vector`` (shape ``(k,)``), stacked: ``(size, k)``. One collective."""
-    out = vector.new_empty((size, vector.numel()))
+    out = vector.new_empty(size * vector.numel())  # flat: gloo refuses a (size, k) output
     # all_gather_single is the newer name (torch 2.13 deprecates all_gather_into_tensor)
     collective = getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor
     collective(out, vector.contiguous())
-    return out
+    return out.view(size, -1)
