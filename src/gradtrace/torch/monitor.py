@@ -55,7 +55,16 @@ from gradtrace.errors import SpecError
 from gradtrace.torch import _model, distributed
 from gradtrace.torch._activations import SATURATION, ActivationProbe
 from gradtrace.torch._model import mlp_shape
-from gradtrace.torch._stats import MAX, NORM, SUM, Segment, measure, norms, reduce_ranks
+from gradtrace.torch._stats import (
+    MAX,
+    NORM,
+    SUM,
+    Segment,
+    as_tensor,
+    measure,
+    norms,
+    reduce_ranks,
+)
 from gradtrace.torch.records import (
     RECORD_KEYS,
     MonitorRun,
@@ -75,9 +84,13 @@ DETAIL_EVERY = 10
 F64 = torch.float64
 
 
+_KEPT = ("grad_norm", "nonfinite", "present", "grad_max_abs", "weight_norm", "update", "loss")
+
+
 @dataclass
 class _Step:
-    """One recorded step: its segments until reduced, then its final vector on the device."""
+    """One recorded step: its segments until reduced over ranks, then its statistics (tensors on
+    the device, or floats from the host path) until a flush."""
 
     step: int
     names: list[str]
@@ -88,8 +101,7 @@ class _Step:
     device: torch.device  # where the statistics are
     before: list[torch.Tensor | None] | None = None  # weights before the step (track_updates)
     params: list[torch.Tensor | None] = field(default_factory=list)  # their parameters
-    vector: torch.Tensor | None = None  # the final statistics, flat
-    keys: list[tuple[str, int]] = field(default_factory=list)  # (key, length) in vector
+    parts: dict[str, torch.Tensor | list[float]] = field(default_factory=dict)  # key -> values
 
 
 def _whole(x: Any, name: str) -> int:
@@ -174,7 +186,7 @@ class GradientMonitor:
         self._losses: list[Record] = []
         self._loss: tuple[torch.Tensor | float, int] | None = None  # (sum, count) observed
         self._lr: Any = None
-        self._candidates: set[str] = set()  # parameters looked at by a recorded step
+        self._manual = False  # record() was called: every trainable parameter is looked at
         self._recorded: set[str] = set()
         self._backward = 0
         self._mine: dict[int, bool] = {}  # parameter -> whether this rank's shard counts
@@ -335,8 +347,7 @@ class GradientMonitor:
                 self._open[key] = entry  # reduced after the step, with the weights' change
             elif entry is not None:
                 if self.track_updates:  # a skipped step changes nothing
-                    zero = torch.zeros(len(entry.names), dtype=F64, device=entry.device)
-                    entry.segments.append(Segment("update", NORM, zero))
+                    entry.segments.append(Segment("update", NORM, [0.0] * len(entry.names)))
                 self._reduce(entry)
         self._arm()
 
@@ -361,6 +372,7 @@ class GradientMonitor:
         Update ratios need an attached optimizer (its post-step hook): here they are nan."""
         count = self._counts.get(None, 0)
         self._counts[None] = count + 1
+        self._manual = True
         self._first_step()
         loss, self._loss = self._loss, None
         entry = self._capture(
@@ -388,19 +400,18 @@ class GradientMonitor:
     ) -> _Step | None:
         """The step's partial statistics as segments (device ops only)."""
         rank, size = distributed.world()
-        ps = [p for p in params if id(p) in self._names and p.requires_grad]
-        self._candidates.update(self._names[id(p)] for p in ps)
-        if size == 1:
-            ps = [p for p in ps if p.grad is not None]
+        ps: list[torch.Tensor] = []
+        names: list[str] = []
+        for p in params:  # one loop: this runs at every recorded step
+            name = self._names.get(id(p))
+            if name is not None and p.requires_grad and (size > 1 or p.grad is not None):
+                ps.append(p)
+                names.append(name)
         acts, act_segments = (
             self._acts.take(packed=size > 1) if self._acts is not None and detail else ([], [])
         )
         if size == 1 and not ps and not acts and loss is None:
             return None
-        names = [self._names[id(p)] for p in ps]
-        device = next((p.grad.device for p in ps if p.grad is not None), None) or (
-            ps[0].device if ps else torch.device("cpu")
-        )
         grads: list[torch.Tensor | None]
         weights: list[torch.Tensor | None]
         if size == 1:  # the fast path: every parameter whole, every one with a gradient
@@ -413,6 +424,9 @@ class GradientMonitor:
                 for p, m in zip(ps, mine, strict=True)
             ]
             weights = [distributed.local(p) if m else None for p, m in zip(ps, mine, strict=True)]
+        device = next((g.device for g in grads if g is not None), None) or (
+            ps[0].device if ps else torch.device("cpu")
+        )
         measured = detail or self.track_updates
         segments = measure(
             grads,
@@ -422,15 +436,18 @@ class GradientMonitor:
             device=device,
         )
         if size > 1:  # which ranks had a gradient (all, under DDP and FSDP2)
-            has = [float(p.grad is not None) for p in ps]
-            segments.append(Segment("present", MAX, _on(device, has)))
-        if loss is not None or size > 1:  # [mean over micro-batches, 1]; [0, 0] without a loss
-            total, n = loss if loss is not None else (0.0, 0)
-            value = total / n if n else total
-            v = value.reshape(1) if isinstance(value, torch.Tensor) else _on(device, [value])
-            segments.append(
-                Segment("loss", SUM, torch.cat([v.to(device), _on(device, [float(bool(n))])]))
-            )
+            segments.append(Segment("present", MAX, [float(p.grad is not None) for p in ps]))
+        if loss is not None:  # [mean over the micro-batches, 1]
+            total, n = loss
+            if isinstance(total, torch.Tensor):
+                one = torch.ones(1, dtype=F64, device=device)
+                segments.append(
+                    Segment("loss", SUM, torch.cat([(total / n).reshape(1).to(device), one]))
+                )
+            else:
+                segments.append(Segment("loss", SUM, [total / n, 1.0]))
+        elif size > 1:  # every rank sends the same segments: [0, 0] where no loss was seen
+            segments.append(Segment("loss", SUM, [0.0, 0.0]))
         segments += act_segments
         entry = _Step(step, names, segments, skipped, detail, acts, device)
         if keep_before:  # a copy of the weights before the step
@@ -445,39 +462,22 @@ class GradientMonitor:
         return mine
 
     def _reduce(self, entry: _Step) -> None:
-        """Reduce the step's segments over ranks (one collective) and keep its final vector."""
+        """Reduce the step's segments over ranks (one collective) and keep its statistics."""
         _, size = distributed.world()
         segments = entry.segments
+        parts: dict[str, torch.Tensor | list[float]]
         if size > 1:
-            flat = torch.cat([s.values.to(entry.device) for s in segments])
+            flat = torch.cat([s.tensor(entry.device) for s in segments])
             reduced = reduce_ranks(distributed.gather(flat, size), segments)
-            parts = dict(
-                zip(
-                    [s.key for s in segments],
-                    reduced.split([s.values.numel() for s in segments]),
-                    strict=True,
-                )
-            )
+            lengths = [len(s) for s in segments]
+            parts = dict(zip([s.key for s in segments], reduced.split(lengths), strict=True))
         else:
             parts = {s.key: s.values for s in segments}
-        final: list[tuple[str, torch.Tensor]] = [
-            (k, parts[k])
-            for k in (
-                "grad_norm",
-                "nonfinite",
-                "present",
-                "grad_max_abs",
-                "weight_norm",
-                "update",
-                "loss",
-            )
-            if k in parts
-        ]
+        entry.parts = {k: parts[k] for k in _KEPT if k in parts}
         if entry.acts:
             assert self._acts is not None
-            final.append(("fractions", self._acts.fractions(entry.acts, parts)))
-        entry.vector = torch.cat([v.to(entry.device, F64) for _, v in final])
-        entry.keys = [(k, v.numel()) for k, v in final]
+            acts = {k: as_tensor(v, entry.device) for k, v in parts.items() if k.startswith("act")}
+            entry.parts["fractions"] = self._acts.fractions(entry.acts, acts)
         entry.segments = []
         self._pending.append(entry)
         if len(self._pending) >= FLUSH_EVERY:
@@ -486,48 +486,55 @@ class GradientMonitor:
     # ---- reading -------------------------------------------------------------------------------
 
     def _flush(self) -> None:
-        """Turn the reduced steps into records: one copy to the host for all of them. Steps still
-        waiting for their update ratio stay open."""
+        """Turn the reduced steps into records: every statistic still on a device is copied to
+        the host in one transfer. Steps waiting for their update ratio stay open."""
         done, self._pending = self._pending, []
-        if not done:
-            return
-        vectors = [e.vector for e in done if e.vector is not None]
-        host = torch.cat([v.to(vectors[0].device) for v in vectors]).cpu().tolist()
-        start = 0
+        on_device = [
+            (e, k, v) for e in done for k, v in e.parts.items() if isinstance(v, torch.Tensor)
+        ]
+        if on_device:
+            where = on_device[0][2].device
+            flat = torch.cat([v.reshape(-1).to(where, F64) for _, _, v in on_device])
+            host = flat.cpu().tolist()
+            start = 0
+            for e, k, v in on_device:
+                e.parts[k] = host[start : start + v.numel()]
+                start += v.numel()
         for e in done:
-            parts: dict[str, list[float]] = {}
-            for key, n in e.keys:
-                parts[key] = host[start : start + n]
-                start += n
-            self._records_of(e, parts)
+            self._records_of(e, {k: v for k, v in e.parts.items() if isinstance(v, list)})
+            e.parts = {}
 
     def _records_of(self, e: _Step, parts: dict[str, list[float]]) -> None:
         nan = math.nan
         n = len(e.names)
-        present = parts.get("present", [1.0] * n)
         ginf = parts.get("grad_max_abs", [nan] * n)
         w2 = parts.get("weight_norm", [nan] * n)
-        upd = parts.get("update")
-        for i, name in enumerate(e.names):
-            if not present[i]:
-                continue
-            self._recorded.add(name)
-            r: Record = {
+        records: list[Record] = [
+            {
                 "step": e.step,
                 "name": name,
-                "grad_norm": parts["grad_norm"][i],
-                "grad_max_abs": ginf[i],
-                "weight_norm": w2[i],
-                "nonfinite": int(parts["nonfinite"][i]),
+                "grad_norm": g,
+                "grad_max_abs": m,
+                "weight_norm": w,
+                "nonfinite": int(bad),
             }
-            if self.track_updates:
-                u = upd[i] if upd is not None else nan
+            for name, g, m, w, bad in zip(
+                e.names, parts["grad_norm"], ginf, w2, parts["nonfinite"], strict=True
+            )
+        ]
+        if self.track_updates:
+            upd = parts.get("update", [nan] * n)
+            for r, u, w in zip(records, upd, w2, strict=True):
                 r["update_ratio"] = (
-                    u / w2[i] if w2[i] > 0 else math.inf if u > 0 else 0.0 if u == 0 else nan
+                    u / w if w > 0 else math.inf if u > 0 else 0.0 if u == 0 else nan
                 )
-            if e.skipped is not None:
+        if e.skipped is not None:
+            for r in records:
                 r["skipped"] = e.skipped
-            self._records.append(r)
+        if "present" in parts:  # under torch.distributed: the parameters some rank had a gradient
+            records = [r for r, has in zip(records, parts["present"], strict=True) if has]
+        self._recorded.update(r["name"] for r in records)
+        self._records += records
         if "loss" in parts and parts["loss"][1] > 0:
             self._losses.append({"step": e.step, "loss": parts["loss"][0] / parts["loss"][1]})
         for (module, kind), v in zip(e.acts, parts.get("fractions", []), strict=True):
@@ -552,8 +559,14 @@ class GradientMonitor:
         self._flush()
         names = _model.named_parameters(self._root)
         trainable = [(n, p) for n, p in names.values() if p.requires_grad]
+        # the parameters a recorded step looks at: its optimizers' (all, for record())
+        looked = {id(p) for o in self._optimizers for g in o.param_groups for p in g["params"]}
         unused = (
-            tuple(n for n, _ in trainable if n in self._candidates and n not in self._recorded)
+            tuple(
+                n
+                for n, p in trainable
+                if (self._manual or id(p) in looked) and n not in self._recorded
+            )
             if self._records
             else ()
         )
@@ -620,9 +633,3 @@ class GradientMonitor:
         if distributed.world()[0] != 0:
             return Path(path)
         return save_run(run, path)
-
-
-def _on(device: torch.device, values: list[float]) -> torch.Tensor:
-    """A small host list as a float64 tensor on ``device``, copied without waiting."""
-    t = torch.tensor(values, dtype=F64)
-    return t if device.type == "cpu" else t.to(device, non_blocking=True)
