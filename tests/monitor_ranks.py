@@ -6,8 +6,8 @@ Over gloo on the CPU, in one process group, it trains the same small network thr
 FSDP2 (``fully_shard``: every parameter a ``Shard(0)`` DTensor, most of them with a first
 dimension that 2 does not divide) and HSDP (a 2 x 1 mesh: ``(Replicate(), Shard(0))``), each rank
 on its half of each global batch, and writes for each way its records, activation records, loss
-records and context, the number of collectives the monitor issued, and each parameter's norm of
-this rank's local shard at step 0 (what trainers that log local norms report) to
+records and context, the number of collectives the monitor issued, each parameter's norm of
+this rank's local shard at step 0 and, under FSDP2, the mean-field description of a sharded MLP (what trainers that log local norms report) to
 ``OUT_DIR/{way}-rank{RANK}.json``. ``save`` is called on every rank with a path of its own.
 """
 
@@ -49,6 +49,12 @@ def build() -> nn.Sequential:
         model[0].bias[1] = 0.0
         model[2].weight.mul_(6.0)  # some saturated sigmoid outputs
     return model
+
+
+def tanh_mlp() -> nn.Sequential:
+    """A plain MLP (one activation kind) for the mean-field description under FSDP2."""
+    torch.manual_seed(1)
+    return nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 5), nn.Tanh(), nn.Linear(5, 3))
 
 
 def batch(step: int) -> torch.Tensor:
@@ -96,6 +102,16 @@ def train(way: str, rank: int, world: int, out: Path, counter: list[str]) -> Non
             if isinstance(layer, nn.Linear):
                 fully_shard(layer, mesh=mesh)
         wrapped = fully_shard(model, mesh=mesh)
+    mlp = None
+    if way == "fsdp":  # its weights are gathered from the shards (a collective at construction)
+        from gradtrace.torch.monitor import mlp_shape
+
+        plain = tanh_mlp()
+        for layer in plain:
+            if isinstance(layer, nn.Linear):
+                fully_shard(layer, mesh=mesh)
+        shape = mlp_shape(fully_shard(plain, mesh=mesh))
+        mlp = None if shape is None else [shape.weights, shape.sigma_w2, shape.sigma_b2]
     opt = torch.optim.SGD(wrapped.parameters(), lr=0.1)
     mon = GradientMonitor(wrapped, detail_every=2, track_updates=True, activations=True)
     mon.attach(opt)
@@ -134,6 +150,7 @@ def train(way: str, rank: int, world: int, out: Path, counter: list[str]) -> Non
         "collectives": calls,
         "local_norms": local_norms,
         "verdict": mon.verdict().status,
+        "mlp": mlp,
     }
     (out / f"{way}-rank{rank}.json").write_text(json.dumps(doc))
     mon.detach()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 import monitor_ranks
 from gradtrace.torch import load_run
@@ -149,6 +150,20 @@ def test_fsdp_shard_norms_are_too_small_and_the_records_are_not(ranks: Path, wan
     assert local[0]["0.weight"] < 0.8 * full["0.weight"]  # 22 % short here
     ddp = _read(ranks, "ddp", 1)["local_norms"]  # DDP: every rank holds the whole gradient
     assert ddp == pytest.approx(_read(ranks, "ddp", 0)["local_norms"], rel=0)
+
+
+def test_the_mlp_description_of_a_sharded_model_is_the_full_model_s(ranks: Path) -> None:
+    """sigma_w2 = fan_in mean(W^2) and sigma_b2 = mean(b^2) over the hidden Linear layers, from
+    the full weights, not one shard's."""
+    model = monitor_ranks.tanh_mlp()
+    hidden = [m for m in model if isinstance(m, nn.Linear)][1:]
+    sw = [m.in_features * float(m.weight.detach().double().pow(2).mean()) for m in hidden]
+    sb = [float(m.bias.detach().double().pow(2).mean()) for m in hidden]
+    for r in range(WORLD):
+        weights, sigma_w2, sigma_b2 = _read(ranks, "fsdp", r)["mlp"]
+        assert weights == ["0.weight", "2.weight", "4.weight"]
+        assert sigma_w2 == pytest.approx(sum(sw) / 2, rel=1e-12)
+        assert sigma_b2 == pytest.approx(sum(sb) / 2, rel=1e-12)
 
 
 @pytest.mark.parametrize("way", WAYS)

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gradtrace.torch._model import named_modules
+from gradtrace.torch._model import named_modules, own_class
 from gradtrace.torch._stats import MAX, OR, SUM, Segment
 
 __all__ = ["SATURATION", "ActivationProbe"]
@@ -63,7 +63,7 @@ class ActivationProbe:
         self._latest: dict[str, tuple[str, torch.Tensor, int]] = {}  # name -> (kind, value, size)
         self._hooks: list[Any] = []
         for name, module in named_modules(root):
-            kind = _KINDS.get(type(module))
+            kind = _KINDS.get(own_class(module))
             if kind is not None:
                 self._hooks.append(module.register_forward_hook(self._hook(name, kind)))
 

@@ -11,6 +11,7 @@ FSDP2's ``fully_shard`` keeps the names.
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import Iterable
 from typing import Any
@@ -28,6 +29,7 @@ __all__ = [
     "mlp_shape",
     "named_modules",
     "named_parameters",
+    "own_class",
     "structure",
     "tied",
     "unwrap",
@@ -68,7 +70,7 @@ _NORM_KINDS: tuple[tuple[type[nn.Module], str], ...] = (
     (nn.LayerNorm, "layernorm"),
     (nn.GroupNorm, "groupnorm"),
     (nn.modules.instancenorm._InstanceNorm, "instancenorm"),
-    (nn.RMSNorm, "rmsnorm"),
+    *(((nn.RMSNorm, "rmsnorm"),) if hasattr(nn, "RMSNorm") else ()),  # torch >= 2.4
 )
 _NORM_NAMES = (("rmsnorm", "rmsnorm"), ("layernorm", "layernorm"), ("batchnorm", "batchnorm"))
 
@@ -102,6 +104,17 @@ def is_compiled(model: nn.Module) -> bool:
     while isinstance(model, nn.DataParallel | nn.parallel.DistributedDataParallel):
         model = model.module
     return type(model).__name__ == "OptimizedModule"
+
+
+def own_class(module: nn.Module) -> type[nn.Module]:
+    """The module's class without FSDP2's wrapping: ``fully_shard`` turns a module's class
+    into a subclass ``FSDP<Class>`` of ``(FSDPModule, <Class>)``."""
+    cls = type(module)
+    fsdp = sys.modules.get("torch.distributed.fsdp")
+    marker = getattr(fsdp, "FSDPModule", None)
+    if marker is not None and isinstance(module, marker):
+        return next((b for b in cls.__bases__ if b is not marker), cls)
+    return cls
 
 
 def user_name(name: str) -> str:
@@ -138,7 +151,7 @@ def structure(root: nn.Module) -> dict[str, Any]:
     recurrent: list[str] = []
     residual = False
     for name, m in named_modules(root):
-        kind = _ACTIVATION_KINDS.get(type(m)) or _kind_by_name(m, _ACTIVATION_NAMES)
+        kind = _ACTIVATION_KINDS.get(own_class(m)) or _kind_by_name(m, _ACTIVATION_NAMES)
         if kind is None and isinstance(m, nn.TransformerEncoderLayer | nn.TransformerDecoderLayer):
             # the layer's activation is a function (F.relu by default), not a module
             f = getattr(m, "activation", None)
@@ -156,7 +169,7 @@ def structure(root: nn.Module) -> dict[str, Any]:
             norms.append(norm)
         if isinstance(m, nn.RNNBase):
             recurrent.append(name)
-        lower = type(m).__name__.lower()
+        lower = own_class(m).__name__.lower()
         residual = residual or any(part in lower for part in _RESIDUAL_NAMES)
     dtypes = dict.fromkeys(str(p.dtype).removeprefix("torch.") for p in root.parameters())
     return {
@@ -258,8 +271,8 @@ def mlp_shape(model: nn.Module) -> MlpShape | None:
     if len(leaves) < 3 or len(leaves) % 2 == 0:
         return None
     linears = leaves[0::2]
-    acts = {type(m) for m in leaves[1::2]}
-    if not all(type(m) is nn.Linear for m in linears) or len(acts) != 1:
+    acts = {own_class(m) for m in leaves[1::2]}
+    if not all(own_class(m) is nn.Linear for m in linears) or len(acts) != 1:
         return None
     kind = kinds.get(acts.pop())
     if kind is None:

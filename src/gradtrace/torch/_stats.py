@@ -200,13 +200,16 @@ def _measure_host(
     return out
 
 
+def _norms64(ts: list[torch.Tensor]) -> Sequence[torch.Tensor]:
+    try:
+        return torch._foreach_norm(ts, 2, dtype=F64)
+    except TypeError:  # torch before the dtype argument: one kernel per tensor
+        return [torch.linalg.vector_norm(t, dtype=F64) for t in ts]
+
+
 def _fused_norms(tensors: Sequence[torch.Tensor | None], device: torch.device) -> torch.Tensor:
     """2-norms in float64, fused per device; zeros for ``None``; no host read."""
-    return _scatter(
-        tensors,
-        lambda ts: list(torch._foreach_norm(list(ts), 2, dtype=F64)),
-        device,
-    )
+    return _scatter(tensors, _norms64, device)
 
 
 def _scatter(

@@ -42,9 +42,12 @@ def world() -> tuple[int, int]:
 
 def is_dtensor(t: torch.Tensor) -> bool:
     """Whether ``t`` is a ``DTensor`` (without importing ``torch.distributed.tensor``, which
-    takes 0.7 s: a DTensor exists only once that module is loaded)."""
-    module = sys.modules.get("torch.distributed.tensor")
-    return module is not None and isinstance(t, module.DTensor)
+    takes 0.7 s: a DTensor exists only once that module is loaded; ``_tensor`` before 2.4)."""
+    for name in ("torch.distributed.tensor", "torch.distributed._tensor"):
+        module = sys.modules.get(name)
+        if module is not None and isinstance(t, getattr(module, "DTensor", ())):
+            return True
+    return False
 
 
 def local(t: torch.Tensor) -> torch.Tensor:

@@ -193,8 +193,11 @@ class GradientMonitor:
         self._acts = ActivationProbe(root) if activations else None
         self._cancel = None if _model.is_compiled(model) else _model.CancelledBiasProbe(root)
         first = next((p for p in self._params if p.requires_grad), None)
-        self._counts_backward = first is not None
-        if first is not None:  # one Python call per backward pass
+        # one Python call per backward pass (the hook exists from torch 2.2)
+        self._counts_backward = first is not None and hasattr(
+            first, "register_post_accumulate_grad_hook"
+        )
+        if first is not None and self._counts_backward:
             self._hooks.append(first.register_post_accumulate_grad_hook(self._on_backward))
 
     # ---- attaching -----------------------------------------------------------------------------
