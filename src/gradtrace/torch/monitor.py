@@ -14,36 +14,42 @@ scaler=scaler)``: ``scaler.step`` unscales the gradients in place before it call
 inside their step: call ``scaler.unscale_(optimizer)`` before ``scaler.step`` with those.)
 
 **What a recorded step costs** (the design; measurements in docs/benchmarks.md). On this
-project's CPU benchmark MLP a pass over the gradients' memory costs about 1.5 % of a training
-step, so three passes (gradient norm, largest ``|g|``, weight norm) cannot fit a 3 % budget.
-Every recorded step therefore takes one pass, the exact and overflow-free gradient 2-norm (BLAS
-``nrm2`` on the CPU, a fused float64 ``_foreach_norm`` elsewhere: ``_stats``), which is what the
-verdict needs at every step, and detects inf/nan from it. ``max |g|`` and ``||w||`` are measured
-at every ``detail_every``-th recorded step only (``||w||`` at every recorded step with
-``track_updates``, for the update ratio), and are nan in the other records; activation
-statistics are sampled at the same detail steps (``_activations``). A cheaper norm would not be
-exact: torch's float32 norm on the CPU returns 0 for a gradient of entries 1e-25 and inf for
-entries 1e20.
+project's CPU benchmark MLP (10 Linear 256x256, a 6-9 ms AdamW step) one pass over the gradients'
+memory costs 115-170 us, about 2 % of the step, so three passes (gradient norm, largest ``|g|``,
+weight norm) cannot fit a 3 % budget. Every recorded step therefore makes one pass, the exact and
+overflow-free gradient 2-norm (BLAS ``nrm2`` on the CPU, a fused float64 ``_foreach_norm``
+elsewhere: ``_stats``), which is what the verdict needs at every step, and detects inf/nan from
+it. ``max |g|`` and ``||w||`` are measured at every ``detail_every``-th recorded step only
+(``||w||`` at every recorded step with ``track_updates``, for the update ratio), and are nan in
+the other records; activation statistics are sampled at the same detail steps
+(``_activations``). A cheaper norm would not be exact: torch's float32 norm on the CPU returns 0
+for a gradient of entries 1e-25 and inf for entries 1e20; a numba loop (700 us) and a float64
+``_foreach_norm`` on the CPU (350-550 us) are slower than BLAS.
 
-**No host read in a step.** The statistics of a step form one flat float64 vector that stays on
-the parameters' device; nothing is turned into Python numbers until a flush (every
-``FLUSH_EVERY`` recorded steps, or when ``records()``, ``activation_records()``, ``run()``,
-``verdict()``, ``to_frame()`` or ``save()`` asks), which copies all pending steps in one
-transfer. Non-finite detection is itself a device op (``~isfinite`` of the norms). On the CPU the
-norms are Python floats already (no device to wait for), so the host path counts the inf/nan
-entries exactly, reading only the rare tensors whose norm came out non-finite.
+**No host read in a step.** A step's statistics (``_step``) are float64 tensors on the
+parameters' device (the device path) or Python floats that BLAS returned (the CPU path, where
+there is no device to wait for); nothing on a device is read until a flush (every
+``FLUSH_EVERY`` recorded steps, or when ``records()``, ``activation_records()``, ``context()``,
+``run()``, ``verdict()``, ``to_frame()`` or ``save()`` asks), which copies all pending steps in
+one transfer. Non-finite detection on a device is itself a device op (``~isfinite`` of the
+norms); the CPU path counts inf/nan entries exactly, reading only the rare tensors whose norm
+came out non-finite. The lr read for ``RunContext`` is the optimizer's Python number (a tensor
+lr is kept as a tensor until ``context()``).
 
 **Under torch.distributed** (DDP, FSDP2; ``distributed``): the records are those of the full
-parameters, reduced from every rank's shard statistics with one ``all_gather`` per recorded step,
-and are identical on every rank; names are the user's (``_model.user_name``); ``save`` writes on
-rank 0 only.
+parameters, reduced from every rank's shard statistics with one ``all_gather`` per recorded step
+(after the optimizer step under ``track_updates``, so that the weights' change travels with the
+rest), and are identical on every rank; names are the user's (``_model.user_name``); ``save``
+writes on rank 0 only.
+
+Modules: ``_stats`` (per-tensor statistics, reductions over ranks), ``_step`` (one recorded
+step, to records), ``distributed`` (shards and the collective), ``_activations`` (sampled
+activation hooks), ``_model`` (names, structure, cancelled biases, the MLP shape).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -55,16 +61,7 @@ from gradtrace.errors import SpecError
 from gradtrace.torch import _model, distributed
 from gradtrace.torch._activations import SATURATION, ActivationProbe
 from gradtrace.torch._model import mlp_shape
-from gradtrace.torch._stats import (
-    MAX,
-    NORM,
-    SUM,
-    Segment,
-    as_tensor,
-    measure,
-    norms,
-    reduce_ranks,
-)
+from gradtrace.torch._step import Step, add_update, capture, records_of, reduce, to_host
 from gradtrace.torch.records import (
     RECORD_KEYS,
     MonitorRun,
@@ -82,26 +79,6 @@ DETAIL_EVERY = 10
 """The default ``detail_every``: ``max |g|``, ``||w||`` and activations at every 10th record."""
 
 F64 = torch.float64
-
-
-_KEPT = ("grad_norm", "nonfinite", "present", "grad_max_abs", "weight_norm", "update", "loss")
-
-
-@dataclass
-class _Step:
-    """One recorded step: its segments until reduced over ranks, then its statistics (tensors on
-    the device, or floats from the host path) until a flush."""
-
-    step: int
-    names: list[str]
-    segments: list[Segment]
-    skipped: bool | None  # None: no scaler attached
-    detail: bool
-    acts: list[tuple[str, str]]  # (module, kind) of the activation segments
-    device: torch.device  # where the statistics are
-    before: list[torch.Tensor | None] | None = None  # weights before the step (track_updates)
-    params: list[torch.Tensor | None] = field(default_factory=list)  # their parameters
-    parts: dict[str, torch.Tensor | list[float]] = field(default_factory=dict)  # key -> values
 
 
 def _whole(x: Any, name: str) -> int:
@@ -179,8 +156,8 @@ class GradientMonitor:
         self._fired: dict[int, bool] = {}
         self._scalers: dict[int, tuple[Any, Any]] = {}
         self._scaled: set[int] = set()  # optimizers attached with a scaler
-        self._pending: list[_Step] = []  # reduced steps, on the device
-        self._open: dict[int, _Step] = {}  # optimizer -> its step waiting for the update
+        self._pending: list[Step] = []  # reduced steps, on the device
+        self._open: dict[int, Step] = {}  # optimizer -> its step waiting for the update
         self._records: list[Record] = []
         self._activations: list[Record] = []
         self._losses: list[Record] = []
@@ -338,35 +315,20 @@ class GradientMonitor:
                 self._lr = optimizer.param_groups[0].get("lr")
             owned = [p for group in optimizer.param_groups for p in group["params"]]
             keep = self.track_updates and not skipped  # the update ratio needs the weights
-            entry = self._capture(
-                count,
-                owned,
-                skipped=skipped,
-                detail=self._is_detail(key, count),
-                loss=loss,
-                keep_before=keep,
-            )
+            entry = self._capture(count, owned, skipped, self._is_detail(key, count), loss, keep)
             if entry is not None and keep:
                 self._open[key] = entry  # reduced after the step, with the weights' change
             elif entry is not None:
                 if self.track_updates:  # a skipped step changes nothing
-                    entry.segments.append(Segment("update", NORM, [0.0] * len(entry.names)))
+                    add_update(entry)
                 self._reduce(entry)
         self._arm()
 
     def _post_hook(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         entry = self._open.pop(id(optimizer), None)
-        if entry is None or entry.before is None:
-            return
-        with torch.no_grad():
-            after = [None if p is None else distributed.local(p) for p in entry.params]
-            delta = [
-                None if a is None or b is None else torch.sub(a, b)
-                for a, b in zip(after, entry.before, strict=True)
-            ]
-            entry.segments.append(Segment("update", NORM, norms(delta, entry.device)))
-        entry.before, entry.params = None, []
-        self._reduce(entry)
+        if entry is not None:
+            add_update(entry)
+            self._reduce(entry)
 
     def record(self, *, step: int | None = None) -> None:
         """Record the current ``.grad`` of every trainable model parameter that has one, now
@@ -378,30 +340,23 @@ class GradientMonitor:
         self._manual = True
         self._first_step()
         loss, self._loss = self._loss, None
-        entry = self._capture(
-            count if step is None else int(step),
-            self._params,
-            skipped=None,
-            detail=self._is_detail(None, count),
-            loss=loss,
-            keep_before=False,
-        )
+        at = count if step is None else int(step)
+        entry = self._capture(at, self._params, None, self._is_detail(None, count), loss, False)
         if entry is not None:
             self._reduce(entry)
         self._arm()
 
-    @torch.no_grad()
     def _capture(
         self,
         step: int,
         params: Iterable[torch.Tensor],
-        *,
         skipped: bool | None,
         detail: bool,
         loss: tuple[torch.Tensor | float, int] | None,
         keep_before: bool,
-    ) -> _Step | None:
-        """The step's partial statistics as segments (device ops only)."""
+    ) -> Step | None:
+        """The model's trainable parameters among ``params`` (with a gradient, in a single
+        process), and their step's statistics (``_step.capture``)."""
         rank, size = distributed.world()
         ps: list[torch.Tensor] = []
         names: list[str] = []
@@ -410,53 +365,28 @@ class GradientMonitor:
             if name is not None and p.requires_grad and (size > 1 or p.grad is not None):
                 ps.append(p)
                 names.append(name)
-        acts, act_segments = (
-            self._acts.take(packed=size > 1) if self._acts is not None and detail else ([], [])
-        )
-        if size == 1 and not ps and not acts and loss is None:
+        acts = self._acts.take(packed=size > 1) if self._acts is not None and detail else ([], [])
+        if size == 1 and not ps and not acts[0] and loss is None:
             return None
-        grads: list[torch.Tensor | None]
-        weights: list[torch.Tensor | None]
-        if size == 1:  # the fast path: every parameter whole, every one with a gradient
-            mine = [True] * len(ps)
-            grads, weights = [p.grad for p in ps], list(ps)
-        else:
-            mine = [self._contributes(p, rank, n) for p, n in zip(ps, names, strict=True)]
-            grads = [
-                distributed.local(p.grad) if m and p.grad is not None else None
-                for p, m in zip(ps, mine, strict=True)
-            ]
-            weights = [distributed.local(p) if m else None for p, m in zip(ps, mine, strict=True)]
-        device = next((g.device for g in grads if g is not None), None) or (
-            ps[0].device if ps else torch.device("cpu")
+        mine = (
+            [self._contributes(p, rank, n) for p, n in zip(ps, names, strict=True)]
+            if size > 1
+            else [True] * len(ps)
         )
-        measured = detail or self.track_updates
-        segments = measure(
-            grads,
-            weights if measured else None,
+        return capture(
+            step,
+            ps,
+            names,
+            mine,
+            skipped=skipped,
             detail=detail,
+            weights=detail or self.track_updates,
             count=self.count_nonfinite,
-            device=device,
+            loss=loss,
+            acts=acts,
+            keep_before=keep_before,
+            distributed_run=size > 1,
         )
-        if size > 1:  # which ranks had a gradient (all, under DDP and FSDP2)
-            segments.append(Segment("present", MAX, [float(p.grad is not None) for p in ps]))
-        if loss is not None:  # [mean over the micro-batches, 1]
-            total, n = loss
-            if isinstance(total, torch.Tensor):
-                one = torch.ones(1, dtype=F64, device=device)
-                segments.append(
-                    Segment("loss", SUM, torch.cat([(total / n).reshape(1).to(device), one]))
-                )
-            else:
-                segments.append(Segment("loss", SUM, [total / n, 1.0]))
-        elif size > 1:  # every rank sends the same segments: [0, 0] where no loss was seen
-            segments.append(Segment("loss", SUM, [0.0, 0.0]))
-        segments += act_segments
-        entry = _Step(step, names, segments, skipped, detail, acts, device)
-        if keep_before:  # a copy of the weights before the step
-            entry.params = [p if m else None for p, m in zip(ps, mine, strict=True)]
-            entry.before = [None if w is None else w.clone() for w in weights]
-        return entry
 
     def _contributes(self, p: torch.Tensor, rank: int, name: str) -> bool:
         mine = self._mine.get(id(p))
@@ -464,24 +394,9 @@ class GradientMonitor:
             mine = self._mine[id(p)] = distributed.contributes(p, rank, name)
         return mine
 
-    def _reduce(self, entry: _Step) -> None:
-        """Reduce the step's segments over ranks (one collective) and keep its statistics."""
-        _, size = distributed.world()
-        segments = entry.segments
-        parts: dict[str, torch.Tensor | list[float]]
-        if size > 1:
-            flat = torch.cat([s.tensor(entry.device) for s in segments])
-            reduced = reduce_ranks(distributed.gather(flat, size), segments)
-            lengths = [len(s) for s in segments]
-            parts = dict(zip([s.key for s in segments], reduced.split(lengths), strict=True))
-        else:
-            parts = {s.key: s.values for s in segments}
-        entry.parts = {k: parts[k] for k in _KEPT if k in parts}
-        if entry.acts:
-            assert self._acts is not None
-            acts = {k: as_tensor(v, entry.device) for k, v in parts.items() if k.startswith("act")}
-            entry.parts["fractions"] = self._acts.fractions(entry.acts, acts)
-        entry.segments = []
+    def _reduce(self, entry: Step) -> None:
+        """Reduce over ranks and keep the step until a flush."""
+        reduce(entry, distributed.world()[1], self._acts.fractions if self._acts else None)
         self._pending.append(entry)
         if len(self._pending) >= FLUSH_EVERY:
             self._flush()
@@ -489,59 +404,17 @@ class GradientMonitor:
     # ---- reading -------------------------------------------------------------------------------
 
     def _flush(self) -> None:
-        """Turn the reduced steps into records: every statistic still on a device is copied to
-        the host in one transfer. Steps waiting for their update ratio stay open."""
+        """Turn the reduced steps into records: one copy to the host for all of them. Steps
+        waiting for their update ratio stay open."""
         done, self._pending = self._pending, []
-        on_device = [
-            (e, k, v) for e in done for k, v in e.parts.items() if isinstance(v, torch.Tensor)
-        ]
-        if on_device:
-            where = on_device[0][2].device
-            flat = torch.cat([v.reshape(-1).to(where, F64) for _, _, v in on_device])
-            host = flat.cpu().tolist()
-            start = 0
-            for e, k, v in on_device:
-                e.parts[k] = host[start : start + v.numel()]
-                start += v.numel()
+        to_host(done)
         for e in done:
-            self._records_of(e, {k: v for k, v in e.parts.items() if isinstance(v, list)})
+            records, losses, acts = records_of(e, self.track_updates)
+            self._recorded.update(r["name"] for r in records)
+            self._records += records
+            self._losses += losses
+            self._activations += acts
             e.parts = {}
-
-    def _records_of(self, e: _Step, parts: dict[str, list[float]]) -> None:
-        nan = math.nan
-        n = len(e.names)
-        ginf = parts.get("grad_max_abs", [nan] * n)
-        w2 = parts.get("weight_norm", [nan] * n)
-        records: list[Record] = [
-            {
-                "step": e.step,
-                "name": name,
-                "grad_norm": g,
-                "grad_max_abs": m,
-                "weight_norm": w,
-                "nonfinite": int(bad),
-            }
-            for name, g, m, w, bad in zip(
-                e.names, parts["grad_norm"], ginf, w2, parts["nonfinite"], strict=True
-            )
-        ]
-        if self.track_updates:
-            upd = parts.get("update", [nan] * n)
-            for r, u, w in zip(records, upd, w2, strict=True):
-                r["update_ratio"] = (
-                    u / w if w > 0 else math.inf if u > 0 else 0.0 if u == 0 else nan
-                )
-        if e.skipped is not None:
-            for r in records:
-                r["skipped"] = e.skipped
-        if "present" in parts:  # under torch.distributed: the parameters some rank had a gradient
-            records = [r for r, has in zip(records, parts["present"], strict=True) if has]
-        self._recorded.update(r["name"] for r in records)
-        self._records += records
-        if "loss" in parts and parts["loss"][1] > 0:
-            self._losses.append({"step": e.step, "loss": parts["loss"][0] / parts["loss"][1]})
-        for (module, kind), v in zip(e.acts, parts.get("fractions", []), strict=True):
-            self._activations.append({"step": e.step, "name": module, "kind": kind, "fraction": v})
 
     def records(self) -> list[Record]:
         """One dict per (recorded step, parameter), in recording order: ``"step"``, ``"name"``,
