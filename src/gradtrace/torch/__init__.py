@@ -6,7 +6,8 @@ and fixes; ``records.py`` holds a run as plain data and reads and writes its fil
 ``tensorboard.py`` writes the records as TensorBoard scalars; ``lightning.py`` is a Lightning
 callback (the ``lightning`` extra).
 
-Only ``monitor.py``, ``tensorboard.py`` and ``lightning.py`` need torch, and they are imported
+Only ``monitor.py`` (with its private modules ``_stats``, ``_step``, ``_model``, ``_activations``
+and ``distributed``), ``tensorboard.py`` and ``lightning.py`` need torch, and they are imported
 when first used: ``from gradtrace.torch import GradientMonitor`` needs torch, while
 ``gradtrace.torch.records`` and ``gradtrace.torch.verdict`` do not, so a saved run can be
 rendered (``gradtrace monitor-report``) on the core install with the plots extra.
