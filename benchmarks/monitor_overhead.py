@@ -16,6 +16,10 @@ Methods, run after backward and before AdamW's step, on every step:
   monitor+act/1  every=1 with activations=True (dead/saturated fractions, sampled at the detail
                  steps; the models' nn.ReLU modules: the MLP's 9, the ResNet's stem, none in the
                  Transformer, whose layers call relu as a function)
+  one pass       the floor of any exact per-step norm: one read of every gradient and nothing
+                 else (CPU: BLAS snrm2/dnrm2 on each gradient; GPU: one fused float64
+                 _foreach_norm, not read back), at the monitor's point (after backward, before
+                 the step)
   item loop      [p.grad.norm().item() for each parameter]
   histograms     [torch.histc(p.grad, bins=64).cpu() for each parameter] (wandb.watch-style)
   lightning      Lightning's grad_norm dict: {name: p.grad.norm(2)}, the total norm from a stack,
@@ -44,6 +48,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from scipy.linalg import blas
 from torch import nn
 
 from gradtrace.torch import GradientMonitor
@@ -108,6 +113,7 @@ METHODS = [
     "monitor/1",
     "monitor/10",
     "monitor+act/1",
+    "one pass",
     "item loop",
     "histograms",
     "lightning",
@@ -116,6 +122,16 @@ METHODS = [
 
 def item_loop(model: nn.Module) -> object:
     return [p.grad.norm().item() for p in model.parameters() if p.grad is not None]
+
+
+_NRM2 = {torch.float32: blas.snrm2, torch.float64: blas.dnrm2}
+
+
+def one_pass(model: nn.Module) -> object:
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if grads[0].device.type == "cpu":
+        return [_NRM2[g.dtype](g.numpy().reshape(-1)) for g in grads]
+    return torch._foreach_norm(grads, 2, dtype=torch.float64)
 
 
 def histograms(model: nn.Module) -> object:
@@ -155,9 +171,12 @@ def block(
     """Seconds for ``steps`` training steps with ``method``. A monitor is built before the clock
     starts (once per script in real use); attaching, the steps and reading its records are
     timed."""
-    log = {"item loop": item_loop, "histograms": histograms, "lightning": lightning_dict}.get(
-        method
-    )
+    log = {
+        "one pass": one_pass,
+        "item loop": item_loop,
+        "histograms": histograms,
+        "lightning": lightning_dict,
+    }.get(method)
     mon = monitor_for(model, method)
     sync(device)
     start = time.perf_counter()

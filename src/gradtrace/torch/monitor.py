@@ -299,7 +299,7 @@ class GradientMonitor:
                 self._is_detail(k, c) for k, c in self._counts.items()
             )
 
-    def _first_step(self) -> None:
+    def _end_probe(self) -> None:
         """At each step: stop the cancelled-bias probe once it has seen a training forward."""
         if self._cancel is not None and self._cancel.seen_training:
             self._cancel.stop()
@@ -308,7 +308,7 @@ class GradientMonitor:
         key = id(optimizer)
         count = self._counts[key]
         self._counts[key] = count + 1
-        self._first_step()
+        self._end_probe()
         loss, self._loss = self._loss, None
         if count % self.every == 0:
             if self._lr is None:
@@ -338,7 +338,7 @@ class GradientMonitor:
         count = self._counts.get(None, 0)
         self._counts[None] = count + 1
         self._manual = True
-        self._first_step()
+        self._end_probe()
         loss, self._loss = self._loss, None
         at = count if step is None else int(step)
         entry = self._capture(at, self._params, None, self._is_detail(None, count), loss, False)
