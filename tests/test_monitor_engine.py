@@ -222,14 +222,16 @@ def test_detail_steps_with_every_and_gradient_accumulation() -> None:
     assert got == pytest.approx({k: v for k, v in acts.items() if k[0] in (0, 6, 12)}, rel=1e-12)
 
 
-def test_activation_hooks_measure_only_before_detail_steps(
+def test_activation_hooks_exist_only_before_detail_steps(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Between detail steps the hooks return at once: no tensor op runs in them."""
+    """The hooks are registered before a detail step and removed after it: the other forward
+    passes run no hook (and no tensor op for the monitor)."""
     model = net()
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     mon = GradientMonitor(model, detail_every=4, activations=True).attach(opt)
     measured = []
+    hooked = []
     real_detach = torch.Tensor.detach
 
     def detach(self: torch.Tensor) -> torch.Tensor:  # the hooks' first tensor op
@@ -239,14 +241,18 @@ def test_activation_hooks_measure_only_before_detail_steps(
     step = [0]
     for t in range(9):
         step[0] = t
+        hooked.append(len(model[1]._forward_hooks) + len(model[3]._forward_hooks))
         opt.zero_grad()
         with monkeypatch.context() as m:
             m.setattr(torch.Tensor, "detach", detach)
             loss = model(torch.randn(8, 6)).pow(2).mean()
         loss.backward()
         opt.step()
-    assert sorted(set(measured)) == [0, 4, 8]  # two activation modules measured per forward
+    assert hooked == [2, 0, 0, 0, 2, 0, 0, 0, 2]
+    assert measured == [0, 0, 4, 4, 8, 8]  # two activation modules measured per forward
     assert sorted({a["step"] for a in mon.activation_records()}) == [0, 4, 8]
+    mon.detach()
+    assert len(model[1]._forward_hooks) == 0
 
 
 class NanUnits(nn.Module):

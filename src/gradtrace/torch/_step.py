@@ -110,7 +110,7 @@ def add_update(entry: Step) -> None:
 def reduce(
     entry: Step,
     size: int,
-    fractions: Callable[[list[tuple[str, str]], dict[str, torch.Tensor]], torch.Tensor] | None,
+    fractions: Callable[[list[tuple[str, str]], dict[str, torch.Tensor], int], torch.Tensor] | None,
 ) -> None:
     """Reduce the step's segments over ``size`` ranks (one collective when ``size > 1``) and
     keep its statistics in ``entry.parts``; ``fractions`` turns activation segments into the
@@ -127,7 +127,7 @@ def reduce(
     entry.parts = {k: parts[k] for k in _KEPT if k in parts}
     if entry.acts and fractions is not None:
         acts = {k: as_tensor(v, entry.device) for k, v in parts.items() if k.startswith("act")}
-        entry.parts["fractions"] = fractions(entry.acts, acts)
+        entry.parts["fractions"] = fractions(entry.acts, acts, size)
     entry.segments = []
 
 

@@ -295,8 +295,8 @@ class GradientMonitor:
     def _arm(self) -> None:
         """Arm the activation hooks when a coming step is a detail step."""
         if self._acts is not None:
-            self._acts.armed = not self._counts or any(
-                self._is_detail(k, c) for k, c in self._counts.items()
+            self._acts.arm(
+                not self._counts or any(self._is_detail(k, c) for k, c in self._counts.items())
             )
 
     def _end_probe(self) -> None:
