@@ -165,8 +165,14 @@ def measure(
     exactly, max where a 1 means "at least one"), and with ``detail`` ``grad_max_abs`` (max);
     with ``weights`` also ``weight_norm`` (norm). A ``None`` gradient or weight (one that
     another rank accounts for) reads as 0. Shapes ``(n,)``, float64, on ``device``."""
+    # the path follows the step's device, so that every rank (one holding no share of any
+    # parameter included) sends the same kinds of segments
     present = [g for g in grads if g is not None]
-    if _use_host(present) and (weights is None or _use_host([w for w in weights if w is not None])):
+    if (
+        device.type == "cpu"
+        and _use_host(present)
+        and (weights is None or _use_host([w for w in weights if w is not None]))
+    ):
         return _measure_host(grads, weights, detail=detail)
     return _measure_device(grads, weights, detail=detail, count=count, device=device)
 
@@ -267,7 +273,7 @@ def norms(
     """2-norms ``(n,)`` float64 on ``device`` (zeros for ``None``): the host path on the CPU,
     the fused device path elsewhere (used for the weights' change under ``track_updates``)."""
     present = [t for t in tensors if t is not None]
-    if _use_host(present):
+    if device.type == "cpu" and _use_host(present):
         return [0.0 if t is None else _host_norm(t) for t in tensors]
     return _fused_norms(tensors, device)
 

@@ -54,7 +54,7 @@ def capture(
     distributed_run: bool,
 ) -> Step:
     """The step's partial statistics of the parameters ``ps`` (this rank's shares where ``mine``)
-    as segments; device ops only. ``weights``: measure the weight norms; ``keep_before``: keep a
+    as segments; nothing is read from a device. ``weights``: measure the weight norms; ``keep_before``: keep a
     copy of the weights for the update ratio."""
     grads: list[torch.Tensor | None]
     local: list[torch.Tensor | None]
