@@ -7,8 +7,9 @@ and fixes; ``records.py`` holds a run as plain data and reads and writes its fil
 callback (the ``lightning`` extra) and ``hf.py`` a Hugging Face ``Trainer`` callback (the ``hf``
 extra), both built on ``callbacks.py``.
 
-Only ``monitor.py``, ``tensorboard.py``, ``callbacks.py``, ``lightning.py`` and ``hf.py`` need
-torch, and they are imported
+Only ``monitor.py`` (with its private modules ``_stats``, ``_step``, ``_model``, ``_activations``
+and ``distributed``), ``tensorboard.py``, ``callbacks.py``, ``lightning.py``, ``hf.py`` and the
+failure benchmark (``failures/``) need torch, and they are imported
 when first used: ``from gradtrace.torch import GradientMonitor`` needs torch, while
 ``gradtrace.torch.records`` and ``gradtrace.torch.verdict`` do not, so a saved run can be
 rendered (``gradtrace monitor-report``) on the core install with the plots extra.

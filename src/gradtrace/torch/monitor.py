@@ -1,20 +1,7 @@
-"""``GradientMonitor``: exact per-parameter gradient records of a PyTorch model, cheaply.
+"""``GradientMonitor``: exact per-parameter gradient records of a PyTorch model, cheaply, with no
+host read inside a training step, and exact under data parallelism.
 
-Each recorded step costs one batch of fused reductions on the parameters' device and no copy:
-``torch._foreach_norm`` over the gradients (the 2-norm and, on a GPU, the inf-norm, i.e.
-``max |g_i|``; on the CPU one ``aminmax`` per tensor, see ``_max_abs``) and over the weights,
-stacked into one tensor of shape ``(3, n)`` for ``n`` parameters. The
-tensor stays where it is; it is turned into Python numbers (one ``.cpu()`` per step, in one
-batch) only when ``records()``, ``verdict()``, ``to_frame()`` or ``save()`` asks, or every
-``FLUSH_EVERY`` recorded steps. A non-finite entry makes its tensor's norm non-finite, so the
-exact count ``nonfinite`` needs a second pass only over the tensors whose norm came out inf or
-nan; checking for that is one more reduction over the ``(3, n)`` stack (on a GPU this reads one
-flag back, a synchronization per recorded step; ``every=10`` makes that one in ten). In that
-pass, a tensor with no inf/nan entry whose float32 norm overflowed (entries above ~1e19) gets
-its exact norm recomputed in float64, scaled by its max-abs (``_exact_norms``), so huge but
-finite gradients are recorded as finite and judged as exploding, not as non-finite.
-
-When it records: ``attach(optimizer)`` registers ``optimizer.register_step_pre_hook``, which
+**When it records.** ``attach(optimizer)`` registers ``optimizer.register_step_pre_hook``, which
 runs inside ``optimizer.step()``, after backward and before the update, for any optimizer. So
 under gradient accumulation there is one record per optimizer step, not per micro-batch, and
 ``zero_grad`` cannot have run yet. Only the optimizer's own parameters that belong to the model
@@ -25,13 +12,44 @@ scaler=scaler)``: ``scaler.step`` unscales the gradients in place before it call
 ``optimizer.step()``, and the monitor then records the (unscaled) gradients itself, with
 ``skipped=True``. (Optimizers with their own scale handling, such as ``fused=True`` Adam, unscale
 inside their step: call ``scaler.unscale_(optimizer)`` before ``scaler.step`` with those.)
+
+**What a recorded step costs** (the design; measurements in docs/benchmarks.md). On this
+project's CPU benchmark MLP (10 Linear 256x256, a 6-9 ms AdamW step) one pass over the gradients'
+memory costs 115-170 us, about 2 % of the step, so three passes (gradient norm, largest ``|g|``,
+weight norm) cannot fit a 3 % budget. Every recorded step therefore makes one pass, the exact and
+overflow-free gradient 2-norm (BLAS ``nrm2`` on the CPU, a fused float64 ``_foreach_norm``
+elsewhere: ``_stats``), which is what the verdict needs at every step, and detects inf/nan from
+it. ``max |g|`` and ``||w||`` are measured at every ``detail_every``-th recorded step only
+(``||w||`` at every recorded step with ``track_updates``, for the update ratio), and are nan in
+the other records; activation statistics are sampled at the same detail steps
+(``_activations``). A cheaper norm would not be exact: torch's float32 norm on the CPU returns 0
+for a gradient of entries 1e-25 and inf for entries 1e20; a numba loop (700 us) and a float64
+``_foreach_norm`` on the CPU (350-550 us) are slower than BLAS.
+
+**No host read in a step.** A step's statistics (``_step``) are float64 tensors on the
+parameters' device (the device path) or Python floats that BLAS returned (the CPU path, where
+there is no device to wait for); nothing on a device is read until a flush (every
+``FLUSH_EVERY`` recorded steps, or when ``records()``, ``activation_records()``, ``context()``,
+``run()``, ``verdict()``, ``to_frame()`` or ``save()`` asks), which copies all pending steps in
+one transfer. Non-finite detection on a device is itself a device op (``~isfinite`` of the
+norms); the CPU path counts inf/nan entries exactly, reading only the rare tensors whose norm
+came out non-finite. The lr read for ``RunContext`` is the optimizer's Python number (a tensor
+lr is kept as a tensor until ``context()``).
+
+**Under torch.distributed** (DDP, FSDP2; ``distributed``): the records are those of the full
+parameters, reduced from every rank's shard statistics with one ``all_gather`` per recorded step
+(after the optimizer step under ``track_updates``, so that the weights' change travels with the
+rest), and are identical on every rank; names are the user's (``_model.user_name``); ``save``
+writes on rank 0 only.
+
+Modules: ``_stats`` (per-tensor statistics, reductions over ranks), ``_step`` (one recorded
+step, to records), ``distributed`` (shards and the collective), ``_activations`` (sampled
+activation hooks), ``_model`` (names, structure, cancelled biases, the MLP shape).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -40,135 +58,66 @@ import torch
 from torch import nn
 
 from gradtrace.errors import SpecError
+from gradtrace.torch import _model, distributed
+from gradtrace.torch._activations import SATURATION, ActivationProbe
+from gradtrace.torch._model import mlp_shape
+from gradtrace.torch._step import Step, add_update, capture, records_of, reduce, to_host
 from gradtrace.torch.records import (
     RECORD_KEYS,
-    MlpShape,
     MonitorRun,
     Record,
+    RunContext,
     save_run,
 )
 from gradtrace.torch.verdict import Thresholds, Verdict, judge
 
-__all__ = ["FLUSH_EVERY", "SATURATION", "GradientMonitor", "mlp_shape"]
+__all__ = ["DETAIL_EVERY", "FLUSH_EVERY", "SATURATION", "GradientMonitor", "mlp_shape"]
 
 FLUSH_EVERY = 256
-"""Recorded steps kept as tensors before they are turned into records."""
+"""Recorded steps kept on the device before they are turned into records."""
+DETAIL_EVERY = 10
+"""The default ``detail_every``: ``max |g|``, ``||w||`` and activations at every 10th record."""
 
-SATURATION = {"sigmoid": 0.49, "tanh": 0.99}
-"""A sigmoid output is saturated when ``|a - 1/2| > 0.49`` (then ``s'(z) < 0.0099``, under 4 %
-of its maximum 1/4); a tanh output when ``|a| > 0.99`` (then ``tanh'(z) < 0.02``)."""
-
-_ACTIVATIONS: dict[type[nn.Module], str] = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu"}
-_PASSIVE = (nn.Flatten, nn.Identity, nn.Dropout)  # no parameters, no effect on the mean field
+F64 = torch.float64
 
 
-@dataclass
-class _Pending:
-    """One recorded step, still as tensors."""
-
-    step: int
-    names: list[str]
-    stats: torch.Tensor  # (3, n): grad 2-norm, grad max |g|, weight 2-norm
-    nonfinite: dict[int, int]  # column -> count, only where non-zero
-    skipped: bool | None = None  # None: no scaler attached
-    update: torch.Tensor | None = None  # (n,) ||w_after - w_before||, once the step ran
-    before: list[torch.Tensor] | None = None  # weights before the step (track_updates)
-    params: list[torch.Tensor] = field(default_factory=list)  # the parameters (track_updates)
-    activations: list[tuple[str, str, torch.Tensor]] = field(default_factory=list)
-
-
-def _norms(tensors: list[torch.Tensor], order: float) -> list[torch.Tensor]:
-    """Per-tensor vector norms in one fused call, accumulated in float32 at least."""
-    dtypes = {t.dtype for t in tensors}
-    if dtypes <= {torch.float32, torch.float64} and len(dtypes) == 1:
-        return list(torch._foreach_norm(tensors, order))
-    if dtypes <= {torch.float16, torch.bfloat16, torch.float32}:
-        return list(torch._foreach_norm(tensors, order, dtype=torch.float32))
-    return [torch.linalg.vector_norm(t, order).to(torch.float64) for t in tensors]
-
-
-def _max_abs(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """``max |t_i|`` of each tensor, shape (n,). On a GPU the fused inf-norm is one kernel
-    launch; on the CPU ``_foreach_norm(ord=inf)`` takes a slow path (2.2 ms for the benchmark's
-    MLP against 0.12 ms for one ``aminmax`` per tensor, a single vectorized pass), so the CPU
-    takes ``max(-min, max)`` from ``aminmax`` (nan propagates through both)."""
-    if tensors[0].device.type != "cpu":
-        return torch.stack(_norms(tensors, math.inf)).abs()
-    lo, hi = [], []
-    for t in tensors:
-        if t.numel():
-            a, b = torch.aminmax(t)
-        else:  # aminmax refuses empty tensors; their max |t| is 0
-            a = b = t.new_zeros(())
-        lo.append(a)
-        hi.append(b)
-    # abs(): max(-min, max) is >= 0, but comes out -0.0 for an all-zero tensor
-    return torch.maximum(torch.stack(lo).neg(), torch.stack(hi)).abs()
-
-
-def _exact_norms(t: torch.Tensor) -> torch.Tensor:
-    """``(||t||_2, max |t_i|)`` of a finite tensor, in float64, without overflow: the sum of
-    squares is taken of ``t / max|t_i|`` (entries in [-1, 1]) and scaled back, so a float32
-    gradient whose squares overflow float32 (and even float64) gets its exact norm."""
-    x = t.detach().to(torch.float64)
-    m = x.abs().max() if x.numel() else x.new_zeros(())
-    if not m > 0:
-        return torch.stack([m, m])
-    return torch.stack([torch.linalg.vector_norm(x / m) * m, m])
-
-
-def mlp_shape(model: nn.Module) -> MlpShape | None:
-    """The model as a plain MLP for the mean-field comparison, or None when it is not one:
-    its leaf modules, in registration order, must be ``Linear (act Linear)*`` with at least two
-    Linear layers and one activation kind (sigmoid, tanh or relu); Flatten, Identity and Dropout
-    are ignored. ``sigma_w2 = fan_in mean(W^2)`` and ``sigma_b2 = mean(b^2)``, averaged over the
-    Linear layers after the first (those whose input is a hidden layer)."""
-    leaves = [
-        (name, m)
-        for name, m in model.named_modules()
-        if not list(m.children()) and not isinstance(m, _PASSIVE)
-    ]
-    if len(leaves) < 3 or len(leaves) % 2 == 0:
-        return None
-    linears = leaves[0::2]
-    acts = {type(m) for _, m in leaves[1::2]}
-    if not all(type(m) is nn.Linear for _, m in linears) or len(acts) != 1:
-        return None
-    kind = _ACTIVATIONS.get(acts.pop())
-    if kind is None:
-        return None
-    names = {id(p): n for n, p in model.named_parameters()}
-    sw, sb = [], []
-    with torch.no_grad():
-        for _, lin in linears[1:]:
-            assert isinstance(lin, nn.Linear)
-            w = lin.weight.detach().to(torch.float64)
-            sw.append(w.shape[1] * float(w.pow(2).mean()))
-            sb.append(
-                float(lin.bias.detach().to(torch.float64).pow(2).mean())
-                if lin.bias is not None
-                else 0.0
-            )
-    weights = tuple(names[id(lin.weight)] for _, lin in linears if isinstance(lin, nn.Linear))
-    return MlpShape(kind, weights, sum(sw) / len(sw), sum(sb) / len(sb))
+def _whole(x: Any, name: str) -> int:
+    if not isinstance(x, int) or isinstance(x, bool) or x < 1:
+        raise SpecError(f"{name} must be a whole number >= 1, got {x!r}", field=name)
+    return x
 
 
 class GradientMonitor:
     """Per-parameter gradient records of ``model`` and a verdict on them.
 
     **Arguments:**
-    - ``model``: the ``nn.Module`` whose ``named_parameters()`` name the records.
+    - ``model``: the ``nn.Module`` whose ``named_parameters()`` name the records (the user's
+      names: DDP's ``module.``, ``torch.compile``'s ``_orig_mod.``, FSDP1's and activation
+      checkpointing's wrapper components are dropped).
     - ``every``: record every ``every``-th optimizer step (steps 0, every, 2 every, ...).
+    - ``detail_every``: measure ``grad_max_abs`` and ``weight_norm`` (and the activation
+      fractions) at every ``detail_every``-th recorded step, the first included; they are nan in
+      the other records (``weight_norm`` is measured at every recorded step with
+      ``track_updates``). ``grad_norm`` and ``nonfinite`` are measured at every recorded step.
     - ``track_updates``: also record ``update_ratio = ||w_after - w_before|| / ||w_before||``
       (keeps a copy of the weights during each recorded step).
     - ``activations``: forward hooks on ``nn.Sigmoid``, ``nn.Tanh`` and ``nn.ReLU`` modules
-      record, per recorded step, the saturated fraction (``SATURATION``) or the dead fraction
-      (units that are 0 for every sample of the batch) of the last training-mode forward pass.
+      record, at each detail step, the saturated fraction (``SATURATION``) or the dead fraction
+      (units that are exactly 0 for every sample of the batch; nan is not 0) of the last
+      training-mode forward pass before it; the hooks measure nothing in the other passes.
       Functional activations (``torch.relu(x)``) are not seen.
+    - ``count_nonfinite``: ``nonfinite`` is the exact number of inf/nan entries of a gradient on
+      the CPU always; on other devices it is 1 for "at least one" (the norm is non-finite),
+      unless ``count_nonfinite=True``, which counts them in one more pass on the device. Under
+      ``torch.distributed`` counts add over shards, and flags take the maximum.
     - ``thresholds``: the verdict's ``Thresholds``.
 
-    Nothing is recorded until ``attach`` or ``record`` (activation hooks, when asked for, are
-    registered at once but only keep the latest fraction).
+    ``observe_loss(loss)`` adds the training loss to the records of the coming step.
+
+    Nothing is recorded until ``attach`` or ``record``. Some hooks are registered at once: the
+    activation hooks (when asked for), one hook on the first trainable parameter that counts
+    backward passes, and, until the first step, hooks that find biases cancelled by a BatchNorm
+    (``RunContext.cancelled``; not on a ``torch.compile`` model, where hooks would be traced).
     """
 
     def __init__(
@@ -176,39 +125,57 @@ class GradientMonitor:
         model: nn.Module,
         every: int = 1,
         *,
+        detail_every: int = DETAIL_EVERY,
         track_updates: bool = False,
         activations: bool = False,
+        count_nonfinite: bool = False,
         thresholds: Thresholds | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise SpecError(
                 f"model must be a torch.nn.Module, got {type(model).__name__}", field="model"
             )
-        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise SpecError(f"every must be a whole number >= 1, got {every!r}", field="every")
         self.model = model
-        self.every = every
-        self.track_updates = track_updates
+        self.every = _whole(every, "every")
+        self.detail_every = _whole(detail_every, "detail_every")
+        self.track_updates = bool(track_updates)
+        self.count_nonfinite = bool(count_nonfinite)
         self.thresholds = thresholds or Thresholds()
-        self.mlp = mlp_shape(model)
-        self._names = {id(p): n for n, p in model.named_parameters()}
-        self._params = [p for _, p in model.named_parameters()]
+        root = _model.unwrap(model)
+        self._root = root
+        named = _model.named_parameters(root)
+        self._names = {i: n for i, (n, _) in named.items()}
+        self._params = [p for _, p in named.values()]
+        self.mlp = mlp_shape(root)
+        self._structure = _model.structure(root)
+        self._tied = _model.tied(root)
         self._hooks: list[Any] = []
         self._attached: dict[int, torch.optim.Optimizer] = {}
-        self._counts: dict[int | None, int] = {}
+        self._optimizers: list[torch.optim.Optimizer] = []  # every optimizer ever attached
+        self._counts: dict[int | None, int] = {}  # optimizer (None: record()) -> steps seen
         self._fired: dict[int, bool] = {}
-        self._scalers: dict[int, tuple[Any, Callable[..., Any]]] = {}
+        self._scalers: dict[int, tuple[Any, Any]] = {}
         self._scaled: set[int] = set()  # optimizers attached with a scaler
-        self._pending: list[_Pending] = []
-        self._open: dict[int, _Pending] = {}  # optimizer -> its step in progress (track_updates)
+        self._pending: list[Step] = []  # reduced steps, on the device
+        self._open: dict[int, Step] = {}  # optimizer -> its step waiting for the update
         self._records: list[Record] = []
         self._activations: list[Record] = []
-        self._latest: dict[str, tuple[str, torch.Tensor]] = {}
-        if activations:
-            for name, module in model.named_modules():
-                kind = _ACTIVATIONS.get(type(module))
-                if kind is not None:
-                    self._hooks.append(module.register_forward_hook(self._forward_hook(name, kind)))
+        self._losses: list[Record] = []
+        self._loss: tuple[torch.Tensor | float, int] | None = None  # (sum, count) observed
+        self._lr: Any = None
+        self._manual = False  # record() was called: every trainable parameter is looked at
+        self._recorded: set[str] = set()
+        self._backward = 0
+        self._mine: dict[int, bool] = {}  # parameter -> whether this rank's shard counts
+        self._acts = ActivationProbe(root) if activations else None
+        self._cancel = None if _model.is_compiled(model) else _model.CancelledBiasProbe(root)
+        first = next((p for p in self._params if p.requires_grad), None)
+        # one Python call per backward pass (the hook exists from torch 2.2)
+        self._counts_backward = first is not None and hasattr(
+            first, "register_post_accumulate_grad_hook"
+        )
+        if first is not None and self._counts_backward:
+            self._hooks.append(first.register_post_accumulate_grad_hook(self._on_backward))
 
     # ---- attaching -----------------------------------------------------------------------------
 
@@ -226,6 +193,8 @@ class GradientMonitor:
         if key in self._attached:
             raise SpecError("this optimizer is already attached", field="optimizer")
         self._attached[key] = optimizer
+        if optimizer not in self._optimizers:
+            self._optimizers.append(optimizer)
         self._counts.setdefault(key, 0)
         self._hooks.append(optimizer.register_step_pre_hook(self._pre_hook))
         if self.track_updates:
@@ -255,10 +224,15 @@ class GradientMonitor:
         self._scalers[id(scaler)] = (scaler, original)
 
     def detach(self) -> None:
-        """Remove every hook (optimizers, activation modules) and restore wrapped scalers."""
+        """Remove every hook (optimizers, activation modules, parameters) and restore wrapped
+        scalers. The records stay readable."""
         for h in self._hooks:
             h.remove()
         self._hooks.clear()
+        if self._acts is not None:
+            self._acts.remove()
+        if self._cancel is not None:
+            self._cancel.stop()
         for scaler, _ in self._scalers.values():
             del scaler.step  # the class's own method again
         self._scalers.clear()
@@ -275,6 +249,36 @@ class GradientMonitor:
     ) -> None:
         self.detach()
 
+    # ---- observing -----------------------------------------------------------------------------
+
+    def observe_loss(self, loss: torch.Tensor | float) -> None:
+        """Keep ``loss`` (a scalar tensor, detached here, or a number) for the coming optimizer
+        step (or ``record()``); nothing is read from the device. Several calls before one step
+        (micro-batches) are averaged: pass each micro-batch's unscaled loss. Loss records
+        (``MonitorRun.losses``, ``{"step", "loss"}``) exist for recorded steps; under
+        ``torch.distributed`` they are the mean over the ranks that observed a loss."""
+        if isinstance(loss, torch.Tensor):
+            if loss.numel() != 1:
+                raise SpecError(
+                    f"observe_loss needs a scalar loss, got a tensor of shape {tuple(loss.shape)}",
+                    field="loss",
+                )
+            value: torch.Tensor | float = loss.detach().reshape(()).to(F64)
+        elif isinstance(loss, int | float) and not isinstance(loss, bool):
+            value = float(loss)
+        else:
+            raise SpecError(
+                f"observe_loss needs a scalar tensor or a number, got {type(loss).__name__}",
+                field="loss",
+            )
+        if self._loss is None:
+            self._loss = (value, 1)
+        else:
+            self._loss = (self._loss[0] + value, self._loss[1] + 1)
+
+    def _on_backward(self, p: torch.Tensor) -> None:
+        self._backward += 1
+
     # ---- recording -----------------------------------------------------------------------------
 
     def _pre_hook(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
@@ -282,160 +286,210 @@ class GradientMonitor:
         self._fired[key] = True
         self._step_of(optimizer, skipped=False if key in self._scaled else None)
 
+    def _is_detail(self, key: int | None, count: int) -> bool:
+        """Whether the ``count``-th step of ``key`` (None: ``record()``) is a detail step."""
+        if key is None:
+            return count % self.detail_every == 0
+        return count % self.every == 0 and (count // self.every) % self.detail_every == 0
+
+    def _arm(self) -> None:
+        """Arm the activation hooks when a coming step is a detail step."""
+        if self._acts is not None:
+            self._acts.arm(
+                not self._counts or any(self._is_detail(k, c) for k, c in self._counts.items())
+            )
+
+    def _end_probe(self) -> None:
+        """At each step: stop the cancelled-bias probe once it has seen a training forward."""
+        if self._cancel is not None and self._cancel.seen_training:
+            self._cancel.stop()
+
     def _step_of(self, optimizer: torch.optim.Optimizer, *, skipped: bool | None) -> None:
         key = id(optimizer)
-        step = self._counts[key]
-        self._counts[key] = step + 1
-        if step % self.every:
-            return
-        owned = [p for group in optimizer.param_groups for p in group["params"]]
-        entry = self._capture(step, owned, skipped=skipped, copy=self.track_updates and not skipped)
-        if entry is not None and self.track_updates:
-            if skipped:
-                entry.update = torch.zeros(len(entry.names), dtype=torch.float64)
-            else:
-                self._open[key] = entry
+        count = self._counts[key]
+        self._counts[key] = count + 1
+        self._end_probe()
+        loss, self._loss = self._loss, None
+        if count % self.every == 0:
+            if self._lr is None:
+                self._lr = optimizer.param_groups[0].get("lr")
+            owned = [p for group in optimizer.param_groups for p in group["params"]]
+            keep = self.track_updates and not skipped  # the update ratio needs the weights
+            entry = self._capture(count, owned, skipped, self._is_detail(key, count), loss, keep)
+            if entry is not None and keep:
+                self._open[key] = entry  # reduced after the step, with the weights' change
+            elif entry is not None:
+                if self.track_updates:  # a skipped step changes nothing
+                    add_update(entry)
+                self._reduce(entry)
+        self._arm()
 
     def _post_hook(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         entry = self._open.pop(id(optimizer), None)
-        if entry is None or entry.before is None:
-            return
-        with torch.no_grad():
-            delta = list(torch._foreach_sub(entry.params, entry.before))
-            entry.update = torch.stack(_norms(delta, 2.0))
-        entry.before, entry.params = None, []
+        if entry is not None:
+            add_update(entry)
+            self._reduce(entry)
 
     def record(self, *, step: int | None = None) -> None:
         """Record the current ``.grad`` of every trainable model parameter that has one, now
         (for custom loops; attached optimizers record by themselves). ``step`` defaults to the
-        number of earlier ``record()`` calls. Update ratios need an attached optimizer (its
-        post-step hook): here they are nan."""
+        number of earlier ``record()`` calls; every ``detail_every``-th call is a detail step.
+        Update ratios need an attached optimizer (its post-step hook): here they are nan."""
         count = self._counts.get(None, 0)
         self._counts[None] = count + 1
-        self._capture(count if step is None else int(step), self._params, skipped=None, copy=False)
+        self._manual = True
+        self._end_probe()
+        loss, self._loss = self._loss, None
+        at = count if step is None else int(step)
+        entry = self._capture(at, self._params, None, self._is_detail(None, count), loss, False)
+        if entry is not None:
+            self._reduce(entry)
+        self._arm()
 
-    @torch.no_grad()
     def _capture(
-        self, step: int, params: Iterable[torch.Tensor], *, skipped: bool | None, copy: bool
-    ) -> _Pending | None:
-        ps = [p for p in params if id(p) in self._names and p.requires_grad and p.grad is not None]
-        acts = [(n, kind, v) for n, (kind, v) in self._latest.items()]
-        self._latest.clear()
-        if not ps and not acts:
+        self,
+        step: int,
+        params: Iterable[torch.Tensor],
+        skipped: bool | None,
+        detail: bool,
+        loss: tuple[torch.Tensor | float, int] | None,
+        keep_before: bool,
+    ) -> Step | None:
+        """The model's trainable parameters among ``params`` (with a gradient, in a single
+        process), and their step's statistics (``_step.capture``)."""
+        rank, size = distributed.world()
+        ps: list[torch.Tensor] = []
+        names: list[str] = []
+        for p in params:  # one loop: this runs at every recorded step
+            name = self._names.get(id(p))
+            if name is not None and p.requires_grad and (size > 1 or p.grad is not None):
+                ps.append(p)
+                names.append(name)
+        acts = self._acts.take(packed=size > 1) if self._acts is not None and detail else ([], [])
+        if size == 1 and not ps and not acts[0] and loss is None:
             return None
-        names = [self._names[id(p)] for p in ps]
-        if ps:
-            grads = [p.grad for p in ps if p.grad is not None]
-            weights = ps  # under no_grad: no graph is recorded
-            # the fused reductions, stacked: (3, n)
-            g2 = torch.stack(_norms(grads, 2.0))
-            stats = torch.stack(
-                [g2, _max_abs(grads).to(g2.dtype), torch.stack(_norms(weights, 2.0)).to(g2.dtype)]
-            )
-            nonfinite: dict[int, int] = {}
-            if not bool(torch.isfinite(stats[:2]).all()):  # rare: count exactly where it is
-                stats = stats.to(torch.float64)  # room for norms beyond float32's range
-                bad = (~torch.isfinite(stats[:2])).any(dim=0).nonzero().flatten().tolist()
-                for i in bad:
-                    count = int((~torch.isfinite(grads[i])).sum())
-                    if count:
-                        nonfinite[i] = count
-                    else:  # all finite: the float32 norm overflowed (entries > ~1e19)
-                        stats[:2, i] = _exact_norms(grads[i])
-        else:
-            stats, nonfinite = torch.zeros((3, 0)), {}
-        entry = _Pending(step, names, stats, nonfinite, skipped, activations=acts)
-        if copy and ps:  # the weights before the step, for the update ratio
-            entry.before = list(torch._foreach_mul(ps, 1.0))  # a copy
-            entry.params = ps
+        mine = (
+            [self._contributes(p, rank, n) for p, n in zip(ps, names, strict=True)]
+            if size > 1
+            else [True] * len(ps)
+        )
+        return capture(
+            step,
+            ps,
+            names,
+            mine,
+            skipped=skipped,
+            detail=detail,
+            weights=detail or self.track_updates,
+            count=self.count_nonfinite,
+            loss=loss,
+            acts=acts,
+            keep_before=keep_before,
+            distributed_run=size > 1,
+        )
+
+    def _contributes(self, p: torch.Tensor, rank: int, name: str) -> bool:
+        mine = self._mine.get(id(p))
+        if mine is None:
+            mine = self._mine[id(p)] = distributed.contributes(p, rank, name)
+        return mine
+
+    def _reduce(self, entry: Step) -> None:
+        """Reduce over ranks and keep the step until a flush."""
+        reduce(entry, distributed.world()[1], self._acts.fractions if self._acts else None)
         self._pending.append(entry)
         if len(self._pending) >= FLUSH_EVERY:
-            self._flush(keep_open=True)
-        return entry
-
-    def _forward_hook(self, name: str, kind: str) -> Callable[..., None]:
-        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
-            if not (module.training and torch.is_grad_enabled()) or not isinstance(
-                output, torch.Tensor
-            ):
-                return
-            a = output.detach()
-            if kind == "relu":
-                # a unit is dead when it is 0 for every sample of the batch: (B, ...) -> (units,)
-                alive = (a.reshape(a.shape[0], -1) > 0).any(dim=0) if a.dim() > 1 else (a > 0).any()
-                fraction = 1.0 - alive.to(torch.float32).mean()
-                self._latest[name] = ("dead", fraction)
-            else:
-                centre = 0.5 if kind == "sigmoid" else 0.0
-                far = (a - centre).abs() > SATURATION[kind]
-                self._latest[name] = ("saturated", far.to(torch.float32).mean())
-
-        return hook
+            self._flush()
 
     # ---- reading -------------------------------------------------------------------------------
 
-    def _flush(self, *, keep_open: bool = False) -> None:
-        """Turn pending steps into records (one ``.cpu()`` per step). With ``keep_open``, steps
-        still waiting for their update ratio stay pending."""
-        waiting = {id(e) for e in self._open.values()} if keep_open else set()
-        keep = [e for e in self._pending if id(e) in waiting]
-        for e in self._pending:
-            if id(e) in waiting:
-                continue
-            g2, ginf, w2 = e.stats.to("cpu", torch.float64).tolist() if e.names else ([], [], [])
-            upd = e.update.to("cpu", torch.float64).tolist() if e.update is not None else None
-            for i, name in enumerate(e.names):
-                r: Record = {
-                    "step": e.step,
-                    "name": name,
-                    "grad_norm": g2[i],
-                    "grad_max_abs": ginf[i],
-                    "weight_norm": w2[i],
-                    "nonfinite": e.nonfinite.get(i, 0),
-                }
-                if self.track_updates:
-                    r["update_ratio"] = (
-                        (upd[i] / w2[i] if w2[i] > 0 else math.inf if upd[i] > 0 else 0.0)
-                        if upd is not None
-                        else math.nan
-                    )
-                if e.skipped is not None:
-                    r["skipped"] = e.skipped
-                self._records.append(r)
-            for module, kind, v in e.activations:
-                self._activations.append(
-                    {"step": e.step, "name": module, "kind": kind, "fraction": float(v)}
-                )
-        self._pending = keep
+    def _flush(self) -> None:
+        """Turn the reduced steps into records: one copy to the host for all of them. Steps
+        waiting for their update ratio stay open."""
+        done, self._pending = self._pending, []
+        to_host(done)
+        for e in done:
+            records, losses, acts = records_of(e, self.track_updates)
+            self._recorded.update(r["name"] for r in records)
+            self._records += records
+            self._losses += losses
+            self._activations += acts
+            e.parts = {}
 
     def records(self) -> list[Record]:
         """One dict per (recorded step, parameter), in recording order: ``"step"``, ``"name"``,
-        ``"grad_norm"``, ``"grad_max_abs"``, ``"weight_norm"``, ``"nonfinite"``, and
-        ``"update_ratio"`` (``track_updates``) and ``"skipped"`` (a scaler attached) when
-        tracked. See ``gradtrace.torch.records``."""
-        self._flush(keep_open=True)
+        ``"grad_norm"``, ``"grad_max_abs"``, ``"weight_norm"`` (nan outside detail steps),
+        ``"nonfinite"``, and ``"update_ratio"`` (``track_updates``) and ``"skipped"`` (a scaler
+        attached) when tracked. See ``gradtrace.torch.records``."""
+        self._flush()
         return [dict(r) for r in self._records]
 
     def activation_records(self) -> list[Record]:
-        """One dict per (recorded step, activation module): ``"step"``, ``"name"``,
-        ``"kind"`` (``"saturated"`` or ``"dead"``) and ``"fraction"``."""
-        self._flush(keep_open=True)
+        """One dict per (detail step, activation module): ``"step"``, ``"name"``, ``"kind"``
+        (``"saturated"`` or ``"dead"``) and ``"fraction"``."""
+        self._flush()
         return [dict(a) for a in self._activations]
 
+    def context(self) -> RunContext:
+        """What the monitor knows of the model and the loop (``RunContext``)."""
+        self._flush()
+        names = _model.named_parameters(self._root)
+        trainable = [(n, p) for n, p in names.values() if p.requires_grad]
+        # the parameters a recorded step looks at: its optimizers' (all, for record())
+        looked = {id(p) for o in self._optimizers for g in o.param_groups for p in g["params"]}
+        unused = (
+            tuple(
+                n
+                for n, p in trainable
+                if (self._manual or id(p) in looked) and n not in self._recorded
+            )
+            if self._records
+            else ()
+        )
+        steps = [c for k, c in self._counts.items() if k is not None]
+        lr = self._lr
+        return RunContext(
+            activations=self._structure["activations"],
+            norms=self._structure["norms"],
+            residual=self._structure["residual"],
+            recurrent=self._structure["recurrent"],
+            cancelled=tuple(self._cancel.found) if self._cancel is not None else (),
+            frozen=tuple(n for n, p in names.values() if not p.requires_grad),
+            unused=unused,
+            tied=dict(self._tied),
+            optimizers=tuple(type(o).__name__ for o in self._optimizers),
+            adaptive=_model.adaptive(self._optimizers),
+            lr=None if lr is None else float(lr),
+            scaler=bool(self._scaled),
+            param_dtypes=self._structure["param_dtypes"],
+            backward_passes=self._backward if self._counts_backward else None,
+            optimizer_steps=max(steps) if steps else None,
+            world_size=distributed.world()[1],
+        )
+
     def run(self) -> MonitorRun:
-        """The records, the activation records, the MLP shape and the model's parameters that
-        got no record (no gradient at any recorded step) as one ``MonitorRun``."""
+        """The records, the activation records, the MLP shape, the model's parameters that got
+        no record (no gradient at any recorded step), the ``RunContext`` and the loss records,
+        as one ``MonitorRun``."""
         records = self.records()
         seen = {r["name"] for r in records}
         unrecorded = [n for n in self._names.values() if n not in seen]
-        return MonitorRun(records, self.activation_records(), self.mlp, unrecorded)
+        return MonitorRun(
+            records,
+            self.activation_records(),
+            self.mlp,
+            unrecorded,
+            self.context(),
+            [dict(r) for r in self._losses],
+        )
 
     def verdict(self, thresholds: Thresholds | None = None) -> Verdict:
         """The verdict on what was recorded so far (``gradtrace.torch.verdict.judge``)."""
         return judge(self.run(), thresholds or self.thresholds)
 
     def to_frame(self) -> Any:
-        """The records as a pandas DataFrame, one row per record (pandas: the ``torch`` extra)."""
+        """The records as a pandas DataFrame, one row per record (pandas: the ``torch`` extra);
+        nan where a value was not measured."""
         try:
             import pandas as pd
         except ImportError:
@@ -448,5 +502,10 @@ class GradientMonitor:
 
     def save(self, path: str | Path) -> Path:
         """Write the run to ``path`` (``.csv``, ``.parquet`` or ``.json``; see ``save_run``);
-        ``gradtrace monitor-report PATH`` renders it."""
-        return save_run(self.run(), path)
+        ``gradtrace monitor-report PATH`` renders it. Under ``torch.distributed`` only rank 0
+        writes (every rank holds the same records); the others write nothing and return the
+        path."""
+        run = self.run()
+        if distributed.world()[0] != 0:
+            return Path(path)
+        return save_run(run, path)
