@@ -47,7 +47,7 @@ def test_an_mlp_context() -> None:
         activations=("tanh",),
         norms=(),
         residual=False,
-        recurrent=(),
+        recurrent={},
         cancelled=(),
         frozen=(),
         unused=(),
@@ -163,7 +163,9 @@ class Recurrent(nn.Module):
 
 
 def test_recurrent_modules_and_residual_blocks() -> None:
-    assert GradientMonitor(Recurrent()).context().recurrent == ("lstm", "gru")
+    assert GradientMonitor(Recurrent()).context().recurrent == {"lstm": "lstm", "gru": "gru"}
+    plain = GradientMonitor(nn.RNN(4, 8, nonlinearity="relu")).context().recurrent
+    assert plain == {"": "rnn"}
     encoder = nn.TransformerEncoder(
         nn.TransformerEncoderLayer(16, 2, 32, batch_first=True), 2, enable_nested_tensor=False
     )

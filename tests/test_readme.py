@@ -34,7 +34,13 @@ def test_readme_python_example_runs_and_its_comments_hold() -> None:
     assert "[ 0.00136364 -0.04271133 -0.19722521]" in printed
     assert "(2*a3 - 2*y_hat) · a2" in printed
     assert "vanishing ['0.weight', '0.bias']" in printed  # the gradient monitor's example
-    assert "Initialization: use He (Kaiming) init fo" in printed
+    assert "activation {'to': 'relu', 'init': 'he'}" in printed
+    # the README's excerpt of print(verdict) is what it prints, up to the elided lines
+    text = README.read_text().split("```text\ngradient verdict:")[1].split("```")[0]
+    shown = ("gradient verdict:" + text).splitlines()
+    for line in shown:
+        if line.strip() != "...":
+            assert line in printed.splitlines(), line
 
 
 def _shell_commands() -> list[str]:

@@ -144,11 +144,11 @@ def structure(root: nn.Module) -> dict[str, Any]:
     present, in model order), ``residual`` (True when a module's class is a known residual
     block: ``nn.TransformerEncoderLayer`` / ``DecoderLayer``, or its name contains Residual,
     BasicBlock, Bottleneck, EncoderLayer or DecoderLayer; False otherwise, which includes
-    residual blocks of other names), ``recurrent`` (names of ``nn.RNN``/``LSTM``/``GRU``
-    modules) and ``param_dtypes``."""
+    residual blocks of other names), ``recurrent`` (the name of each ``nn.RNN``/``LSTM``/``GRU``
+    module -> ``"rnn"``, ``"lstm"`` or ``"gru"``) and ``param_dtypes``."""
     acts: list[str] = []
     norms: list[str] = []
-    recurrent: list[str] = []
+    recurrent: dict[str, str] = {}
     residual = False
     for name, m in named_modules(root):
         kind = _ACTIVATION_KINDS.get(own_class(m)) or _kind_by_name(m, _ACTIVATION_NAMES)
@@ -168,7 +168,7 @@ def structure(root: nn.Module) -> dict[str, Any]:
         if norm is not None and norm not in norms:
             norms.append(norm)
         if isinstance(m, nn.RNNBase):
-            recurrent.append(name)
+            recurrent[name] = m.mode.split("_")[0].lower()  # "RNN_TANH" -> "rnn", "LSTM" -> "lstm"
         lower = own_class(m).__name__.lower()
         residual = residual or any(part in lower for part in _RESIDUAL_NAMES)
     dtypes = dict.fromkeys(str(p.dtype).removeprefix("torch.") for p in root.parameters())
@@ -176,7 +176,7 @@ def structure(root: nn.Module) -> dict[str, Any]:
         "activations": tuple(acts),
         "norms": tuple(norms),
         "residual": residual,
-        "recurrent": tuple(recurrent),
+        "recurrent": recurrent,
         "param_dtypes": tuple(dtypes),
     }
 

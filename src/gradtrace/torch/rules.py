@@ -507,7 +507,7 @@ def _dead(r: _Run, f: Finding) -> list[Proposal]:
             "lower_lr",
             0.7 if not at_start else 0.4,
             text,
-            "the units died during training: one large update can push a unit's bias far negative, after which it never activates again",
+            "one large update can push a unit's bias far negative, after which it never activates again",
             params,
             f.kind,
         ),
@@ -603,7 +603,7 @@ def describe(v: Verdict, width: int = 80) -> str:
         for i, a in enumerate(v.advice, 1):
             params = ", ".join(f"{k}={val}" for k, val in a.params.items())
             lines += wrap(
-                f"{a.text} [{a.remedy}{': ' + params if params else ''}]. {a.reason}.",
+                f"{a.text} [{a.remedy}{': ' + params if params else ''}]. {a.reason[:1].upper()}{a.reason[1:]}.",
                 f"  {i}. ",
                 "     ",
             )

@@ -25,7 +25,8 @@ The rules, with the reason for each threshold (every threshold is a ``Thresholds
    steps above ``skipped_fraction`` of the steps, or a streak longer than ``startup_skips``, are
    persistent overflow: status nonfinite. Otherwise the finding is informational.
 3. ``large`` (absolute): the global gradient norm ``G = sqrt(sum_p ||g_p||^2)`` against the global
-   weight norm ``W`` (each parameter's latest measured weight norm). In the healthy runs of the
+   weight norm ``W``, at the steps where the weights were measured (every ``detail_every``-th
+   recorded step, the first included). In the healthy runs of the
    failure benchmark ``G / W`` stays below 0.2; ``G / W > large_ratio`` (100) means one SGD step
    at a common rate of 0.01 would move the weights by their own size. Under plain SGD with a
    known learning rate ``lr``, ``lr G / W > step_ratio`` (10) means each step moves the weights
@@ -46,8 +47,9 @@ The rules, with the reason for each threshold (every threshold is a ``Thresholds
    step's largest in at least ``sustained`` (half) of the steps, or at each of the first
    ``onset_steps`` (5), *and still at the end* (the median of its last quarter of steps): under
    SGD it learns at least 10^4 times slower than the fastest parameter. One that was low at the
-   start and recovered (LayerScale-style blocks initialized near 0 that grow) is a
-   ``recovered`` finding, not a failure.
+   start and recovered, its own gradient grown back above the threshold by the end (LayerScale-
+   style blocks initialized near 0 that grow), is a ``recovered`` finding, not a failure; one
+   whose ratio rose only because every other gradient collapsed to its size is still vanishing.
 7. ``zero``: a parameter whose gradient is exactly 0 at every recorded step: no gradient reaches
    it (dead units upstream, a detached path, a branch not used in the loss). Not vanishing: no
    amount of scale fixes it. A bias that feeds straight into a BatchNorm (``RunContext.cancelled``)
@@ -327,34 +329,21 @@ def _per_step(records: Sequence[Record], key: str) -> tuple[list[str], list[int]
     return norm_matrix(records, key)
 
 
-def _weights_filled(w: np.ndarray) -> np.ndarray:
-    """Each parameter's weight norm at every step: the latest measured value (the first one
-    before any was measured); nan for a parameter never measured. Weights move slowly, and
-    the monitor measures them every ``detail_every`` steps."""
-    out = np.full_like(w, np.nan)
-    for i, row in enumerate(w):
-        ok = np.flatnonzero(np.isfinite(row))
-        if ok.size:
-            idx = np.maximum.accumulate(np.where(np.isfinite(row), np.arange(row.size), 0))
-            filled = row[idx]
-            filled[: ok[0]] = row[ok[0]]
-            out[i] = filled
-    return out
-
-
 def _large(run: MonitorRun, th: Thresholds) -> Finding | None:
     """Rule 3: gradients too large for the weights, from the start or sustained."""
     names, steps, g = norm_matrix(run.records)
     _, _, w = norm_matrix(run.records, "weight_norm")
     if not steps:
         return None
-    w = _weights_filled(w)
+    # only the steps where the weights were measured (every detail_every-th recorded step):
+    # a weight norm carried over from an earlier step would be stale in a run whose weights grow
     finite = np.isfinite(g)
     known = np.isfinite(w) & (w > 0) & finite
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         G = np.sqrt(np.sum(np.where(finite, g, 0.0) ** 2, axis=0))
         W = np.sqrt(np.sum(np.where(known, w, 0.0) ** 2, axis=0))
-        ratio = np.where(finite.any(axis=0) & (W > 0), G / W, np.nan)
+        measured = np.isfinite(w).any(axis=0)
+        ratio = np.where(finite.any(axis=0) & measured & (W > 0), G / W, np.nan)
     ok = np.isfinite(ratio)
     if not ok.any():
         return None
@@ -499,7 +488,12 @@ def _vanishing(run: MonitorRun, th: Thresholds) -> list[Finding]:
             continue
         last = [j for j in range(len(steps) - tail, len(steps)) if finite[i, j] and largest[j] > 0]
         ratio_end = float(np.median(g[i, last] / largest[last])) if last else 0.0
-        if len(steps) >= 2 * th.onset_steps and ratio_end >= th.vanishing_ratio:
+        # recovered: back above the threshold at the end *because its own gradient grew*, not
+        # because every other gradient collapsed down to it (a deep sigmoid net that settles
+        # where all gradients are tiny)
+        start = g[i, :onset][finite[i, :onset]]
+        grew = bool(last) and start.size > 0 and np.median(g[i, last]) >= np.median(start)
+        if len(steps) >= 2 * th.onset_steps and ratio_end >= th.vanishing_ratio and grew:
             recovered.append(i)
         else:
             hit.append(i)

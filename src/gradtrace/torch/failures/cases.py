@@ -340,7 +340,7 @@ def rnn_exploding(s: Setup) -> Trial:
 # ---- dead and saturated units --------------------------------------------------------------------
 
 
-@case("dead units", "vanishing", ("3",), "activation", fast=True)
+@case("dead units", "vanishing", ("3",), "init", fast=True)
 def dead_relu(s: Setup) -> Trial:
     """A 4-layer ReLU net whose hidden biases start at -3: most units output 0 for every input."""
     model = _mlp([16, 64, 64, 64, 4], nn.ReLU)
