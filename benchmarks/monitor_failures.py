@@ -73,21 +73,34 @@ def main() -> None:
                 )
                 fixed = again.applicable and again.verdict.status == "healthy" and better
                 after = f"{again.verdict.status}, loss {out.loss_end:.3g} -> {again.loss_end:.3g}"
-        overhead = math.nan
+        overhead = per_step = math.nan
         if args.repeats:
-            ratios = []
+            ratios, extra = [], []
             for _ in range(args.repeats):
                 with_mon = run_case(c).seconds
                 without = run_case(c, monitor=False).seconds
                 ratios.append(with_mon / without)
+                extra.append((with_mon - without) / max(len(out.losses), 1))
             overhead = 100 * (statistics.median(ratios) - 1)
-        rows.append((c, v.status, right, names_ok, first.remedy if first else "-", fixed, overhead))
+            per_step = 1e6 * statistics.median(extra)
+        rows.append(
+            (
+                c,
+                v.status,
+                right,
+                names_ok,
+                first.remedy if first else "-",
+                fixed,
+                overhead,
+                per_step,
+            )
+        )
         print(
             f"{c.name}: {v.status} ({'right' if right else 'WRONG, expected ' + c.expect}), "
             f"names {'ok' if names_ok else 'MISSING ' + ', '.join(c.must_name)}, "
             f"first advice {first.remedy if first else '-'} (fix: {c.fix or '-'})"
             + (f", after it: {after} ({'fixed' if fixed else 'not fixed'})" if c.fix else "")
-            + (f", overhead {overhead:+.1f}%" if args.repeats else "")
+            + (f", overhead {overhead:+.1f}% ({per_step:.0f} us/step)" if args.repeats else "")
             + f" [{time.perf_counter() - start:.1f} s]",
             flush=True,
         )
@@ -103,7 +116,7 @@ def main() -> None:
             f"| {c.name} | {c.group} | {c.expect} | {status}{'' if right else ' (wrong)'} | "
             f"{'yes' if names_ok else 'no'} | {remedy}{'' if c.fix in (None, remedy) else f' (fix: {c.fix})'} | "
             f"{'-' if fixed is None else 'yes' if fixed else 'no'} | "
-            f"{'-' if math.isnan(overhead) else f'{overhead:+.1f}%'} |"
+            f"{'-' if math.isnan(overhead) else f'{overhead:+.1f}% ({per_step:.0f} us)'} |"
         )
     n = len(rows)
     print(
