@@ -100,7 +100,9 @@ class Case:
     - ``expect``: the status the verdict must give; ``must_name``: parameter or module names
       the verdict must name (in ``Verdict.layers``, or for a healthy run in the findings);
     - ``fix``: the remedy (a word of ``REMEDIES``) that fixes it, None for a healthy run;
-    - ``fast``: in the subset the test suite runs.
+    - ``fast``: in the subset the test suite runs;
+    - ``held_out``: written apart from the verdict rules (``heldout.HELD_OUT``), to measure how
+      the verdict generalizes; the test suite runs it without asserting the monitor's answer.
     """
 
     name: str
@@ -112,6 +114,7 @@ class Case:
     fix: str | None = None
     fast: bool = False
     seed: int = 0
+    held_out: bool = False
 
 
 @dataclass(frozen=True)
