@@ -132,10 +132,10 @@ def table(title: str, rows: list, timed: bool) -> None:
     """One set's Markdown table and its summary line."""
     print(f"\n## {title}\n")
     print(
-        "| case | group | expected | verdict | layers named | first advice | fixed by it | overhead |"
+        "| case | group | expected | verdict | layers named | first advice | fixed by it | overhead (per step) |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for c, status, right, names_ok, remedy, fixed, overhead in rows:
+    for c, status, right, names_ok, remedy, fixed, overhead, per_step in rows:
         print(
             f"| {c.name} | {c.group} | {c.expect} | {status}{'' if right else ' (wrong)'} | "
             f"{'yes' if names_ok else 'no'} | {remedy}{'' if c.fix in (None, remedy) else f' (fix: {c.fix})'} | "
@@ -151,7 +151,12 @@ def table(title: str, rows: list, timed: bool) -> None:
         f"layers named: {sum(r[3] for r in rows)} of {n}; "
         f"first advice the expected fix: {sum(r[4] == r[0].fix for r in failures)} of {len(failures)}; "
         f"first advice fixed it (healthy and a lower held-out loss): {sum(bool(r[5]) for r in failures)} of {len(failures)}"
-        + (f"; overhead median {statistics.median(r[6] for r in rows):+.1f}%" if timed else "")
+        + (
+            f"; overhead median {statistics.median(r[6] for r in rows):+.1f}%, "
+            f"{statistics.median(r[7] for r in rows):.0f} us per step"
+            if timed
+            else ""
+        )
     )
 
 

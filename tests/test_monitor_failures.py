@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -35,8 +36,12 @@ def _params(cases: tuple[Case, ...]) -> list:
 
 
 @pytest.fixture(autouse=True)
-def _quiet() -> None:
+def _one_thread() -> Iterator[None]:
+    """One torch thread, as the benchmark runs; restored after, so other tests keep theirs."""
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _run(case: Case, setup: Setup | None = None):

@@ -260,10 +260,10 @@ def test_dead_from_the_start_advises_the_init_first() -> None:
     assert [a.remedy for a in v.advice[:2]] == ["init", "activation"]
 
 
-def test_dying_during_training_advises_leaky_relu_first() -> None:
+def test_dying_during_training_advises_a_lower_learning_rate_first() -> None:
     v = judge(dead_run([0.1] * 5 + [0.9] * 15))
-    assert [a.remedy for a in v.advice[:2]] == ["activation", "lower_lr"]
-    assert v.advice[0].params == {"to": "leaky_relu"}
+    assert [a.remedy for a in v.advice[:2]] == ["lower_lr", "activation"]
+    assert v.advice[1].params == {"to": "leaky_relu"}
 
 
 def test_units_that_revive_by_the_end_are_not_dead() -> None:

@@ -24,8 +24,10 @@ these judgements, each from the mechanism it names:
 * **vanishing**: a plain RNN: a gated cell; a plain MLP of tanh in the ordered phase: the
   critical init; ReLU nets: He init (He et al. 2015); sigmoid nets: ReLU with He init (the
   sigmoid's derivative is at most 1/4); then residual connections and normalization.
-* **zero**: find the detached or unused path. **dead** ReLUs: LeakyReLU, which never outputs
-  exactly 0, so the unit keeps a gradient (Maas et al. 2013). **saturated**: where the first
+* **zero**: find the detached or unused path. **dead** ReLUs: dead from the first step, the
+  init (zero biases, He); dying during training, a lower learning rate (large updates push
+  biases far negative), then LeakyReLU, which never outputs exactly 0, so the unit keeps a
+  gradient (Maas et al. 2013). **saturated**: where the first
   activation layer saturates, standardize the inputs; else Xavier init or normalization.
 """
 
@@ -497,7 +499,7 @@ def _dead(r: _Run, f: Finding) -> list[Proposal]:
         ),
         Proposal(
             "activation",
-            0.85 if not at_start else 0.7,
+            0.7,
             "Replace ReLU with LeakyReLU (negative slope 0.01)",
             f"dead ReLUs ({dead}) output 0 for every input and pass back no gradient, so they cannot recover; LeakyReLU never outputs exactly 0 (Maas et al. 2013)",
             {"to": "leaky_relu"},
@@ -505,9 +507,11 @@ def _dead(r: _Run, f: Finding) -> list[Proposal]:
         ),
         Proposal(
             "lower_lr",
-            0.7 if not at_start else 0.4,
+            0.85 if not at_start else 0.4,
             text,
-            "one large update can push a unit's bias far negative, after which it never activates again",
+            "the units died during training: one large update can push a unit's bias far negative, after which it never activates again"
+            if not at_start
+            else "one large update can push a unit's bias far negative, after which it never activates again",
             params,
             f.kind,
         ),
