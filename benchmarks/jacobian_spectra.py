@@ -24,7 +24,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from gradtrace.inits import orthogonal
+from gradtrace.core.inits import orthogonal
 from gradtrace.lab.wide import WIDE_INITS, WideConfig, _draw
 from gradtrace.theory.meanfield import critical_sigma_w2
 from gradtrace.theory.spectra import jacobian_spectrum

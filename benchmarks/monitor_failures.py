@@ -1,4 +1,4 @@
-"""The gradient-failure benchmark (issue 17): every case of ``gradtrace.torch.failures.CASES``
+"""The gradient-failure benchmark (issue 17): every case of ``gradtrace.monitor.failures.CASES``
 (the original cases, written with the verdict rules) and of ``HELD_OUT`` (held-out cases, written
 apart from the rules to measure how the verdict generalizes) run with the monitor, its verdict checked against the expected one, its first advice applied
 literally and the case rerun, and the monitor's cost measured against the same run without it.
@@ -34,7 +34,7 @@ import torch
 
 sys.path.insert(0, "/tmp/repro")
 
-from gradtrace.torch.failures import (
+from gradtrace.monitor.failures import (
     ALL_CASES,
     HELD_OUT,
     Setup,

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from gradtrace import Network, Trace, backprop
-from gradtrace.activations import ACTIVATIONS
+from gradtrace.core.activations import ACTIVATIONS
 
 ACTS = list(ACTIVATIONS)
 SMOOTH = ["sigmoid", "tanh", "softsign", "identity"]

@@ -104,7 +104,7 @@ def train(way: str, rank: int, world: int, out: Path, counter: list[str]) -> Non
         wrapped = fully_shard(model, mesh=mesh)
     mlp = None
     if way == "fsdp":  # its weights are gathered from the shards (a collective at construction)
-        from gradtrace.torch.monitor import mlp_shape
+        from gradtrace.monitor.recorder import mlp_shape
 
         plain = tanh_mlp()
         for layer in plain:

@@ -9,8 +9,14 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gradtrace.activations import ACTIVATIONS, LEAKY_SLOPE, get_activation, log_sigmoid, sigmoid
-from gradtrace.errors import SpecError
+from gradtrace.core.activations import (
+    ACTIVATIONS,
+    LEAKY_SLOPE,
+    get_activation,
+    log_sigmoid,
+    sigmoid,
+)
+from gradtrace.core.errors import SpecError
 from oracles import mp_phi
 
 SMOOTH = ["sigmoid", "tanh", "softsign", "identity"]

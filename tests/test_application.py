@@ -8,12 +8,12 @@ import re
 import numpy as np
 import pytest
 
-from gradtrace import application
-from gradtrace.backprop import backprop
-from gradtrace.errors import SpecError
+from gradtrace.core.backprop import backprop
+from gradtrace.core.errors import SpecError
+from gradtrace.core.logmode import backprop_log
+from gradtrace.core.network import PRESETS, Network
 from gradtrace.lab.training import make_dataset
-from gradtrace.logmode import backprop_log
-from gradtrace.network import PRESETS, Network
+from gradtrace.service import application
 
 
 def test_a_preset_supplies_every_value_and_explicit_values_win() -> None:

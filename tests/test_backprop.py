@@ -18,7 +18,7 @@ from chains import (
     well_conditioned,
 )
 from gradtrace import Network, SpecError, backprop, get_preset
-from gradtrace.gradcheck import check_gradients, numerical_gradients
+from gradtrace.core.gradcheck import check_gradients, numerical_gradients
 from oracles import mp_grads, mp_loss, torch_grads
 
 # ---- the exercise, against mpmath at 30 digits ----------------------------------------------------

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from gradtrace.render.blocks import Math, latex_of, m, num
+from gradtrace.present.blocks import Math, latex_of, m, num
 from gradtrace.symbolic.forms import Y_HAT
 
 
@@ -47,7 +47,7 @@ def test_num() -> None:
 
 
 def test_primed_names_in_prose_become_math_and_apostrophes_stay() -> None:
-    from gradtrace.render.blocks import math_primes
+    from gradtrace.present.blocks import math_primes
 
     assert math_primes("s' is even, and s'' changes sign") == "$s'$ is even, and $s''$ changes sign"
     assert math_primes("the sigmoid's slope; don't") == "the sigmoid's slope; don't"

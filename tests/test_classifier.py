@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gradtrace.dense import DenseNetwork, DenseSpec, dense_backprop
-from gradtrace.errors import SpecError
-from gradtrace.inits import bias, gaussian
+from gradtrace.core.dense import DenseNetwork, DenseSpec, dense_backprop
+from gradtrace.core.errors import SpecError
+from gradtrace.core.inits import bias, gaussian
 from gradtrace.lab.classifier import accuracy, train_classifier
 
 

@@ -477,12 +477,12 @@ def test_train_diverging_at_once_is_reported_not_a_traceback(
 def test_report_refuses_a_bad_output_folder_before_computing(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import gradtrace.report
+    import gradtrace.present.report
 
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("computed before checking the output folder")
 
-    monkeypatch.setattr(gradtrace.report, "build_report", never)
+    monkeypatch.setattr(gradtrace.present.report, "build_report", never)
     a_file = tmp_path / "notes.txt"
     a_file.write_text("keep me")
     cases = [
@@ -532,8 +532,8 @@ def test_no_numpy_warning_reaches_the_user(
 
 
 def test_train_on_a_dataset_defaults_to_part_b(capsys: pytest.CaptureFixture[str]) -> None:
+    from gradtrace.core.network import PRESETS
     from gradtrace.lab.training import TrainConfig, make_dataset, train
-    from gradtrace.network import PRESETS
 
     code, out, err = run(capsys, "train", "--dataset", "64", "--seed", "3", "--json")
     assert code == 0 and err == ""
@@ -574,12 +574,12 @@ def test_derive_leaves_deep_closed_forms_out_and_says_so(
 def test_report_force_replaces_only_a_report_folder(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import gradtrace.report
+    import gradtrace.present.report
 
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("computed before checking the output folder")
 
-    monkeypatch.setattr(gradtrace.report, "build_report", never)
+    monkeypatch.setattr(gradtrace.present.report, "build_report", never)
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "data.txt").write_text("keep me")

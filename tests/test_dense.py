@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from chains import chains
 from gradtrace import DenseNetwork, DenseSpec, Network, SpecError, backprop, dense_backprop
-from gradtrace.activations import ACTIVATIONS
+from gradtrace.core.activations import ACTIVATIONS
 from oracles import torch_activations
 
 ACTS = list(ACTIVATIONS)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gradtrace import SpecError
-from gradtrace.activations import get_activation
+from gradtrace.core.activations import get_activation
 from gradtrace.lab.depth import DepthConfig, expected_rate, log_abs_weight_mean, run_depth
 
 

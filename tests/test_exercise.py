@@ -11,12 +11,12 @@ import pytest
 import sympy as sp
 from rich.console import Console
 
-from gradtrace.exercise import LEARNING_RATES, solve
-from gradtrace.render.exercise import solution_document
-from gradtrace.render.json import solution_dict
-from gradtrace.render.latex import document_latex
-from gradtrace.render.markdown import document_markdown
-from gradtrace.render.text import print_document
+from gradtrace.lab.exercise import LEARNING_RATES, solve
+from gradtrace.present.exercise_doc import solution_document
+from gradtrace.present.json import solution_dict
+from gradtrace.present.latex import document_latex
+from gradtrace.present.markdown import document_markdown
+from gradtrace.present.text import print_document
 from oracles import mp_grads, mp_loss
 
 GOLDEN = Path(__file__).parent / "golden" / "solve.txt"
@@ -105,7 +105,7 @@ def test_every_format_carries_every_gradient() -> None:
 
 
 def test_notebook_display() -> None:
-    from gradtrace.render.notebook import FORMATTERS
+    from gradtrace.present.notebook import FORMATTERS
 
     markdown, html_of = FORMATTERS["text/markdown"], FORMATTERS["text/html"]
     sol = solve()
@@ -142,7 +142,7 @@ def test_a_wrong_step_is_flagged() -> None:
 def test_a_wrong_factored_gradient_is_flagged() -> None:
     from dataclasses import replace
 
-    from gradtrace.exercise import factored_gradients
+    from gradtrace.lab.exercise import factored_gradients
 
     c = solve().c
     g = c.gradient("w2")

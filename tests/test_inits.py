@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from gradtrace import SpecError
-from gradtrace.inits import INITS, bias, get_init, haar_reflectors, orthogonal
+from gradtrace.core.inits import INITS, bias, get_init, haar_reflectors, orthogonal
 
 FAN_OUT, FAN_IN, BATCH = 400, 250, (4,)  # 400,000 draws
 

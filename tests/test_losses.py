@@ -6,8 +6,8 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from gradtrace.errors import SpecError
-from gradtrace.losses import (
+from gradtrace.core.errors import SpecError
+from gradtrace.core.losses import (
     bce,
     bce_dloss_dprediction_from_logit,
     bce_from_logit,
@@ -67,7 +67,7 @@ def test_unknown_loss() -> None:
 
 @pytest.mark.parametrize("r", [-5.0, -1.0, -0.3, 0.0, 0.7, 1.0, 2.5, 255.0])
 def test_huber_matches_its_definition(r: float) -> None:
-    from gradtrace.losses import huber, huber_grad
+    from gradtrace.core.losses import huber, huber_grad
 
     with mp.workdps(30):
         f = lambda y: (y**2 / 2) if abs(y) <= 1 else abs(y) - mp.mpf(1) / 2  # noqa: E731

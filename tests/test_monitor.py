@@ -12,9 +12,9 @@ import pytest
 import torch
 from torch import nn
 
-from gradtrace.errors import SpecError
+from gradtrace.core.errors import SpecError
+from gradtrace.monitor.records import RECORD_KEYS, RunContext
 from gradtrace.torch import GradientMonitor, Thresholds
-from gradtrace.torch.records import RECORD_KEYS, RunContext
 
 Expected = dict[tuple[int, str], dict[str, float]]
 
@@ -478,7 +478,7 @@ def test_manual_record_has_no_update_ratio() -> None:
 @pytest.fixture(params=["host", "device"])
 def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Both statistics paths on the CPU: BLAS on the host, and the device path (forced)."""
-    from gradtrace.torch import _stats
+    from gradtrace.monitor import _stats
 
     monkeypatch.setattr(_stats, "HOST_BLAS", request.param == "host")
     return str(request.param)
@@ -541,8 +541,8 @@ def _scaled_run(skipped_steps: set[int], steps: int = 20) -> list[dict]:
 
 
 def test_a_rare_grad_scaler_skip_is_a_finding_not_a_nonfinite_run() -> None:
-    from gradtrace.torch.records import MonitorRun
-    from gradtrace.torch.verdict import judge
+    from gradtrace.monitor.records import MonitorRun
+    from gradtrace.monitor.verdict import judge
 
     v = judge(MonitorRun(_scaled_run({7})))
     assert v.status == "healthy"
@@ -553,8 +553,8 @@ def test_a_rare_grad_scaler_skip_is_a_finding_not_a_nonfinite_run() -> None:
 
 
 def test_persistent_grad_scaler_skips_are_nonfinite_without_advising_a_scaler() -> None:
-    from gradtrace.torch.records import MonitorRun
-    from gradtrace.torch.verdict import judge
+    from gradtrace.monitor.records import MonitorRun
+    from gradtrace.monitor.verdict import judge
 
     run = MonitorRun(_scaled_run({2, 5, 9}))  # 3 of 20 > 10 %
     v = judge(run)
@@ -633,8 +633,8 @@ def test_deep_relu_mlp_without_bias_predicts_flat_weight_gradients() -> None:
 
 
 def test_mean_field_advice_only_when_the_phase_explains_the_verdict() -> None:
-    from gradtrace.torch.records import MonitorRun
-    from gradtrace.torch.verdict import judge
+    from gradtrace.monitor.records import MonitorRun
+    from gradtrace.monitor.verdict import judge
 
     model = mlp([16] + [32] * 6 + [10], act=nn.Sigmoid)  # ordered phase (sigma_w2 ~ 1/3)
     mon = _first_step(model, 16)
@@ -675,8 +675,8 @@ def test_readme_example_theory_numbers() -> None:
 def test_each_fix_is_advised_once() -> None:
     """Growth, a spike and a nan in one run: three findings whose rules each propose to clip
     the gradient norm; it is advised once, and every remedy appears at most once."""
-    from gradtrace.torch.records import MonitorRun
-    from gradtrace.torch.verdict import judge
+    from gradtrace.monitor.records import MonitorRun
+    from gradtrace.monitor.verdict import judge
 
     records = [
         {

@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
+from gradtrace.monitor.records import RunContext
 from gradtrace.torch import GradientMonitor, load_run
-from gradtrace.torch.records import RunContext
 
 
 @pytest.fixture(autouse=True)

@@ -14,9 +14,10 @@ import pytest
 import torch
 from torch import nn
 
-from gradtrace.errors import SpecError
-from gradtrace.torch import GradientMonitor, _stats
-from gradtrace.torch import monitor as monitor_module
+from gradtrace.core.errors import SpecError
+from gradtrace.monitor import _stats
+from gradtrace.monitor import recorder as monitor_module
+from gradtrace.torch import GradientMonitor
 
 HOST_READS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__")
 

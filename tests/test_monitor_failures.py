@@ -17,8 +17,8 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from gradtrace.torch.advice import REMEDIES
-from gradtrace.torch.failures import (
+from gradtrace.monitor.advice import REMEDIES
+from gradtrace.monitor.failures import (
     ALL_CASES,
     CASES,
     HELD_OUT,
@@ -28,7 +28,7 @@ from gradtrace.torch.failures import (
     names_match,
     run_case,
 )
-from gradtrace.torch.verdict import STATUSES
+from gradtrace.monitor.verdict import STATUSES
 
 
 def _params(cases: tuple[Case, ...]) -> list:

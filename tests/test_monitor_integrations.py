@@ -20,7 +20,7 @@ import pytest
 import torch
 from torch import nn
 
-from gradtrace.errors import SpecError
+from gradtrace.core.errors import SpecError
 from gradtrace.torch import GradientMonitor, load_run, write_scalars
 
 Captured = dict[tuple[int, str], dict[str, float]]
@@ -560,7 +560,7 @@ def test_tensorboard_skips_unmeasured_nan_writes_inf_and_a_nan_global_norm(tmp_p
 
 
 def test_global_norm_of_huge_finite_norms_does_not_overflow() -> None:
-    from gradtrace.torch.records import step_totals
+    from gradtrace.monitor.records import step_totals
 
     records = [
         {"step": 7, "name": n, "grad_norm": g} for n, g in (("a", 3e200), ("b", 4e200))

@@ -18,9 +18,9 @@ from torch import nn
 
 from browser import launch, requires_chromium
 from gradtrace.cli import main
-from gradtrace.errors import SpecError
+from gradtrace.core.errors import SpecError
+from gradtrace.monitor.records import norm_matrix
 from gradtrace.torch import GradientMonitor, MonitorRun, judge, load_run, save_run, write_scalars
-from gradtrace.torch.records import norm_matrix
 
 DOCS_IMAGE = Path(__file__).parents[1] / "docs" / "images" / "monitor_report.png"
 
@@ -198,7 +198,7 @@ def test_lightning_callback_records_each_optimizer_step(
 
 
 def test_heat_map_draws_the_records(run: MonitorRun) -> None:
-    from gradtrace import plots
+    from gradtrace.present import figures as plots
 
     fig = plots.monitor_heatmap_figure(run)
     names, steps, g = norm_matrix(run.records)
@@ -290,7 +290,7 @@ def test_monitor_report_page_in_chromium(run: MonitorRun, tmp_path: Path) -> Non
     GRADTRACE_UPDATE_SCREENSHOT=1 the README's screenshot is rewritten from the README's run."""
     from playwright.sync_api import sync_playwright
 
-    from gradtrace.report import write_monitor_report
+    from gradtrace.present.report import write_monitor_report
 
     update = bool(os.environ.get("GRADTRACE_UPDATE_SCREENSHOT"))
     write_monitor_report(readme_run() if update else run, tmp_path / "rep")
@@ -317,7 +317,7 @@ def test_without_torch_a_saved_run_still_renders_and_the_monitor_says_what_is_mi
     code = (
         "import sys; sys.modules['torch'] = None\n"  # as on the core install
         "import gradtrace, gradtrace.torch\n"
-        "from gradtrace.report import monitor_report\n"
+        "from gradtrace.present.report import monitor_report\n"
         f"monitor_report({str(records)!r}, {str(tmp_path / 'rep')!r})\n"
         "try:\n    from gradtrace.torch import GradientMonitor\n"
         "except ImportError as e:\n    print(e)\n"
@@ -366,7 +366,7 @@ def _box(artist: object, fig: object) -> object:
 
 
 def test_heat_map_draws_zeros_black_and_keeps_legend_and_label_clear() -> None:
-    from gradtrace import plots
+    from gradtrace.present import figures as plots
 
     run = zeros_run()
     fig = plots.monitor_heatmap_figure(run)
@@ -386,8 +386,8 @@ def test_heat_map_draws_zeros_black_and_keeps_legend_and_label_clear() -> None:
 
 
 def test_summary_figure_leaves_zeros_out_and_draws_no_point_at_a_nan_step() -> None:
-    from gradtrace import plots
-    from gradtrace.torch.verdict import judge
+    from gradtrace.monitor.verdict import judge
+    from gradtrace.present import figures as plots
 
     run = zeros_run()
     fig = plots.monitor_summary_figure(run, judge(run))
@@ -411,10 +411,10 @@ def test_summary_figure_leaves_zeros_out_and_draws_no_point_at_a_nan_step() -> N
 
 
 def test_report_of_a_run_with_zeros_warns_not_and_keeps_numbers_whole(tmp_path: Path) -> None:
-    from gradtrace.render.html import document_html
-    from gradtrace.render.monitor import monitor_document
-    from gradtrace.report import write_monitor_report
-    from gradtrace.torch.verdict import judge
+    from gradtrace.monitor.verdict import judge
+    from gradtrace.present.html import document_html
+    from gradtrace.present.monitor_doc import monitor_document
+    from gradtrace.present.report import write_monitor_report
 
     run = zeros_run()
     blocks = monitor_document(run, judge(run), {})  # filterwarnings = error: no RuntimeWarning
@@ -432,7 +432,7 @@ def test_report_of_a_run_with_zeros_warns_not_and_keeps_numbers_whole(tmp_path: 
 
 
 def test_report_md_table_header_escapes_bars_for_github(tmp_path: Path) -> None:
-    from gradtrace.report import write_monitor_report
+    from gradtrace.present.report import write_monitor_report
 
     write_monitor_report(zeros_run(), tmp_path / "rep")
     md = (tmp_path / "rep" / "report.md").read_text()
@@ -444,8 +444,8 @@ def test_report_md_table_header_escapes_bars_for_github(tmp_path: Path) -> None:
 
 
 def test_report_says_which_parameters_were_not_recorded(tmp_path: Path) -> None:
-    from gradtrace.render.monitor import monitor_document
-    from gradtrace.torch.verdict import judge as judge_run
+    from gradtrace.monitor.verdict import judge as judge_run
+    from gradtrace.present.monitor_doc import monitor_document
 
     model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 1))
     for p in model[2].parameters():

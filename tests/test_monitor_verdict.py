@@ -10,9 +10,9 @@ import pickle
 
 import pytest
 
-from gradtrace.torch.advice import REMEDIES, Advice
-from gradtrace.torch.records import MonitorRun, RunContext, step_totals
-from gradtrace.torch.verdict import PROBLEMS, STATUSES, Thresholds, judge
+from gradtrace.monitor.advice import REMEDIES, Advice
+from gradtrace.monitor.records import MonitorRun, RunContext, step_totals
+from gradtrace.monitor.verdict import PROBLEMS, STATUSES, Thresholds, judge
 
 
 def rec(step: int, name: str, g: float, w: float = 1.0, **kw: object) -> dict:

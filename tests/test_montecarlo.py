@@ -10,7 +10,7 @@ import pytest
 
 from gradtrace import ChainSpec, SpecError
 from gradtrace.lab.montecarlo import BLOCK, RESOLUTION, MonteCarloConfig, run_montecarlo
-from gradtrace.render.json import montecarlo_dict
+from gradtrace.present.json import montecarlo_dict
 
 PHI = NormalDist()
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from gradtrace import Network, backprop, backprop_log, get_preset
-from gradtrace.exercise import solve
+from gradtrace.lab.exercise import solve
 from gradtrace.lab.training import TrainConfig, train
-from gradtrace.render.notebook import FORMATTERS, load_ipython_extension, register
+from gradtrace.present.notebook import FORMATTERS, load_ipython_extension, register
 
 
 class FakeFormatter:
@@ -75,11 +75,11 @@ def test_import_registers_only_inside_a_running_shell() -> None:
         "HistoryManager.enabled = False\n"
         "ip = InteractiveShell.instance()\n"
         "import gradtrace\n"
-        "from gradtrace.exercise import solve\n"
+        "from gradtrace.lab.exercise import solve\n"
         "print('0.00136364' in ip.display_formatter.format(solve())[0]['text/markdown'])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
-    plain = "import sys, gradtrace; print('gradtrace.render.notebook' in sys.modules)"
+    plain = "import sys, gradtrace; print('gradtrace.present.notebook' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", plain], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

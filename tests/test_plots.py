@@ -10,12 +10,12 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from gradtrace import ChainSpec, get_preset
-from gradtrace import plots as P
-from gradtrace.exercise import solve
 from gradtrace.lab.depth import DepthConfig, run_depth
+from gradtrace.lab.exercise import solve
 from gradtrace.lab.montecarlo import MonteCarloConfig, run_montecarlo
 from gradtrace.lab.remedies import run_remedies
 from gradtrace.lab.training import TrainConfig, train
+from gradtrace.present import figures as P
 
 
 def _labelled(fig) -> None:

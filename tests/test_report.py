@@ -13,7 +13,7 @@ pytest.importorskip("matplotlib")
 
 from browser import launch, new_page, requires_chromium
 from gradtrace import SpecError
-from gradtrace.report import Report, ReportConfig, build_report, write_report
+from gradtrace.present.report import Report, ReportConfig, build_report, write_report
 
 SMALL = ReportConfig(
     seed=3,
@@ -62,7 +62,7 @@ def test_html_is_self_contained(folder: Path, built: Report) -> None:
 
 
 def test_numbers_in_the_report_come_from_the_runs(built: Report) -> None:
-    from gradtrace.render.markdown import document_markdown
+    from gradtrace.present.markdown import document_markdown
 
     md = document_markdown(built.blocks)
     # part (b)'s ratio, and the depth experiment's sigmoid rate, as computed
@@ -78,7 +78,7 @@ def test_refuses_an_existing_folder_and_never_half_writes(
     with pytest.raises(SpecError, match="exists; choose another or pass --force"):
         write_report(built, out)
 
-    import gradtrace.plots as plots
+    import gradtrace.present.figures as plots
 
     def broken(*_a: object, **_k: object) -> None:
         raise OSError("disk full")
@@ -114,7 +114,7 @@ def test_renders_in_headless_chromium(folder: Path, tmp_path: Path, built: Repor
 
 
 def test_the_theory_section_quotes_its_results(built: Report) -> None:
-    from gradtrace.render.markdown import document_markdown
+    from gradtrace.present.markdown import document_markdown
     from gradtrace.theory.meanfield import mean_field
 
     md = document_markdown(built.blocks)

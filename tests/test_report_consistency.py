@@ -19,9 +19,9 @@ from matplotlib.collections import PathCollection
 from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
 
-from gradtrace.render.blocks import fmt
-from gradtrace.render.report import ReportResults
-from gradtrace.report import Report, build_report, write_report
+from gradtrace.present.blocks import fmt
+from gradtrace.present.report import Report, build_report, write_report
+from gradtrace.present.report_doc import ReportResults
 from test_report import SMALL
 
 NUMBER = r"(-?[0-9][0-9.e+-]*)"

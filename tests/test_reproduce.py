@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from gradtrace import application
 from gradtrace.cli import main
-from gradtrace.errors import SpecError
+from gradtrace.core.errors import SpecError
 from gradtrace.reproduce import REPRODUCTIONS, get_reproduction
+from gradtrace.service import application
 
 
 def test_registry_names_the_papers() -> None:

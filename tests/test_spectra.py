@@ -21,8 +21,8 @@ import pytest
 from scipy.integrate import quad
 from scipy.special import comb
 
-from gradtrace.activations import get_activation
 from gradtrace.cli import main
+from gradtrace.core.activations import get_activation
 from gradtrace.lab.wide import WideConfig
 from gradtrace.reproduce.pennington2017 import (
     SERIES,
@@ -215,7 +215,7 @@ def test_pennington2017_reproduction(reproduction: Pennington2017Result) -> None
 def test_figures(
     reproduction: Pennington2017Result, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    plots = pytest.importorskip("gradtrace.plots")
+    plots = pytest.importorskip("gradtrace.present.figures")
     fig = plots.pennington2017_figure(reproduction)
     assert len(fig.axes) == 2
     assert len(fig.axes[0].lines) == 6  # measured dots and predicted line per series
@@ -227,9 +227,9 @@ def test_figures(
 
 
 def test_reproduction_document_and_json(reproduction: Pennington2017Result) -> None:
-    from gradtrace.render.json import pennington2017_dict
-    from gradtrace.render.markdown import document_markdown
-    from gradtrace.render.spectra import pennington2017_document
+    from gradtrace.present.json import pennington2017_dict
+    from gradtrace.present.markdown import document_markdown
+    from gradtrace.present.spectra_doc import pennington2017_document
 
     d = json.loads(json.dumps(pennington2017_dict(reproduction), allow_nan=False))
     assert len(d["rows"]) == 3 * 3

@@ -312,8 +312,8 @@ def test_help_and_errors_name_the_right_option(
 def test_output_lines_interrupt_and_singular_counts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gradtrace import application
-    from gradtrace.render.sweep import report_lines, status_line
+    from gradtrace.present.sweep_doc import report_lines, status_line
+    from gradtrace.service import application
     from gradtrace.sweep import Status, SweepReport
 
     grid = read_grid(_grid(tmp_path))
@@ -631,9 +631,9 @@ def test_trainability_anchor_figure_and_title_read_well(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     from rich.console import Console
 
-    from gradtrace import plots
-    from gradtrace.render.reproduce import anchors_table, reproduction_document
-    from gradtrace.render.text import print_document
+    from gradtrace.present import figures as plots
+    from gradtrace.present.reproduce_doc import anchors_table, reproduction_document
+    from gradtrace.present.text import print_document
     from gradtrace.reproduce import Anchor
     from gradtrace.reproduce.trainability import TrainabilityResult
 

@@ -145,7 +145,7 @@ def test_depth_30_derivation_is_quick_and_exact_at_kinks(activation: str) -> Non
     assert time.perf_counter() - start < 20  # generous: about 0.5 s here; the bug took > 10 min
     assert len(d.gradients[0].closed_str()) < 50_000  # linear in depth, not 2^depth
     # the derivative's value at a kink follows the engine (left slope): relu'(0) = 0, leaky'(0) = 0.01
-    from gradtrace.activations import get_activation
+    from gradtrace.core.activations import get_activation
     from gradtrace.symbolic.chain import Z, _derivative_rule
 
     rule = _derivative_rule(activation)

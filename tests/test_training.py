@@ -82,7 +82,7 @@ def test_dataset_is_seeded_and_shaped() -> None:
     assert np.array_equal(x1, x2) and np.array_equal(t1, t2) and (0 < t1).all() and (t1 < 128).all()
     h = train(TrainConfig(get_preset("exercise-regression").network, x1, t1, 0.01, steps=3))
     # full-batch: the first gradient is the mean of the per-sample gradients
-    from gradtrace import backprop
+    from gradtrace.core import backprop
 
     g = backprop(get_preset("exercise-regression").network, x1, t1).grad_weight.mean(axis=0)
     np.testing.assert_allclose(h.grads[0], g, rtol=1e-14)
@@ -110,8 +110,8 @@ def test_bad_config(kwargs: dict, message: str) -> None:
 
 
 def test_dead_relus_are_reported_as_stalled_not_decreasing() -> None:
+    from gradtrace.core.network import Network
     from gradtrace.lab.training import TrainConfig, train
-    from gradtrace.network import Network
 
     # z1 = -1 switches the first relu off: every gradient is exactly 0, nothing moves
     net = Network.chain([-1.0, 1.0], activation="relu", output_activation="relu", loss="l2")

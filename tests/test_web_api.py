@@ -393,7 +393,7 @@ def test_theory_over_budget_is_422_naming_the_cost(client: TestClient) -> None:
 
 
 def test_phase_diagram_contract(client: TestClient) -> None:
-    from gradtrace import application
+    from gradtrace.service import application
 
     r = client.post("/api/phase", json={"activation": "tanh"})
     assert r.status_code == 200

@@ -409,7 +409,7 @@ def test_theory_panel(page) -> None:  # type: ignore[no-untyped-def]
     """Click the phase diagram: the inputs take the clicked point, and the phase and chi_1 shown
     are application.theory's for what the page sent; Simulate adds the measured points; the
     arrow keys move the mark and Enter computes; an over-budget simulation names its control."""
-    from gradtrace import application
+    from gradtrace.service import application
 
     errors, outside = page.errors, page.outside
     page.wait_for_function("window.gradtraceTheory && window.gradtraceTheory.n >= 1")

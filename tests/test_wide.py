@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gradtrace import Network, SpecError, backprop
-from gradtrace.activations import ACTIVATIONS
+from gradtrace.core.activations import ACTIVATIONS
 from gradtrace.lab.wide import (
     _RULES,
     WideConfig,

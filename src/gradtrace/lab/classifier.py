@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradtrace.dense import DenseNetwork, DenseSpec, dense_backprop
-from gradtrace.network import check_count
+from gradtrace.core.dense import DenseNetwork, DenseSpec, dense_backprop
+from gradtrace.core.network import check_count
 
 __all__ = ["ClassifierRun", "accuracy", "train_classifier"]
 

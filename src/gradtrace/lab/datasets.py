@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradtrace.errors import SpecError
+from gradtrace.core.errors import SpecError
 
 __all__ = ["DATASETS", "check_dataset", "load_dataset", "load_digits", "split"]
 

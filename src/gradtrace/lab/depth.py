@@ -29,11 +29,11 @@ from math import log, sqrt
 
 import numpy as np
 
-from gradtrace.activations import get_activation
-from gradtrace.errors import SpecError
-from gradtrace.lab.init import check_init, draw
-from gradtrace.logmode import backprop_log
-from gradtrace.network import ChainSpec, Network, check_count, check_finite
+from gradtrace.core.activations import get_activation
+from gradtrace.core.errors import SpecError
+from gradtrace.core.logmode import backprop_log
+from gradtrace.core.network import ChainSpec, Network, check_count, check_finite
+from gradtrace.lab.draw import check_init, draw
 
 __all__ = [
     "DepthConfig",

@@ -24,8 +24,8 @@ from typing import Literal
 
 import numpy as np
 
-from gradtrace.errors import SpecError
-from gradtrace.network import ChainSpec
+from gradtrace.core.errors import SpecError
+from gradtrace.core.network import ChainSpec
 
 __all__ = ["BACKENDS", "HAVE_NUMBA", "grad_weights", "grad_weights_numpy"]
 

@@ -32,8 +32,8 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-from gradtrace.activations import LEAKY_SLOPE
-from gradtrace.network import ChainSpec
+from gradtrace.core.activations import LEAKY_SLOPE
+from gradtrace.core.network import ChainSpec
 
 __all__ = ["ACTIVATION_CODES", "LOSS_CODES", "exp_nonpositive", "grad_weights"]
 

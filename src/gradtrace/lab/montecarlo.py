@@ -23,10 +23,10 @@ from typing import TypedDict
 
 import numpy as np
 
-from gradtrace.errors import SpecError
-from gradtrace.lab.init import check_init, draw
+from gradtrace.core.errors import SpecError
+from gradtrace.core.network import PRESETS, ChainSpec, check_count, check_finite
+from gradtrace.lab.draw import check_init, draw
 from gradtrace.lab.kernel import grad_weights
-from gradtrace.network import PRESETS, ChainSpec, check_count, check_finite
 
 __all__ = [
     "BLOCK",

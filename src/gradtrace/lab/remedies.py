@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from gradtrace.backprop import backprop
+from gradtrace.core.backprop import backprop
+from gradtrace.core.network import ChainSpec, Network, get_preset
 from gradtrace.lab.training import TrainConfig, make_dataset, train
-from gradtrace.network import ChainSpec, Network, get_preset
 
 __all__ = ["RemedyRow", "run_remedies"]
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradtrace.backprop import backprop
-from gradtrace.errors import SpecError
-from gradtrace.network import ChainSpec, Network, check_finite
+from gradtrace.core.backprop import backprop
+from gradtrace.core.errors import SpecError
+from gradtrace.core.network import ChainSpec, Network, check_finite
 
 __all__ = ["MAX_STEPS", "TrainConfig", "TrainHistory", "clip_gradient", "make_dataset", "train"]
 

@@ -39,10 +39,10 @@ from typing import Any
 
 import numpy as np
 
-from gradtrace.activations import get_activation
-from gradtrace.errors import SpecError
-from gradtrace.inits import Reflectors, bias, gaussian, haar_reflectors
-from gradtrace.network import check_count, check_finite
+from gradtrace.core.activations import get_activation
+from gradtrace.core.errors import SpecError
+from gradtrace.core.inits import Reflectors, bias, gaussian, haar_reflectors
+from gradtrace.core.network import check_count, check_finite
 
 __all__ = [
     "WIDE_INITS",

@@ -23,7 +23,7 @@ import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradtrace.errors import SpecError
+from gradtrace.core.errors import SpecError
 
 __all__ = ["REPRODUCTIONS", "Anchor", "Reproduction", "get_reproduction"]
 

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradtrace.dense import DenseNetwork, DenseSpec, dense_backprop
-from gradtrace.inits import xavier_uniform
+from gradtrace.core.dense import DenseNetwork, DenseSpec, dense_backprop
+from gradtrace.core.inits import xavier_uniform
+from gradtrace.core.network import check_count
 from gradtrace.lab.datasets import load_digits
-from gradtrace.network import check_count
 from gradtrace.reproduce import Anchor
 
 __all__ = ["Glorot2010Result", "load_digits", "run", "standard_uniform"]

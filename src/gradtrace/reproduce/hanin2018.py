@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradtrace.dense import DenseNetwork, DenseSpec, dense_backprop
-from gradtrace.inits import he_normal
-from gradtrace.network import check_count
+from gradtrace.core.dense import DenseNetwork, DenseSpec, dense_backprop
+from gradtrace.core.inits import he_normal
+from gradtrace.core.network import check_count
 from gradtrace.reproduce import Anchor
 
 __all__ = ["Hanin2018Result", "closed_form", "run"]

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 from scipy.optimize import brentq
 
-from gradtrace.errors import SpecError
+from gradtrace.core.errors import SpecError
+from gradtrace.core.network import check_count
 from gradtrace.lab.wide import WideConfig
-from gradtrace.network import check_count
 from gradtrace.reproduce import Anchor
 from gradtrace.theory.meanfield import critical_sigma_w2
 from gradtrace.theory.spectra import (

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from gradtrace.errors import SpecError
+from gradtrace.core.errors import SpecError
 from gradtrace.sweep.cells import KINDS, run_cell
 from gradtrace.sweep.grid import Cell, Grid, grid_from_dict, read_grid
 from gradtrace.sweep.runner import SweepReport, run_sweep

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from gradtrace.errors import SpecError
+from gradtrace.core.errors import SpecError
 
 __all__ = [
     "KINDS",
@@ -218,10 +218,10 @@ def _f(v: float | None) -> float | None:
 
 def _train_checks(p: dict[str, Any]) -> None:
     """The train cell's values through the library's own checks, without data or training."""
-    from gradtrace.dense import DenseSpec
-    from gradtrace.inits import bias, gaussian
+    from gradtrace.core.dense import DenseSpec
+    from gradtrace.core.inits import bias, gaussian
+    from gradtrace.core.network import check_count
     from gradtrace.lab.datasets import check_dataset, split
-    from gradtrace.network import check_count
 
     check_count("depth", p["depth"], 1)
     check_count("width", p["width"], 1)
@@ -242,8 +242,8 @@ def _train_checks(p: dict[str, Any]) -> None:
 
 
 def _train(p: dict[str, Any], seed: int, rng: np.random.Generator) -> dict[str, Any]:
-    from gradtrace.dense import DenseSpec
-    from gradtrace.inits import bias, gaussian
+    from gradtrace.core.dense import DenseSpec
+    from gradtrace.core.inits import bias, gaussian
     from gradtrace.lab.classifier import accuracy, train_classifier
     from gradtrace.lab.datasets import load_dataset, split
 
@@ -303,7 +303,7 @@ def _theory(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _theory_checks(p: dict[str, Any]) -> None:
-    from gradtrace.activations import get_activation
+    from gradtrace.core.activations import get_activation
     from gradtrace.theory.meanfield import check_point
 
     get_activation(p["activation"])
@@ -339,8 +339,8 @@ def _jacobian(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
 
 
 def _montecarlo_config(p: dict[str, Any], seed: int) -> Any:
+    from gradtrace.core.network import ChainSpec
     from gradtrace.lab.montecarlo import MonteCarloConfig
-    from gradtrace.network import ChainSpec
 
     spec = ChainSpec(
         p["depth"],

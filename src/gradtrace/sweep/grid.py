@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gradtrace.errors import SpecError
+from gradtrace.core.errors import SpecError
 from gradtrace.sweep.cells import (
     PARAMS,
     REQUIRED,

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from gradtrace.errors import SpecError
+from gradtrace.core.errors import SpecError
 from gradtrace.sweep.cells import run_cell
 from gradtrace.sweep.grid import Cell, Grid
 from gradtrace.sweep.store import CellRow, Status, Store

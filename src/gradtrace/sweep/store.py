@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gradtrace.errors import SpecError
+from gradtrace.core.errors import SpecError
 
 __all__ = ["APPLICATION_ID", "CellRow", "Status", "Store"]
 

@@ -10,10 +10,10 @@ from functools import cache
 
 import sympy as sp
 
-from gradtrace.activations import get_activation
-from gradtrace.errors import SpecError
-from gradtrace.losses import get_loss
-from gradtrace.network import ChainSpec
+from gradtrace.core.activations import get_activation
+from gradtrace.core.errors import SpecError
+from gradtrace.core.losses import get_loss
+from gradtrace.core.network import ChainSpec
 from gradtrace.symbolic.forms import Y_HAT, A, X, Z, left_slope, phi_symbolic, tidy, to_latex
 
 __all__ = ["MAX_SYMBOLIC_DEPTH", "ChainDerivation", "Factor", "GradientFormula", "derive_chain"]

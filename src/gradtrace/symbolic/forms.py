@@ -9,7 +9,7 @@ from functools import cache
 
 import sympy as sp
 
-from gradtrace.activations import get_activation
+from gradtrace.core.activations import get_activation
 
 __all__ = [
     "Y_HAT",

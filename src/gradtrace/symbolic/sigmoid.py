@@ -9,7 +9,7 @@ from functools import cache
 
 import sympy as sp
 
-from gradtrace.activations import get_activation
+from gradtrace.core.activations import get_activation
 from gradtrace.symbolic.forms import Z
 
 __all__ = ["SigmoidAnalysis", "sigmoid_analysis"]

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from gradtrace.activations import get_activation
-from gradtrace.losses import get_loss
+from gradtrace.core.activations import get_activation
+from gradtrace.core.losses import get_loss
 from gradtrace.symbolic.forms import Y_HAT, Z
 
 __all__ = [

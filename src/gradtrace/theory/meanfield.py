@@ -40,8 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
-from gradtrace.activations import LEAKY_SLOPE, Activation, get_activation
-from gradtrace.errors import SpecError
+from gradtrace.core.activations import LEAKY_SLOPE, Activation, get_activation
+from gradtrace.core.errors import SpecError
 
 __all__ = [
     "CRITICAL_TOL",

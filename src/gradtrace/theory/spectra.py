@@ -48,10 +48,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.polynomial.legendre import leggauss
 
-from gradtrace.activations import get_activation
-from gradtrace.errors import SpecError
+from gradtrace.core.activations import get_activation
+from gradtrace.core.errors import SpecError
+from gradtrace.core.network import check_count
 from gradtrace.lab.wide import WIDE_INITS, WideConfig, jacobian_singular_values
-from gradtrace.network import check_count
 from gradtrace.theory.meanfield import mean_field
 
 __all__ = [

@@ -1,32 +1,32 @@
-"""Gradient-flow monitoring of real PyTorch models (the ``torch`` extra).
+"""The public name of the gradient monitor: ``from gradtrace.torch import GradientMonitor``.
 
-``GradientMonitor`` (``monitor.py``) records exact per-parameter gradient norms at each
-optimizer step; ``judge`` (``verdict.py``) turns a run into a verdict that names layers, steps
-and fixes; ``records.py`` holds a run as plain data and reads and writes its files;
-``tensorboard.py`` writes the records as TensorBoard scalars; ``lightning.py`` is a Lightning
-callback (the ``lightning`` extra) and ``hf.py`` a Hugging Face ``Trainer`` callback (the ``hf``
-extra), both built on ``callbacks.py``.
-
-Only ``monitor.py`` (with its private modules ``_stats``, ``_step``, ``_model``, ``_activations``
-and ``distributed``), ``tensorboard.py``, ``callbacks.py``, ``lightning.py``, ``hf.py`` and the
-failure benchmark (``failures/``) need torch, and they are imported
-when first used: ``from gradtrace.torch import GradientMonitor`` needs torch, while
-``gradtrace.torch.records`` and ``gradtrace.torch.verdict`` do not, so a saved run can be
-rendered (``gradtrace monitor-report``) on the core install with the plots extra.
+The monitor lives in :mod:`gradtrace.monitor`; this package re-exports its public names, so
+that the import users write says what it needs (PyTorch, the ``torch`` extra). As there, the
+torch-backed names are imported on first use: ``judge`` and ``load_run`` work without torch.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gradtrace.torch.records import MlpShape, MonitorRun, load_run, save_run
-from gradtrace.torch.verdict import Finding, TheoryComparison, Thresholds, Verdict, judge
+from gradtrace import monitor as _monitor
+from gradtrace.monitor import (
+    Finding,
+    MlpShape,
+    MonitorRun,
+    TheoryComparison,
+    Thresholds,
+    Verdict,
+    judge,
+    load_run,
+    save_run,
+)
 
 if TYPE_CHECKING:
-    from gradtrace.torch.hf import GradientMonitorTrainerCallback
-    from gradtrace.torch.lightning import GradientMonitorCallback
-    from gradtrace.torch.monitor import GradientMonitor
-    from gradtrace.torch.tensorboard import write_scalars
+    from gradtrace.monitor.hf import GradientMonitorTrainerCallback
+    from gradtrace.monitor.lightning import GradientMonitorCallback
+    from gradtrace.monitor.recorder import GradientMonitor
+    from gradtrace.monitor.tensorboard import write_scalars
 
 __all__ = [
     "Finding",
@@ -44,25 +44,7 @@ __all__ = [
     "write_scalars",
 ]
 
-_LAZY = {
-    "GradientMonitor": ("gradtrace.torch.monitor", "torch"),
-    "write_scalars": ("gradtrace.torch.tensorboard", "torch"),
-    "GradientMonitorCallback": ("gradtrace.torch.lightning", "lightning"),
-    "GradientMonitorTrainerCallback": ("gradtrace.torch.hf", "hf"),
-}
-
 
 def __getattr__(name: str) -> Any:
-    """Import the torch-backed names on first use, with one clear line if torch is missing."""
-    if name not in _LAZY:
-        raise AttributeError(f"module 'gradtrace.torch' has no attribute {name!r}")
-    module, extra = _LAZY[name]
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise ImportError(
-            f"gradtrace.torch.{name} needs PyTorch: pip install 'gradtrace[{extra}]'"
-        ) from None
-    from importlib import import_module
-
-    return getattr(import_module(module), name)
+    """The torch-backed names, imported on first use (see :mod:`gradtrace.monitor`)."""
+    return getattr(_monitor, name)

@@ -38,21 +38,21 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from sympy.printing.mathml import mathml
 
 import gradtrace
-from gradtrace import application
-from gradtrace.activations import ACTIVATIONS
-from gradtrace.errors import SpecError
-from gradtrace.lab.init import INITS
+from gradtrace.core.activations import ACTIVATIONS
+from gradtrace.core.errors import SpecError
+from gradtrace.core.losses import LOSSES
+from gradtrace.core.network import PRESETS
+from gradtrace.lab.draw import INITS
 from gradtrace.lab.montecarlo import run_montecarlo
 from gradtrace.lab.training import train
-from gradtrace.losses import LOSSES
-from gradtrace.network import PRESETS
-from gradtrace.render.json import (
+from gradtrace.present.json import (
     derivation_dict,
     montecarlo_dict,
     theory_dict,
     train_dict,
     train_heatmap,
 )
+from gradtrace.service import application
 from gradtrace.symbolic import GradientFormula
 from gradtrace.web.cost import (
     LIMITS,

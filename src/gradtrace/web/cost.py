@@ -36,8 +36,8 @@ Where the time goes:
 
 from __future__ import annotations
 
-from gradtrace.application import LIMITS as ENGINE
-from gradtrace.errors import SpecError
+from gradtrace.core.errors import SpecError
+from gradtrace.service.application import LIMITS as ENGINE
 
 __all__ = [
     "BUDGET_S",

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from gradtrace.errors import SpecError
+from gradtrace.core.errors import SpecError
 
 __all__ = ["JobError", "JobLimits", "JobResult", "JobRunner", "Lane"]
 

@@ -22,7 +22,7 @@ from typing import IO, Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from gradtrace.errors import SpecError
+from gradtrace.core.errors import SpecError
 from gradtrace.web.api import LOOPBACK_HOSTS, create_app
 
 __all__ = [

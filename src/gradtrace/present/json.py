@@ -1,0 +1,525 @@
+"""JSON-ready dictionaries: the contract other tools read (keep the key names).
+
+* ``trace_dict``: ``gradtrace grad --json``.
+* ``solution_dict``: ``gradtrace solve --format json``.
+* ``derivation_dict``: ``gradtrace derive --format json``.
+* ``reproduction_dict``: ``gradtrace reproduce NAME --json``.
+* ``theory_dict``: ``gradtrace theory --json``.
+* ``jacobian_dict``: ``gradtrace jacobian --json``.
+* ``pennington2017_dict``: the Pennington et al. 2017 reproduction.
+
+Expression strings are SymPy-parseable in the symbols ``w1 .. wL``, ``b1 .. bL``, ``x``,
+``y_hat``, with the sigmoid written out through ``exp``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from gradtrace.core.backprop import Trace
+from gradtrace.core.logmode import LogTrace
+from gradtrace.lab.depth import DepthResult
+from gradtrace.lab.exercise import NumericPart, Solution
+from gradtrace.lab.montecarlo import RESOLUTION, MonteCarloResult
+from gradtrace.lab.remedies import RemedyRow
+from gradtrace.lab.training import TrainHistory
+from gradtrace.reproduce.pennington2017 import Pennington2017Result
+from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis
+from gradtrace.symbolic.steps import Derivation
+from gradtrace.theory.meanfield import MeanField
+from gradtrace.theory.simulation import TheorySimulation
+from gradtrace.theory.spectra import JacobianSpectrum
+
+__all__ = [
+    "depth_dict",
+    "derivation_dict",
+    "jacobian_dict",
+    "log_trace_dict",
+    "montecarlo_dict",
+    "pennington2017_dict",
+    "remedies_dict",
+    "reproduction_dict",
+    "solution_dict",
+    "theory_dict",
+    "trace_dict",
+    "train_dict",
+    "train_heatmap",
+]
+
+
+def _f(v: Any) -> float | None:
+    """A JSON number; ``null`` for inf or NaN (the trace's ``warnings`` say where)."""
+    v = float(v)
+    return v if v == v and abs(v) != float("inf") else None
+
+
+def trace_dict(trace: Trace) -> dict[str, Any]:
+    """An unbatched trace: loss, prediction, dL/dy and one object per layer."""
+    if trace.batch_shape:
+        raise ValueError("trace_dict needs an unbatched trace")
+    layers = []
+    for k in range(trace.depth):
+        layer: dict[str, Any] = {
+            "layer": k + 1,
+            "weight": _f(trace.weights[k]),
+            "z": _f(trace.z[k]),
+            "a": _f(trace.a[k]),
+            "activation_derivative": _f(trace.activation_derivative[k]),
+            "delta": _f(trace.delta[k]),
+            "grad_weight": _f(trace.grad_weight[k]),
+            # w_k phi'(z_(k-1)): the chain-rule factor the weight path carries from delta_k to
+            # delta_(k-1) (a skip connection adds its own term beside it); none into the input
+            "chain_factor": (
+                _f(trace.weights[k] * trace.activation_derivative[k - 1]) if k else None
+            ),
+        }
+        if trace.biases is not None and trace.grad_bias is not None:
+            layer["bias"] = _f(trace.biases[k])
+            layer["grad_bias"] = _f(trace.grad_bias[k])
+        layers.append(layer)
+    out: dict[str, Any] = {
+        "loss": _f(trace.loss),
+        "prediction": _f(trace.prediction),
+        "dloss_dprediction": _f(trace.dloss_dprediction),
+        "layers": layers,
+    }
+    if trace.warnings:
+        out["warnings"] = list(trace.warnings)
+    return out
+
+
+def log_trace_dict(lt: LogTrace) -> dict[str, Any]:
+    """Per layer: log10|dL/dw_k| and its sign (``null`` for an exact zero gradient), log10|delta_k|,
+    and whether plain float64 underflowed, overflowed or lost accuracy there."""
+    if lt.loss.shape:
+        raise ValueError("log_trace_dict needs an unbatched trace")
+    return {
+        "layers": [
+            {
+                "layer": k + 1,
+                "log10_abs_grad_weight": _f(lt.log10_abs_grad_weight[k]),
+                "sign_grad_weight": int(lt.sign_grad_weight[k]),
+                "log10_abs_delta": _f(lt.log10_abs_delta[k]),
+                "float64_underflow": bool(lt.float64_underflow[k]),
+                "float64_overflow": bool(lt.float64_overflow[k]),
+                "float64_inaccurate": bool(lt.float64_inaccurate[k]),
+            }
+            for k in range(lt.spec.depth)
+        ]
+    }
+
+
+def _num(e: sp.Expr) -> float:
+    return float(e)
+
+
+def _part_a(a: SigmoidAnalysis) -> dict[str, Any]:
+    return {
+        "derivative": sp.sstr(a.d1),
+        "derivative_in_s": sp.sstr(a.d1_in_s),
+        "identity_verified": a.d1_identity_holds,
+        "second_derivative": sp.sstr(a.d2),
+        "second_derivative_in_s": sp.sstr(a.d2_in_s),
+        "critical_points": [sp.sstr(z) for z in a.critical_points],
+        "maximum": {
+            "z": _num(a.maximum[0]),
+            "value": _num(a.maximum[1]),
+            "exact": sp.sstr(a.maximum[1]),
+        },
+        "infimum": {"value": _num(a.infimum), "attained": a.infimum_attained},
+        "minimum": None,
+        "limits": {"-oo": _num(a.limits[0]), "+oo": _num(a.limits[1])},
+        "strictly_positive": a.strictly_positive,
+        "steepest": [
+            {"z": _num(z), "z_exact": sp.sstr(z), "second_derivative": _num(v), "exact": sp.sstr(v)}
+            for z, v in a.steepest
+        ],
+        "backprop_factor_bound": "|w_j * s'(z_j)| <= |w_j|/4",
+    }
+
+
+def _steps(d: Derivation) -> list[dict[str, Any]]:
+    """A derivation's lines: the equation (plain notation), its rule, and SymPy's check."""
+    return [{"equation": st.plain, "rule": st.rule, "verified": st.verified} for st in d.steps]
+
+
+def _numeric_part(p: NumericPart) -> dict[str, Any]:
+    t = p.trace
+    names = [f"w{k + 1}" for k in range(t.depth)]
+    return {
+        "preset": p.preset.name,
+        "weights": dict(zip(names, map(float, t.weights), strict=True)),
+        "x": float(t.x),
+        "y_hat": float(t.target),
+        "loss": float(t.loss),
+        "prediction": float(t.prediction),
+        "dloss_dprediction": float(t.dloss_dprediction),
+        "gradients": dict(zip(names, map(float, t.grad_weight), strict=True)),
+        "trace": trace_dict(t),
+        "ratio_to_last": dict(zip(names, map(float, p.ratio_to_last), strict=True)),
+        "backward_factors": [float(f) for f in t.backward_factor],
+        "gradient_steps": [
+            {
+                "learning_rate": st.learning_rate,
+                "weights_after": dict(zip(names, map(float, st.weights_after), strict=True)),
+                "relative_change": dict(zip(names, map(float, st.relative_change), strict=True)),
+                "prediction_after": st.prediction_after,
+                "loss_after": st.loss_after,
+            }
+            for st in p.steps
+        ],
+    }
+
+
+def derivation_dict(
+    d: ChainDerivation,
+    *,
+    closed: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Closed-form gradients by parameter name, plus the chain-product forms.
+
+    ``closed=False`` leaves the closed forms out: printing them is most of the cost for deep
+    chains (10 s at depth 50, against 0.4 s for the derivation itself). ``progress(done,
+    total)`` is called after each closed form.
+    """
+    out: dict[str, Any] = {}
+    if closed:
+        out["gradients"] = {}
+        for i, g in enumerate(d.gradients):
+            out["gradients"][g.parameter] = g.closed_str()
+            if progress is not None:
+                progress(i + 1, len(d.gradients))
+    return out | {
+        "chain": {g.parameter: g.chain_text("*") for g in d.gradients},
+        "spec": {
+            "depth": d.spec.depth,
+            "activation": d.spec.activation,
+            "output_activation": d.spec.output_activation,
+            "loss": d.spec.loss,
+            "biases": d.spec.biases,
+        },
+    }
+
+
+def solution_dict(sol: Solution) -> dict[str, Any]:
+    """The worked solution: parts a-d."""
+    return {
+        "a": _part_a(sol.a)
+        | {
+            "derivative_steps": _steps(sol.a_first),
+            "second_derivative_steps": _steps(sol.a_second),
+        },
+        "b": _numeric_part(sol.b) | {"output_delta_steps": _steps(sol.b_delta)},
+        "c": derivation_dict(sol.c)
+        | {
+            "dloss_dprediction_steps": _steps(sol.c_dl_dy),
+            "factored": {
+                f.parameter: {
+                    "factors": [{"role": r, "layer": k} for r, k in f.factors],
+                    "expression": sp.sstr(f.expr),
+                    "verified": f.verified,
+                }
+                for f in sol.c_factored
+            },
+        },
+        "d": _numeric_part(sol.d),
+    }
+
+
+def montecarlo_dict(r: MonteCarloResult) -> dict[str, Any]:
+    """``gradtrace montecarlo --json``: per-layer statistics of |dL/dw_k|, and the config."""
+    c = r.config
+    return {
+        "samples": c.samples,
+        "seed": c.seed,
+        "layers": [
+            {
+                "layer": s.layer,
+                "abs_grad_quantiles": {k: _f(v) for k, v in s.abs_grad_quantiles.items()},
+                "mean_log10_abs_grad": _f(s.mean_log10_abs_grad),
+                "fraction_zero": s.fraction_zero,
+                "fraction_below": s.fraction_below,
+                "fraction_above": s.fraction_above,
+            }
+            for s in r.layers
+        ],
+        "ratio_first_to_last": {
+            "abs_quantiles": {k: _f(v) for k, v in r.ratio_quantiles.items()},
+            "mean_log10": _f(r.mean_log10_ratio),
+        },
+        "float64_nonfinite": r.float64_nonfinite,
+        "config": {
+            "depth": c.spec.depth,
+            "activation": c.spec.activation,
+            "output_activation": c.spec.output_activation,
+            "loss": c.spec.loss,
+            "biases": c.spec.biases,
+            "residual": c.spec.residual,
+            "init": c.init,
+            "std": c.std,
+            "x": c.x,
+            "target": c.target,
+            "quantile_resolution_log10": RESOLUTION,
+        },
+    }
+
+
+def depth_dict(r: DepthResult) -> dict[str, Any]:
+    """``gradtrace depth --json``: log10|dL/dw_1| per depth, the profile of the deepest chain
+    (every layer up to 1,000; thinned evenly beyond), and the fitted and expected rates."""
+    c = r.config
+    L = r.profile_depth
+    keep = _evenly(L, 1000)
+    return {
+        "samples": c.samples,
+        "seed": c.seed,
+        "activation": c.activation,
+        "std": c.std,
+        "init": c.init,
+        "depths": [
+            {
+                "depth": p.depth,
+                "mean_log10_abs_grad_first": _f(p.mean_log10_abs_grad_first),
+                "median_log10_abs_grad_first": _f(p.median_log10_abs_grad_first),
+                "fraction_zero_first": p.fraction_zero_first,
+                "fraction_float64_lost_first": p.fraction_float64_lost_first,
+            }
+            for p in r.points
+        ],
+        "profile": {
+            "depth": L,
+            "layer": [int(k) + 1 for k in keep],
+            "mean_log10_abs_grad": [_f(v) for v in r.profile_mean_log10_grad[keep]],
+            "mean_log10_abs_delta": [_f(v) for v in r.profile_mean_log10_delta[keep]],
+        },
+        "rate": {
+            "fitted": _f(r.fitted_rate),
+            "fitted_se": _f(r.fitted_rate_se),
+            "expected": None if r.expected_rate is None else _f(r.expected_rate),
+            "units": "decades per layer",
+        },
+    }
+
+
+def _evenly(n: int, most: int) -> np.ndarray:
+    """Indices ``0 .. n-1``: all of them up to ``most``, else ``most`` spread evenly (ends kept)."""
+    return np.unique(np.linspace(0, n - 1, min(n, most)).astype(int))
+
+
+def _curve_steps(n: int, points: int = 200) -> np.ndarray:
+    """Step indices to show of a curve of length ``n``: all of them up to ``points``, else evenly
+    spread on a log scale (the early steps are where things happen)."""
+    if n <= points:
+        return np.arange(n)
+    return np.unique(np.concatenate([[0], np.geomspace(1, n - 1, points).astype(int), [n - 1]]))
+
+
+def train_dict(h: TrainHistory) -> dict[str, Any]:
+    """``gradtrace train --json``: the outcome, per-layer movement, and the loss curve."""
+    steps = _curve_steps(h.loss.size)
+    rel = h.relative_update
+    return {
+        "outcome": h.outcome,
+        "message": h.message,
+        "converged_at": h.converged_at,
+        "diverged_at": h.diverged_at,
+        "steps_taken": h.steps_taken,
+        "learning_rate": float(h.config.learning_rate),
+        "samples": int(h.config.x.size),
+        "final_loss": _f(h.loss[-1]) if h.loss.size else None,
+        "layers": [
+            {
+                "layer": k + 1,
+                "initial_weight": _f(h.weights[0, k]),
+                "final_weight": _f(h.weights[-1, k]),
+                "first_grad": _f(h.grads[0, k]) if h.steps_taken else None,
+                "first_relative_update": _f(rel[0, k]) if h.steps_taken else None,
+                "median_relative_update": _f(np.median(rel[:, k])) if h.steps_taken else None,
+                "total_relative_change": _f(h.total_relative_change[k]),
+            }
+            for k in range(h.weights.shape[1])
+        ],
+        "loss_curve": {"step": [int(s) for s in steps], "loss": [_f(h.loss[s]) for s in steps]},
+    }
+
+
+def train_heatmap(h: TrainHistory, columns: int = 200) -> dict[str, Any]:
+    """log10|dL/dw_k| per layer (rows) at up to ``columns`` steps spread evenly (``null`` where a
+    gradient was 0 or not finite): the explorer's layer x step map."""
+    T = h.steps_taken
+    steps = _evenly(T, columns) if T else np.array([], dtype=int)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logg = np.log10(np.abs(h.grads[steps]))  # (len(steps), L)
+    return {
+        "step": steps.tolist(),
+        "log10_abs_grad": [[_f(v) for v in row] for row in logg.T],
+    }
+
+
+def remedies_dict(rows: tuple[RemedyRow, ...]) -> dict[str, Any]:
+    """``gradtrace remedies --json``: one object per run."""
+    return {
+        "rows": [
+            {
+                "problem": r.problem,
+                "remedy": r.name,
+                "why": r.why,
+                "outcome": r.outcome,
+                "steps_to_tolerance": r.steps_to_tolerance,
+                "diverged": r.diverged,
+                "final_loss": _f(r.final_loss),
+                "min_abs_grad": _f(r.min_abs_grad),
+                "max_abs_grad": _f(r.max_abs_grad),
+            }
+            for r in rows
+        ]
+    }
+
+
+def theory_dict(mf: MeanField, simulated: TheorySimulation | None = None) -> dict[str, Any]:
+    """``gradtrace theory --json``: exactly the contract's keys; ``null`` for infinite or
+    undefined values (``xi_c`` at the critical line, ``q_star`` when q grows without bound).
+    With ``simulated`` (``--simulate``), also ``"simulated"``: the measured per-layer ``q``
+    (``q[0]`` the input's) and ``grad_norm_ratio`` (``|dL/dh^l|^2 / |dL/dh^L|^2``, layers 1 .. L)
+    beside the layer-by-layer predictions from the same input."""
+
+    def opt(v: float | None) -> float | None:
+        return None if v is None else _f(v)
+
+    return {
+        "activation": mf.activation,
+        "sigma_w2": mf.sigma_w2,
+        "sigma_b2": mf.sigma_b2,
+        "q_star": opt(mf.q_star),
+        "c_star": opt(mf.c_star),
+        "chi_1": _f(mf.chi_1),
+        "xi_q": _f(mf.xi_q),
+        "xi_c": _f(mf.xi_c),
+        "phase": mf.phase,
+        "sigma_w2_critical": opt(mf.sigma_w2_critical),
+    } | ({} if simulated is None else {"simulated": _simulated(simulated)})
+
+
+def _simulated(sim: TheorySimulation) -> dict[str, Any]:
+    c = sim.run.config
+    return {
+        "width": c.width,
+        "depth": c.depth,
+        "samples": c.samples,
+        "seed": c.seed,
+        "q": [_f(v) for v in sim.run.q],
+        "q_predicted": [_f(v) for v in sim.q_predicted],
+        "grad_norm_ratio": [_f(v) for v in sim.run.grad_norm_ratio],
+        "grad_norm_ratio_predicted": [_f(v) for v in sim.ratio_predicted],
+    }
+
+
+def reproduction_dict(result: Any) -> dict[str, Any]:
+    """``gradtrace reproduce NAME --json``: the table (header and rows), notes (sentences about
+    what the table leaves out; may be empty) and every anchor."""
+
+    def cell(v: Any) -> Any:
+        return v if isinstance(v, str) else _f(v)
+
+    return {
+        "name": result.name,
+        "seed": result.seed,
+        "table": {
+            "header": list(result.header),
+            "rows": [[cell(v) for v in row] for row in result.rows],
+        },
+        "notes": list(getattr(result, "notes", ())),
+        "anchors": [
+            {
+                "name": a.name,
+                "expected": _f(a.expected),
+                "measured": _f(a.measured),
+                "error": _f(a.error),
+                "tolerance": a.tolerance,
+                "absolute": a.absolute,
+                "ok": a.ok if a.measurable else None,
+                "source": a.source,
+                **({} if a.measurable else {"unmeasurable": a.unmeasurable}),
+            }
+            for a in result.anchors
+        ],
+    }
+
+
+def jacobian_dict(r: JacobianSpectrum) -> dict[str, Any]:
+    """``gradtrace jacobian --json``: ``predicted`` and ``measured`` first (the contract), then
+    the net (``config``) and what the prediction is made of (``theory``)."""
+    c, t = r.config, r.theory
+    return {
+        "predicted": {
+            "mean": _f(t.mean),
+            "variance_over_mean2": _f(t.variance_over_mean2),
+        },
+        "measured": {
+            "mean": _f(r.measured_mean),
+            "variance_over_mean2": _f(r.measured_variance_over_mean2),
+            "samples": c.samples,
+        },
+        "config": {
+            "activation": c.activation,
+            "sigma_w2": c.sigma_w2,
+            "sigma_b2": c.sigma_b2,
+            "depth": c.depth,
+            "width": c.width,
+            "init": c.init,
+            "seed": c.seed,
+        },
+        "q_star": None if t.q_star is None else _f(t.q_star),
+        "theory": {
+            "q": t.q,
+            "input_q": t.input_q,
+            "mu1": t.mu1,
+            "mu2": t.mu2,
+            "s1": t.s1,
+            "chi": t.chi,
+        },
+    }
+
+
+def pennington2017_dict(r: Pennington2017Result) -> dict[str, Any]:
+    """The reproduction: its config, the fixed critical point, the slopes, one row per series
+    and depth."""
+    c = r.config
+    return {
+        "config": {
+            "activation": c.activation,
+            "sigma_b2": c.sigma_b2,
+            "isometry_ratio": c.isometry_ratio,
+            "depths": list(c.depths),
+            "width": c.width,
+            "samples": c.samples,
+            "seed": c.seed,
+        },
+        "sigma_w2": r.sigma_w2,
+        "q_star": r.q_star,
+        "slopes": dict(r.slopes),
+        "rows": [
+            {
+                "series": row.series,
+                "depth": row.depth,
+                "init": row.init,
+                "sigma_w2": row.sigma_w2,
+                "sigma_b2": row.sigma_b2,
+                "q_star": row.q_star,
+                "predicted": {
+                    "mean": _f(row.predicted_mean),
+                    "variance_over_mean2": _f(row.predicted_variance_over_mean2),
+                },
+                "measured": {
+                    "mean": _f(row.measured_mean),
+                    "variance_over_mean2": _f(row.measured_variance_over_mean2),
+                },
+            }
+            for row in r.rows
+        ],
+    }
