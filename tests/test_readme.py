@@ -35,12 +35,19 @@ def test_readme_python_example_runs_and_its_comments_hold() -> None:
     assert "(2*a3 - 2*y_hat) · a2" in printed
     assert "vanishing ['0.weight', '0.bias']" in printed  # the gradient monitor's example
     assert "activation {'to': 'relu', 'init': 'he'}" in printed
-    # the README's excerpt of print(verdict) is what it prints, up to the elided lines
+    # the README's excerpt of print(verdict) is what it prints, up to the elided lines; a line
+    # that ends in "..." is a prefix (the last steps listed sit on a threshold: 28 on one CPU,
+    # 29 on another)
     text = README.read_text().split("```text\ngradient verdict:")[1].split("```")[0]
     shown = ("gradient verdict:" + text).splitlines()
+    lines = printed.splitlines()
     for line in shown:
-        if line.strip() != "...":
-            assert line in printed.splitlines(), line
+        if line.strip() == "...":
+            continue
+        if line.endswith(" ..."):
+            assert any(got.startswith(line[:-3]) for got in lines), line
+        else:
+            assert line in lines, line
 
 
 def _shell_commands() -> list[str]:

@@ -82,7 +82,7 @@ def test_dataset_is_seeded_and_shaped() -> None:
     assert np.array_equal(x1, x2) and np.array_equal(t1, t2) and (0 < t1).all() and (t1 < 128).all()
     h = train(TrainConfig(get_preset("exercise-regression").network, x1, t1, 0.01, steps=3))
     # full-batch: the first gradient is the mean of the per-sample gradients
-    from gradtrace.core import backprop
+    from gradtrace import backprop
 
     g = backprop(get_preset("exercise-regression").network, x1, t1).grad_weight.mean(axis=0)
     np.testing.assert_allclose(h.grads[0], g, rtol=1e-14)
