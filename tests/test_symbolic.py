@@ -136,13 +136,10 @@ def test_closed_forms_are_parseable_and_in_the_input_symbols() -> None:
 
 
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "softsign", "tanh"])
-def test_depth_30_derivation_is_quick_and_exact_at_kinks(activation: str) -> None:
-    # nested Piecewise once made relu at depth 30 hang; Max keeps the size linear in depth
-    import time
-
-    start = time.perf_counter()
+def test_depth_30_derivation_is_linear_in_depth_and_exact_at_kinks(activation: str) -> None:
+    # nested Piecewise once made relu at depth 30 hang (> 10 min); Max keeps the size linear in
+    # depth, which is what this checks (the time: benchmarks/symbolic_depth.py)
     d = derive_chain(ChainSpec(30, activation, "identity", "l2", biases=True))
-    assert time.perf_counter() - start < 20  # generous: about 0.5 s here; the bug took > 10 min
     assert len(d.gradients[0].closed_str()) < 50_000  # linear in depth, not 2^depth
     # the derivative's value at a kink follows the engine (left slope): relu'(0) = 0, leaky'(0) = 0.01
     from gradtrace.core.activations import get_activation
