@@ -1,5 +1,5 @@
-"""The explorer API's models: every answer typed in ``/openapi.json``, and every default and bound
-read from the registry (``service.defaults``)."""
+"""The explorer API's models: every answer typed in ``/openapi.json``, strict request types, no
+non-finite answer, and every default and bound read from the registry (``service.defaults``)."""
 
 from __future__ import annotations
 
@@ -88,6 +88,99 @@ def test_the_schema_finds_an_untyped_answer() -> None:
     assert _untyped({"type": "object", "additionalProperties": True}, spec, "x", set())
     assert _untyped({"type": "array", "items": {}}, spec, "x", set()) == ["x[]"]
     assert not _untyped({"type": "array", "items": {"type": "number"}}, spec, "x", set())
+
+
+# ---- issue 19, item 7: strict types --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/trace", {"weights": [0.5], "x": "0.63", "target": 1}, "x"),
+        ("/api/trace", {"weights": [0.5], "x": True, "target": 1}, "x"),
+        ("/api/trace", {"weights": ["0.5"], "x": 0.63, "target": 1}, "0"),
+        ("/api/trace", {"weights": [0.5], "x": 0.63, "target": 1, "log": "yes"}, "log"),
+        ("/api/trace", {"weights": [0.5], "x": 0.63, "target": 1, "residual": 1}, "residual"),
+        ("/api/derive", {"depth": 2, "biases": "true"}, "biases"),
+        ("/api/derive", {"depth": "2"}, "depth"),
+        ("/api/derive", {"depth": 2.0}, "depth"),
+        ("/api/derive", {"depth": True}, "depth"),
+        ("/api/montecarlo", {"depth": 3, "samples": "20"}, "samples"),
+        ("/api/montecarlo", {"depth": 3, "std": "0.5"}, "std"),
+        ("/api/train", {"weights": [0.5], "steps": "10"}, "steps"),
+        ("/api/train", {"weights": [0.5], "learning_rate": True}, "learning_rate"),
+        ("/api/theory", {"sigma_w2": "1.5"}, "sigma_w2"),
+        ("/api/theory", {"simulate": "yes"}, "simulate"),
+        ("/api/phase", {"activation": 1}, "activation"),
+    ],
+)
+def test_loose_types_are_422_naming_the_field(
+    client: TestClient, path: str, body: JSON, field: str
+) -> None:
+    r = client.post(path, json=body)
+    assert r.status_code == 422, r.text
+    assert any(d["loc"][-1] == field and field in d["msg"] for d in r.json()["detail"]), r.text
+
+
+def test_an_integer_is_a_number(client: TestClient) -> None:
+    """JSON ``1`` for ``1.0``: an integer is accepted where a float is meant."""
+    ints = client.post("/api/trace", json={"weights": [1, -2], "x": 1, "target": 0}).json()
+    floats = client.post("/api/trace", json={"weights": [1.0, -2.0], "x": 1.0, "target": 0.0})
+    assert ints == floats.json() and ints["layers"][0]["weight"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("lo=true", "lo"),
+        ("lo=1_0&hi=20", "lo"),
+        ("lo=%201&hi=3", "lo"),
+        ("lo=0x10", "lo"),
+        ("lo=inf", "lo"),
+        ("hi=nan", "hi"),
+        ("points=2.0", "points"),
+        ("points=1e2", "points"),
+        ("points=true", "points"),
+    ],
+)
+def test_a_query_number_is_written_as_in_json(client: TestClient, query: str, field: str) -> None:
+    r = client.get(f"/api/activation/sigmoid?{query}")
+    assert r.status_code == 422, r.text
+    (d,) = r.json()["detail"]
+    assert d["loc"] == ["query", field] and d["msg"].startswith(f"{field}: ")
+
+
+def test_a_query_in_json_number_form_is_accepted(client: TestClient) -> None:
+    r = client.get("/api/activation/tanh?lo=-1.5e0&hi=2&points=3")
+    assert r.status_code == 200 and r.json()["z"] == [-1.5, 0.25, 2.0]
+
+
+# ---- issue 19, item 6: no answer with non-finite numbers where the input is at fault ---------
+
+
+@pytest.mark.parametrize(
+    ("query", "fields"),
+    [
+        ("lo=-1e308&hi=1e308", {"lo", "hi"}),  # hi - lo overflows: the grid itself is not finite
+        ("lo=-1e300&hi=0", {"lo"}),
+        ("lo=0&hi=1e7", {"hi"}),
+        ("lo=2&hi=2", {"hi"}),
+        ("lo=3&hi=-3", {"hi"}),
+    ],
+)
+def test_an_extreme_grid_is_422_naming_the_field(
+    client: TestClient, query: str, fields: set[str]
+) -> None:
+    r = client.get(f"/api/activation/sigmoid?{query}")
+    assert r.status_code == 422, r.text
+    assert {d["loc"][-1] for d in r.json()["detail"]} == fields
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "leaky_relu", "softsign", "identity"])
+def test_the_widest_grid_is_finite(client: TestClient, name: str) -> None:
+    lo, hi = defaults.CURVE.lo.ge, defaults.CURVE.hi.le
+    r = client.get(f"/api/activation/{name}", params={"lo": f"{lo:g}", "hi": f"{hi:g}"})
+    assert r.status_code == 200 and "null" not in r.text
 
 
 # ---- one source: the registry ---------------------------------------------------------------

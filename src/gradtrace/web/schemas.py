@@ -1,8 +1,11 @@
 """The explorer API's request and answer models: what ``/openapi.json`` describes.
 
-**Requests**: every number must be finite, unknown fields are refused, and every default, bound
-and description is read from ``gradtrace.service.defaults`` (``pydantic_field``), never typed
-here.
+**Requests** are strict: a number must be a JSON number (an integer is a number: ``1`` for
+``1.0``), a boolean ``true`` or ``false``, a whole number an integer; ``"0.63"``, ``1`` for a
+boolean or ``"yes"`` get 422 naming the field. A query parameter is a string, so it is held to
+JSON's number grammar (``-1.5e3``; not ``inf``, ``1_000``, ``0x10``, `` 1`` or ``true``). Every
+number must be finite, unknown fields are refused, and every default, bound and description is
+read from ``gradtrace.service.defaults`` (``pydantic_field``), never typed here.
 
 **Answers** are the JSON shapes of ``gradtrace.present.json``, typed key by key in the order
 those shapes write them. ``Num`` is a float that is ``null`` where the value is infinite or NaN
@@ -13,9 +16,10 @@ here and stays out of the answer (the routes set ``response_model_exclude_unset`
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from gradtrace.core.activations import ACTIVATIONS
@@ -86,7 +90,7 @@ def _list_field(p: Param[Any], *, required: bool = False, per: Param[Any] | None
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class SpecIn(_Request):
@@ -163,12 +167,44 @@ class PhaseIn(_Request):
     activation: ActivationName = _field(THEORY.activation)
 
 
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_JSON_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
+
+
+def _query_number(v: object) -> object:
+    """A query string written as a JSON number, as a float (anything else: 422)."""
+    if isinstance(v, str):
+        if not _JSON_NUMBER.fullmatch(v):
+            raise PydanticCustomError(
+                "float_parsing", "not a JSON number: {value}", {"value": repr(v)}
+            )
+        return float(v)
+    return v
+
+
+def _query_integer(v: object) -> object:
+    """A query string written as a JSON integer, as an int (anything else: 422)."""
+    if isinstance(v, str):
+        if not _JSON_INTEGER.fullmatch(v):
+            raise PydanticCustomError(
+                "int_parsing", "not a JSON integer: {value}", {"value": repr(v)}
+            )
+        return int(v)
+    return v
+
+
+QueryFloat = Annotated[float, BeforeValidator(_query_number), Field(allow_inf_nan=False)]
+QueryInt = Annotated[int, BeforeValidator(_query_integer)]
+
+
 class CurveQuery(BaseModel):
     """``/api/activation/{name}``'s query: the grid ``lo`` to ``hi`` in ``points`` points."""
 
-    lo: Finite = _field(CURVE.lo)
-    hi: Finite = _field(CURVE.hi)
-    points: int = _field(CURVE.points)
+    model_config = ConfigDict(strict=True)  # other query parameters are ignored, as before
+
+    lo: QueryFloat = _field(CURVE.lo)
+    hi: QueryFloat = _field(CURVE.hi)
+    points: QueryInt = _field(CURVE.points)
 
     @field_validator("hi")
     @classmethod
