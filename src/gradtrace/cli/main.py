@@ -99,10 +99,11 @@ def _fail(message: str) -> int:
 
 
 def _usage_message(e: Exception) -> str:
-    """A click-style parse error (typer vendors click, so it is matched by its shape) as one
+    """A click-style parse error (typer vendors click, so it is matched by its shape; a
+    MissingParameter is a BadParameter too, with its own message) as one
     line: ``--option: what is wrong``, with a hint to the command's help."""
     param = getattr(e, "param", None)
-    if isinstance(e, typer.BadParameter) and param is not None and getattr(param, "opts", None):
+    if type(e) is typer.BadParameter and param is not None and getattr(param, "opts", None):
         message = f"{param.opts[0]}: {str(e.message).removeprefix('Value error, ')}"
     else:
         message = str(getattr(e, "format_message", e.__str__)())
