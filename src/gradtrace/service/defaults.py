@@ -216,6 +216,12 @@ class Derive:
         web_le=min(50, MAX_SYMBOLIC_DEPTH),  # the cost model: sigmoid depth 50 takes 19 s
     )
     biases: Param[bool] = Param("biases", False, "Add a bias b_k to each layer")
+    closed_form: Param[bool | None] = Param(
+        "closed_form",
+        None,  # the CLI: up to a depth (``CLOSED_FORM_DEPTH``), and always in JSON
+        "Include the closed forms (they grow as the cube of the depth; the page omits them)",
+        web_default=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -394,6 +400,9 @@ class Theory:
         web_le=1000,
     )
     samples: Param[int] = Param("samples", 4, "Simulated nets", ge=1, web_default=2, web_le=16)
+    simulate: Param[bool] = Param(
+        "simulate", False, "Also simulate random nets of --width units and --depth layers"
+    )
     seed: Param[int] = SEED
     simulated_depth_max: int = 200
     """Deepest simulated net (``--simulate``); the prediction alone goes to ``depth.le``."""
