@@ -460,8 +460,10 @@ class Serve:
 class Curve:
     """``/api/activation/{name}``: phi, phi' and phi'' on a grid."""
 
-    lo: Param[float] = Param("lo", -8.0, "Left end of the grid")
-    hi: Param[float] = Param("hi", 8.0, "Right end of the grid")
+    # |z| up to 1e6: every activation and both derivatives stay finite (softsign's square
+    # overflows past 1e154, and hi - lo past 1.8e308 leaves the grid itself not finite)
+    lo: Param[float] = Param("lo", -8.0, "Left end of the grid", ge=-1e6, le=1e6)
+    hi: Param[float] = Param("hi", 8.0, "Right end of the grid (above lo)", ge=-1e6, le=1e6)
     points: Param[int] = Param("points", 401, "Grid points", ge=2, le=2001)
 
 
