@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+from typer.models import OptionInfo
 
 from gradtrace.core.errors import SpecError
 from gradtrace.service.defaults import SPEC, TRACE, Param
@@ -128,13 +129,13 @@ def wholes(text: str | Wholes) -> Wholes:
 
 
 def option(
-    p: Param[Any],
+    p: Param[object],
     *decls: str,
-    parser: Callable[[str], Any] | None = None,
+    parser: Callable[[str], object] | None = None,
     metavar: str | None = None,
     help: str | None = None,
     show_default: bool | str = True,
-) -> Any:  # typer's OptionInfo, typed Any by typer itself
+) -> OptionInfo:
     """A Typer option for the registry's ``p``: its help text (unless ``help``); the command's
     parameter takes ``p.default`` as its default, which ``--help`` shows."""
     return typer.Option(
@@ -165,14 +166,14 @@ def _figure(text: str | Path) -> Path:
     return path
 
 
-def figure_option(what: str) -> Any:
+def figure_option(what: str) -> OptionInfo:
     """``--figure PATH``: save ``what`` (one rule for every command: ``save_figure``)."""
     return typer.Option(
         "--figure", metavar="PATH", parser=_figure, help=f"Save {what} to PATH: {FIGURE_FORMATS}"
     )
 
 
-def out_option() -> Any:
+def out_option() -> OptionInfo:
     """``--out DIR``: the folder a report is written into."""
     return typer.Option(
         "--out", metavar="DIR", help="Folder to create (it must not exist, unless --force)"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from gradtrace.cli.options import Format
 
@@ -65,7 +65,7 @@ def output(
     result: R,
     fmt: Format,
     as_json: bool,
-    to_json: Callable[[R], dict[str, Any]],
+    to_json: Callable[[R], Mapping[str, object]],
     to_document: Callable[[R], list[Block]],
 ) -> None:
     """Print ``result`` as JSON (``to_json``) or as a document in ``fmt`` (``to_document``)."""

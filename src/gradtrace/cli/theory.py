@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import typer
-
 from gradtrace.cli.options import (
     Format,
     FormatOpt,
@@ -38,12 +36,7 @@ def theory(
         Path | None,
         figure_option("the phase diagram (critical line, xi_c contours, your point)"),
     ] = None,
-    simulate: Annotated[
-        bool,
-        typer.Option(
-            "--simulate", help="Also simulate random nets of --width units and --depth layers"
-        ),
-    ] = False,
+    simulate: Annotated[bool, option(TH.simulate, "--simulate")] = TH.simulate.default,
     width: Annotated[int, option(TH.width, parser=whole)] = TH.width.default,
     samples: Annotated[int, option(TH.samples, parser=whole)] = TH.samples.default,
     seed: Annotated[int, option(TH.seed, parser=whole)] = TH.seed.default,
