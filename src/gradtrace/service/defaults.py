@@ -66,7 +66,7 @@ __all__ = [
     "web_limits",
 ]
 
-T = TypeVar("T")
+T = TypeVar("T", covariant=True)  # a Param[int] is a Param[object]: read-only
 
 DEFAULT_PRESET = "exercise-classification"
 """The problem experiments fall back on: part (b)'s chain and sample."""
@@ -102,7 +102,7 @@ class Param(Generic[T]):
         return self.web_le if self.web_le is not None else self.le
 
 
-def pydantic_field(p: Param[Any], *, required: bool = False) -> dict[str, Any]:
+def pydantic_field(p: Param[object], *, required: bool = False) -> dict[str, Any]:
     """Keyword arguments for ``pydantic.Field`` from ``p``: the web's default (none when
     ``required``), bounds and description. Bounds that are None are left out."""
     out: dict[str, Any] = {}
@@ -134,7 +134,7 @@ def _field(cls: type, name: str) -> Any:
     raise LookupError(f"{cls.__name__}.{name} has no default")
 
 
-def _keyword(func: Callable[..., Any], name: str) -> Any:
+def _keyword(func: Callable[..., object], name: str) -> Any:
     """The default of ``func``'s keyword argument ``name``."""
     default = inspect.signature(func).parameters[name].default
     if default is inspect.Parameter.empty:
