@@ -25,8 +25,6 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from gradtrace.core.network import PRESETS
-from gradtrace.lab.montecarlo import run_montecarlo
-from gradtrace.lab.training import train
 from gradtrace.present.json import (
     curve_dict,
     derivation_dict,
@@ -40,7 +38,7 @@ from gradtrace.present.json import (
 from gradtrace.present.mathml import derivation_mathml
 from gradtrace.present.numbers import finite
 from gradtrace.service import application
-from gradtrace.service.defaults import DEFAULT_PRESET, PHASE, THEORY, WEB
+from gradtrace.service.defaults import THEORY, WEB
 from gradtrace.web.cost import check_derive, check_montecarlo, check_theory, check_train
 from gradtrace.web.jobs import JobRunner
 from gradtrace.web.schemas import (
@@ -85,20 +83,12 @@ def derive_job(req: DeriveIn) -> Answer:
 
 def montecarlo_job(req: MonteCarloIn) -> Answer:
     """``/api/montecarlo``'s answer."""
-    return montecarlo_dict(run_montecarlo(application.montecarlo_config(**req.model_dump())))
+    return montecarlo_dict(application.montecarlo(**req.model_dump()))
 
 
 def train_job(req: TrainIn) -> Answer:
     """``/api/train``'s answer (its cost checked by ``check_train`` before it was queued)."""
-    if req.dataset is None:  # one sample: part (b)'s unless given
-        part_b = PRESETS[DEFAULT_PRESET]
-        req = req.model_copy(
-            update={
-                "x": part_b.x if req.x is None else req.x,
-                "target": part_b.target if req.target is None else req.target,
-            }
-        )
-    h = train(application.train_config(**req.model_dump()))
+    h = application.train(**req.model_dump())
     return train_dict(h) | {
         "heatmap": train_heatmap(h, WEB.heatmap_columns),
         "target_scale": req.target_scale,
@@ -108,16 +98,7 @@ def train_job(req: TrainIn) -> Answer:
 
 def theory_job(req: TheoryIn) -> Answer:
     """``/api/theory``'s answer: ``gradtrace theory --json`` plus the predicted growth."""
-    r = application.theory(
-        req.activation,
-        req.sigma_w2,
-        req.sigma_b2,
-        depth=req.depth,
-        simulate=req.simulate,
-        width=req.width,
-        samples=req.samples,
-        seed=req.seed,
-    )
+    r = application.theory(**req.model_dump())
     return theory_dict(r.mean_field, r.simulated) | {
         "depth": req.depth,
         "growth": [finite(v) for v in r.growth],
@@ -126,12 +107,8 @@ def theory_job(req: TheoryIn) -> Answer:
 
 @lru_cache(maxsize=16)
 def phase_job(activation: str) -> Answer:
-    """``/api/phase``'s answer, cached (immutable) in the worker: ``application.theory_grid``
-    around ``gradtrace theory``'s default point (its ``--figure``'s diagram), on
-    ``PHASE.points`` x ``PHASE.points`` points."""
-    point = THEORY.sigma_w2.default, THEORY.sigma_b2.default
-    mf = application.theory(activation, *point, depth=1).mean_field
-    return phase_dict(application.theory_grid(mf, PHASE.points))
+    """``/api/phase``'s answer, cached (immutable) in the worker."""
+    return phase_dict(application.phase(activation))
 
 
 def _phase_request(req: PhaseIn) -> Answer:
