@@ -41,11 +41,12 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
 MAX_BODY_BYTES = 256 * 1024
 """Larger request bodies are refused (413) before they are read whole."""
 
-# ASGI's three callables (the messages are dicts whose values vary by type: Any)
+# ASGI's scope and messages: dicts whose values vary with their type (arbitrary: Any)
+Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def _unprocessable(message: str, field: str, where: str = "body") -> JSONResponse:
@@ -64,7 +65,7 @@ class _BodyLimit:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -71,12 +71,14 @@ Num: TypeAlias = float | None
 """An answer's number: ``null`` where it is infinite or NaN."""
 
 
-def _field(p: Param[Any], *, required: bool = False) -> Any:  # Any: what Field returns
+def _field(p: Param[object], *, required: bool = False) -> Any:  # Any: what Field returns
     """``Field`` with ``p``'s web default, bounds and description."""
     return Field(**pydantic_field(p, required=required))
 
 
-def _list_field(p: Param[Any], *, required: bool = False, per: Param[Any] | None = None) -> Any:
+def _list_field(
+    p: Param[object], *, required: bool = False, per: Param[object] | None = None
+) -> Any:
     """``Field`` for a list of numbers, one per layer: ``p``'s web bound (or ``per``'s, the
     list it pairs with) is its longest, and a required list has one at least."""
     most = (per or p).web_max
