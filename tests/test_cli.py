@@ -270,7 +270,7 @@ BAD = [
         ["train", "--preset", "exercise-regression", "--dataset", "0"],
         "dataset size must be at least 1",
     ),
-    (["train", "--weights", "0.1", "--x", "1"], "give --target"),
+    (["train", "--x", "1"], "give --weights"),
     (["remedies", "--steps", "0"], "steps must be between 1 and 100000"),
     (
         ["report", "--out", "/nonexistent-gradtrace-dir/r"],

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from gradtrace import Network, backprop, get_activation
 from gradtrace.cli import main
-from gradtrace.web.api import LIMITS, MAX_BODY_BYTES, create_app
+from gradtrace.web.app import LIMITS, MAX_BODY_BYTES, create_app
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import uvicorn
 
 from browser import launch, new_page, requires_chromium
 from gradtrace import Network, backprop, get_preset
-from gradtrace.web.api import create_app
+from gradtrace.web.app import create_app
 
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "explorer.png"
 

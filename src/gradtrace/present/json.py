@@ -7,6 +7,11 @@
 * ``theory_dict``: ``gradtrace theory --json``.
 * ``jacobian_dict``: ``gradtrace jacobian --json``.
 * ``pennington2017_dict``: the Pennington et al. 2017 reproduction.
+* ``phase_dict``: the mean-field phase diagram (the explorer's ``/api/phase``).
+* ``presets_dict``: the exercise's problems (the explorer's ``/api/presets``).
+* ``curve_dict``: an activation and its derivatives on a grid (the explorer's ``/api/activation``).
+
+Numbers go through ``numbers.finite``: ``null`` where a value is infinite or NaN.
 
 Expression strings are SymPy-parseable in the symbols ``w1 .. wL``, ``b1 .. bL``, ``x``,
 ``y_hat``, with the sigmoid written out through ``exp``.
@@ -20,27 +25,33 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from gradtrace.core.activations import ACTIVATIONS
 from gradtrace.core.backprop import Trace
 from gradtrace.core.logmode import LogTrace
+from gradtrace.core.network import Preset
 from gradtrace.lab.depth import DepthResult
 from gradtrace.lab.exercise import NumericPart, Solution
 from gradtrace.lab.montecarlo import RESOLUTION, MonteCarloResult
 from gradtrace.lab.remedies import RemedyRow
 from gradtrace.lab.training import TrainHistory
+from gradtrace.present.numbers import finite
 from gradtrace.reproduce.pennington2017 import Pennington2017Result
 from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis
 from gradtrace.symbolic.steps import Derivation
-from gradtrace.theory.meanfield import MeanField
+from gradtrace.theory.meanfield import MeanField, PhaseDiagram
 from gradtrace.theory.simulation import TheorySimulation
 from gradtrace.theory.spectra import JacobianSpectrum
 
 __all__ = [
+    "curve_dict",
     "depth_dict",
     "derivation_dict",
     "jacobian_dict",
     "log_trace_dict",
     "montecarlo_dict",
     "pennington2017_dict",
+    "phase_dict",
+    "presets_dict",
     "remedies_dict",
     "reproduction_dict",
     "solution_dict",
@@ -51,10 +62,32 @@ __all__ = [
 ]
 
 
-def _f(v: Any) -> float | None:
-    """A JSON number; ``null`` for inf or NaN (the trace's ``warnings`` say where)."""
-    v = float(v)
-    return v if v == v and abs(v) != float("inf") else None
+def presets_dict(presets: dict[str, Preset]) -> dict[str, Any]:
+    """Each preset by name: its title, chain (weights, activations, loss) and sample."""
+    return {
+        name: {
+            "title": p.title,
+            "weights": [float(w) for w in p.network.weights],
+            "x": float(p.x),
+            "target": float(p.target),
+            "activation": p.network.spec.activation,
+            "output_activation": p.network.spec.output_activation,
+            "loss": p.network.spec.loss,
+        }
+        for name, p in presets.items()
+    }
+
+
+def curve_dict(name: str, z: np.ndarray) -> dict[str, Any]:
+    """The activation ``name``'s ``phi``, ``phi'`` and ``phi''`` on the grid ``z`` (1-D)."""
+    act = ACTIVATIONS[name]
+    return {
+        "name": name,
+        "z": z.tolist(),
+        "value": act.value(z).tolist(),
+        "derivative": act.d1(z).tolist(),
+        "second_derivative": act.d2(z).tolist(),
+    }
 
 
 def trace_dict(trace: Trace) -> dict[str, Any]:
@@ -65,26 +98,26 @@ def trace_dict(trace: Trace) -> dict[str, Any]:
     for k in range(trace.depth):
         layer: dict[str, Any] = {
             "layer": k + 1,
-            "weight": _f(trace.weights[k]),
-            "z": _f(trace.z[k]),
-            "a": _f(trace.a[k]),
-            "activation_derivative": _f(trace.activation_derivative[k]),
-            "delta": _f(trace.delta[k]),
-            "grad_weight": _f(trace.grad_weight[k]),
+            "weight": finite(trace.weights[k]),
+            "z": finite(trace.z[k]),
+            "a": finite(trace.a[k]),
+            "activation_derivative": finite(trace.activation_derivative[k]),
+            "delta": finite(trace.delta[k]),
+            "grad_weight": finite(trace.grad_weight[k]),
             # w_k phi'(z_(k-1)): the chain-rule factor the weight path carries from delta_k to
             # delta_(k-1) (a skip connection adds its own term beside it); none into the input
             "chain_factor": (
-                _f(trace.weights[k] * trace.activation_derivative[k - 1]) if k else None
+                finite(trace.weights[k] * trace.activation_derivative[k - 1]) if k else None
             ),
         }
         if trace.biases is not None and trace.grad_bias is not None:
-            layer["bias"] = _f(trace.biases[k])
-            layer["grad_bias"] = _f(trace.grad_bias[k])
+            layer["bias"] = finite(trace.biases[k])
+            layer["grad_bias"] = finite(trace.grad_bias[k])
         layers.append(layer)
     out: dict[str, Any] = {
-        "loss": _f(trace.loss),
-        "prediction": _f(trace.prediction),
-        "dloss_dprediction": _f(trace.dloss_dprediction),
+        "loss": finite(trace.loss),
+        "prediction": finite(trace.prediction),
+        "dloss_dprediction": finite(trace.dloss_dprediction),
         "layers": layers,
     }
     if trace.warnings:
@@ -101,9 +134,9 @@ def log_trace_dict(lt: LogTrace) -> dict[str, Any]:
         "layers": [
             {
                 "layer": k + 1,
-                "log10_abs_grad_weight": _f(lt.log10_abs_grad_weight[k]),
+                "log10_abs_grad_weight": finite(lt.log10_abs_grad_weight[k]),
                 "sign_grad_weight": int(lt.sign_grad_weight[k]),
-                "log10_abs_delta": _f(lt.log10_abs_delta[k]),
+                "log10_abs_delta": finite(lt.log10_abs_delta[k]),
                 "float64_underflow": bool(lt.float64_underflow[k]),
                 "float64_overflow": bool(lt.float64_overflow[k]),
                 "float64_inaccurate": bool(lt.float64_inaccurate[k]),
@@ -240,8 +273,8 @@ def montecarlo_dict(r: MonteCarloResult) -> dict[str, Any]:
         "layers": [
             {
                 "layer": s.layer,
-                "abs_grad_quantiles": {k: _f(v) for k, v in s.abs_grad_quantiles.items()},
-                "mean_log10_abs_grad": _f(s.mean_log10_abs_grad),
+                "abs_grad_quantiles": {k: finite(v) for k, v in s.abs_grad_quantiles.items()},
+                "mean_log10_abs_grad": finite(s.mean_log10_abs_grad),
                 "fraction_zero": s.fraction_zero,
                 "fraction_below": s.fraction_below,
                 "fraction_above": s.fraction_above,
@@ -249,8 +282,8 @@ def montecarlo_dict(r: MonteCarloResult) -> dict[str, Any]:
             for s in r.layers
         ],
         "ratio_first_to_last": {
-            "abs_quantiles": {k: _f(v) for k, v in r.ratio_quantiles.items()},
-            "mean_log10": _f(r.mean_log10_ratio),
+            "abs_quantiles": {k: finite(v) for k, v in r.ratio_quantiles.items()},
+            "mean_log10": finite(r.mean_log10_ratio),
         },
         "float64_nonfinite": r.float64_nonfinite,
         "config": {
@@ -284,8 +317,8 @@ def depth_dict(r: DepthResult) -> dict[str, Any]:
         "depths": [
             {
                 "depth": p.depth,
-                "mean_log10_abs_grad_first": _f(p.mean_log10_abs_grad_first),
-                "median_log10_abs_grad_first": _f(p.median_log10_abs_grad_first),
+                "mean_log10_abs_grad_first": finite(p.mean_log10_abs_grad_first),
+                "median_log10_abs_grad_first": finite(p.median_log10_abs_grad_first),
                 "fraction_zero_first": p.fraction_zero_first,
                 "fraction_float64_lost_first": p.fraction_float64_lost_first,
             }
@@ -294,13 +327,13 @@ def depth_dict(r: DepthResult) -> dict[str, Any]:
         "profile": {
             "depth": L,
             "layer": [int(k) + 1 for k in keep],
-            "mean_log10_abs_grad": [_f(v) for v in r.profile_mean_log10_grad[keep]],
-            "mean_log10_abs_delta": [_f(v) for v in r.profile_mean_log10_delta[keep]],
+            "mean_log10_abs_grad": [finite(v) for v in r.profile_mean_log10_grad[keep]],
+            "mean_log10_abs_delta": [finite(v) for v in r.profile_mean_log10_delta[keep]],
         },
         "rate": {
-            "fitted": _f(r.fitted_rate),
-            "fitted_se": _f(r.fitted_rate_se),
-            "expected": None if r.expected_rate is None else _f(r.expected_rate),
+            "fitted": finite(r.fitted_rate),
+            "fitted_se": finite(r.fitted_rate_se),
+            "expected": None if r.expected_rate is None else finite(r.expected_rate),
             "units": "decades per layer",
         },
     }
@@ -331,20 +364,20 @@ def train_dict(h: TrainHistory) -> dict[str, Any]:
         "steps_taken": h.steps_taken,
         "learning_rate": float(h.config.learning_rate),
         "samples": int(h.config.x.size),
-        "final_loss": _f(h.loss[-1]) if h.loss.size else None,
+        "final_loss": finite(h.loss[-1]) if h.loss.size else None,
         "layers": [
             {
                 "layer": k + 1,
-                "initial_weight": _f(h.weights[0, k]),
-                "final_weight": _f(h.weights[-1, k]),
-                "first_grad": _f(h.grads[0, k]) if h.steps_taken else None,
-                "first_relative_update": _f(rel[0, k]) if h.steps_taken else None,
-                "median_relative_update": _f(np.median(rel[:, k])) if h.steps_taken else None,
-                "total_relative_change": _f(h.total_relative_change[k]),
+                "initial_weight": finite(h.weights[0, k]),
+                "final_weight": finite(h.weights[-1, k]),
+                "first_grad": finite(h.grads[0, k]) if h.steps_taken else None,
+                "first_relative_update": finite(rel[0, k]) if h.steps_taken else None,
+                "median_relative_update": finite(np.median(rel[:, k])) if h.steps_taken else None,
+                "total_relative_change": finite(h.total_relative_change[k]),
             }
             for k in range(h.weights.shape[1])
         ],
-        "loss_curve": {"step": [int(s) for s in steps], "loss": [_f(h.loss[s]) for s in steps]},
+        "loss_curve": {"step": [int(s) for s in steps], "loss": [finite(h.loss[s]) for s in steps]},
     }
 
 
@@ -357,7 +390,7 @@ def train_heatmap(h: TrainHistory, columns: int = 200) -> dict[str, Any]:
         logg = np.log10(np.abs(h.grads[steps]))  # (len(steps), L)
     return {
         "step": steps.tolist(),
-        "log10_abs_grad": [[_f(v) for v in row] for row in logg.T],
+        "log10_abs_grad": [[finite(v) for v in row] for row in logg.T],
     }
 
 
@@ -372,9 +405,9 @@ def remedies_dict(rows: tuple[RemedyRow, ...]) -> dict[str, Any]:
                 "outcome": r.outcome,
                 "steps_to_tolerance": r.steps_to_tolerance,
                 "diverged": r.diverged,
-                "final_loss": _f(r.final_loss),
-                "min_abs_grad": _f(r.min_abs_grad),
-                "max_abs_grad": _f(r.max_abs_grad),
+                "final_loss": finite(r.final_loss),
+                "min_abs_grad": finite(r.min_abs_grad),
+                "max_abs_grad": finite(r.max_abs_grad),
             }
             for r in rows
         ]
@@ -389,7 +422,7 @@ def theory_dict(mf: MeanField, simulated: TheorySimulation | None = None) -> dic
     beside the layer-by-layer predictions from the same input."""
 
     def opt(v: float | None) -> float | None:
-        return None if v is None else _f(v)
+        return None if v is None else finite(v)
 
     return {
         "activation": mf.activation,
@@ -397,9 +430,9 @@ def theory_dict(mf: MeanField, simulated: TheorySimulation | None = None) -> dic
         "sigma_b2": mf.sigma_b2,
         "q_star": opt(mf.q_star),
         "c_star": opt(mf.c_star),
-        "chi_1": _f(mf.chi_1),
-        "xi_q": _f(mf.xi_q),
-        "xi_c": _f(mf.xi_c),
+        "chi_1": finite(mf.chi_1),
+        "xi_q": finite(mf.xi_q),
+        "xi_c": finite(mf.xi_c),
         "phase": mf.phase,
         "sigma_w2_critical": opt(mf.sigma_w2_critical),
     } | ({} if simulated is None else {"simulated": _simulated(simulated)})
@@ -412,10 +445,10 @@ def _simulated(sim: TheorySimulation) -> dict[str, Any]:
         "depth": c.depth,
         "samples": c.samples,
         "seed": c.seed,
-        "q": [_f(v) for v in sim.run.q],
-        "q_predicted": [_f(v) for v in sim.q_predicted],
-        "grad_norm_ratio": [_f(v) for v in sim.run.grad_norm_ratio],
-        "grad_norm_ratio_predicted": [_f(v) for v in sim.ratio_predicted],
+        "q": [finite(v) for v in sim.run.q],
+        "q_predicted": [finite(v) for v in sim.q_predicted],
+        "grad_norm_ratio": [finite(v) for v in sim.run.grad_norm_ratio],
+        "grad_norm_ratio_predicted": [finite(v) for v in sim.ratio_predicted],
     }
 
 
@@ -424,7 +457,7 @@ def reproduction_dict(result: Any) -> dict[str, Any]:
     what the table leaves out; may be empty) and every anchor."""
 
     def cell(v: Any) -> Any:
-        return v if isinstance(v, str) else _f(v)
+        return v if isinstance(v, str) else finite(v)
 
     return {
         "name": result.name,
@@ -437,9 +470,9 @@ def reproduction_dict(result: Any) -> dict[str, Any]:
         "anchors": [
             {
                 "name": a.name,
-                "expected": _f(a.expected),
-                "measured": _f(a.measured),
-                "error": _f(a.error),
+                "expected": finite(a.expected),
+                "measured": finite(a.measured),
+                "error": finite(a.error),
                 "tolerance": a.tolerance,
                 "absolute": a.absolute,
                 "ok": a.ok if a.measurable else None,
@@ -457,12 +490,12 @@ def jacobian_dict(r: JacobianSpectrum) -> dict[str, Any]:
     c, t = r.config, r.theory
     return {
         "predicted": {
-            "mean": _f(t.mean),
-            "variance_over_mean2": _f(t.variance_over_mean2),
+            "mean": finite(t.mean),
+            "variance_over_mean2": finite(t.variance_over_mean2),
         },
         "measured": {
-            "mean": _f(r.measured_mean),
-            "variance_over_mean2": _f(r.measured_variance_over_mean2),
+            "mean": finite(r.measured_mean),
+            "variance_over_mean2": finite(r.measured_variance_over_mean2),
             "samples": c.samples,
         },
         "config": {
@@ -474,7 +507,7 @@ def jacobian_dict(r: JacobianSpectrum) -> dict[str, Any]:
             "init": c.init,
             "seed": c.seed,
         },
-        "q_star": None if t.q_star is None else _f(t.q_star),
+        "q_star": None if t.q_star is None else finite(t.q_star),
         "theory": {
             "q": t.q,
             "input_q": t.input_q,
@@ -512,14 +545,35 @@ def pennington2017_dict(r: Pennington2017Result) -> dict[str, Any]:
                 "sigma_b2": row.sigma_b2,
                 "q_star": row.q_star,
                 "predicted": {
-                    "mean": _f(row.predicted_mean),
-                    "variance_over_mean2": _f(row.predicted_variance_over_mean2),
+                    "mean": finite(row.predicted_mean),
+                    "variance_over_mean2": finite(row.predicted_variance_over_mean2),
                 },
                 "measured": {
-                    "mean": _f(row.measured_mean),
-                    "variance_over_mean2": _f(row.measured_variance_over_mean2),
+                    "mean": finite(row.measured_mean),
+                    "variance_over_mean2": finite(row.measured_variance_over_mean2),
                 },
             }
             for row in r.rows
         ],
+    }
+
+
+def phase_dict(g: PhaseDiagram, digits: int = 4) -> dict[str, Any]:
+    """The phase diagram: the ``sigma_w2`` (columns) and ``sigma_b2`` (rows) axes, ``chi_1`` and
+    ``log10 xi_c`` on the grid (rows by ``sigma_b2``) to ``digits`` significant digits (``null``
+    where infinite: ``xi_c`` on the critical line and past it), and the critical ``sigma_w2``
+    at each ``sigma_b2`` (``null``: none)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_xi = np.log10(g.xi_c)
+
+    def grid(a: np.ndarray) -> list[list[float | None]]:
+        return [[finite(v, digits) for v in row] for row in a]
+
+    return {
+        "activation": g.activation,
+        "sigma_w2": [finite(v) for v in g.sigma_w2],
+        "sigma_b2": [finite(v) for v in g.sigma_b2],
+        "chi_1": grid(g.chi_1),
+        "log10_xi_c": grid(log_xi),
+        "critical_sigma_w2": [finite(v) for v in g.critical],
     }

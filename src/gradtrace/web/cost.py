@@ -37,7 +37,7 @@ Where the time goes:
 from __future__ import annotations
 
 from gradtrace.core.errors import SpecError
-from gradtrace.service.application import LIMITS as ENGINE
+from gradtrace.service.defaults import web_limits
 
 __all__ = [
     "BUDGET_S",
@@ -59,21 +59,9 @@ BUDGET_S = 5.0
 """The most a request may cost by the estimates below: half the wall-clock limit, the margin for
 a busy machine and for the variance of the measurements."""
 
-LIMITS = {
-    "depth": 1000,  # trace (the page offers 1 to 50): one backprop, well under a millisecond
-    "derive_depth": min(50, ENGINE.symbolic_depth),
-    "montecarlo_depth": ENGINE.montecarlo_depth,
-    "samples": 1_000_000,
-    "steps": ENGINE.steps,
-    "dataset": 1000,
-    "curve_points": 2001,
-    "heatmap_columns": 200,
-    "theory_depth": 100,
-    "theory_width": 1000,
-    "theory_samples": 16,
-}
+LIMITS = web_limits()
 """The size bounds every request is held to (the costs below bound their products): the
-engine's own bounds (``application.LIMITS``) where it has them, tighter ones for the server."""
+library's own bounds where the server has none tighter (``service.defaults.web_limits``)."""
 
 # measured per-unit seconds (slowest variant, numpy backend), rounded up
 TRAIN_STEP_S = 350e-6

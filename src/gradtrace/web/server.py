@@ -23,7 +23,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gradtrace.core.errors import SpecError
-from gradtrace.web.api import LOOPBACK_HOSTS, create_app
+from gradtrace.web.app import LOOPBACK_HOSTS, create_app
 
 __all__ = [
     "KEEP_ALIVE_S",
