@@ -110,3 +110,17 @@ def test_limits_are_the_engines_own() -> None:
     net = Network.chain([1.0] * (lim.montecarlo_depth + 1))
     with pytest.raises(SpecError, match="at most"):
         application.montecarlo_config(depth=net.depth)
+
+
+def test_train_config_takes_a_missing_sample_from_the_preset_else_part_b() -> None:
+    """The CLI and the web API agree: a sample not given is the preset's, else part (b)'s."""
+    b, d = PRESETS["exercise-classification"], PRESETS["exercise-regression"]
+    c = application.train_config(weights=[0.5, -0.3])
+    np.testing.assert_array_equal(c.x, [b.x])
+    np.testing.assert_array_equal(c.target, [b.target])
+    c = application.train_config(preset="exercise-regression", x=0.1)
+    np.testing.assert_array_equal(c.x, [0.1])
+    np.testing.assert_array_equal(c.target, [d.target])
+    with pytest.raises(SpecError, match="--dataset N, or --preset") as e:
+        application.train_config()
+    assert e.value.field == "weights"

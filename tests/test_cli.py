@@ -612,3 +612,21 @@ def test_report_without_the_plots_extra_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "report needs the plots extra" in done.stderr and "gradtrace[plots]" in done.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_figure_is_one_option_for_every_command(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``--figure PATH`` is checked before any work (suffix, folder, plots extra) and saved by
+    one rule: the suffix picks the format, and a PNG gets an SVG twin."""
+    pytest.importorskip("matplotlib")
+    for command in (["theory"], ["jacobian"], ["reproduce", "he2015"]):
+        code, out, err = run(capsys, *command, "--figure", str(tmp_path / "f.jpg"))
+        assert code == 2 and out == "" and "--figure: " in err and ".png, .svg or .pdf" in err
+        code, _, err = run(capsys, *command, "--figure", str(tmp_path / "no" / "f.png"))
+        assert code == 2 and "does not exist" in err
+    code, _, _ = run(capsys, "theory", "--depth", "3", "--figure", str(tmp_path / "t.svg"))
+    assert code == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["t.svg"]
+    code, _, _ = run(capsys, "theory", "--depth", "3", "--figure", str(tmp_path / "t.png"))
+    assert code == 0 and (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "t.svg").exists()

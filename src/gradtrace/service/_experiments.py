@@ -244,7 +244,12 @@ def train_config(
     ``target_scale`` divides every target (training then runs on the scaled problem);
     ``clip_norm`` clips the gradient's norm (Pascanu et al. 2013, Algorithm 1).
     """
-    if dataset is not None and preset is None and weights is None:
+    if preset is None and weights is None:
+        if dataset is None:
+            raise SpecError(
+                "give --weights (for example --weights=0.25,-0.11,0.78), --dataset N, or --preset",
+                field="weights",
+            )
         preset = DEFAULT_PRESET
     if not target_scale > 0:
         raise SpecError(
