@@ -1,4 +1,4 @@
-"""From findings to ranked advice, and a verdict in plain words (no torch here).
+"""From findings to ranked advice (no torch here).
 
 ``advise`` asks each problem finding for the remedies that answer it (``Proposal``s, with the
 reason for this run and a score: how likely the remedy is to fix a run with that finding, given
@@ -34,7 +34,6 @@ these judgements, each from the mechanism it names:
 from __future__ import annotations
 
 import math
-import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -44,9 +43,9 @@ from gradtrace.monitor.advice import Advice, Proposal, rank, round_down
 from gradtrace.monitor.records import MonitorRun, step_totals
 
 if TYPE_CHECKING:
-    from gradtrace.monitor.verdict import Finding, TheoryComparison, Thresholds, Verdict
+    from gradtrace.monitor.verdict import Finding, TheoryComparison, Thresholds
 
-__all__ = ["LARGE_LOSS", "PRACTICAL_SIGMA_W2", "WARMUP_SHARE", "advise", "describe"]
+__all__ = ["LARGE_LOSS", "PRACTICAL_SIGMA_W2", "WARMUP_SHARE", "advise"]
 
 LARGE_LOSS = 100.0
 """A first recorded loss above this is a large loss for the remedies: with a squared error it
@@ -575,44 +574,3 @@ def advise(
     proposals = [p for f in findings if f.problem for p in _RULES[f.kind](r, f)]
     own = {k for k, s in PROBLEMS.items() if s == status}
     return rank(proposals, own, r.has())
-
-
-def describe(v: Verdict, width: int = 80) -> str:
-    """The verdict as plain text at most ``width`` columns wide: the status, where, the
-    findings (problems, then notes) and the ranked advice with each remedy's name."""
-
-    def wrap(text: str, first: str, rest: str) -> list[str]:
-        return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest) or [
-            first.rstrip()
-        ]
-
-    lines = [f"gradient verdict: {v.status}"]
-    if v.layers:
-        shown = ", ".join(v.layers[:6]) + (
-            f" and {len(v.layers) - 6} more" if len(v.layers) > 6 else ""
-        )
-        lines += wrap(f"parameters: {shown}", "  ", "    ")
-    if v.steps:
-        from gradtrace.monitor.verdict import _shorten
-
-        lines += wrap(f"steps: {_shorten(v.steps)}", "  ", "    ")
-    problems = [f for f in v.findings if f.problem]
-    notes = [f for f in v.findings if not f.problem]
-    if problems:
-        lines.append("findings:")
-        for f in problems:
-            lines += wrap(f"{f.kind}: {f.reason}", "  - ", "    ")
-    if v.advice:
-        lines.append("advice, most likely fix first:")
-        for i, a in enumerate(v.advice, 1):
-            params = ", ".join(f"{k}={val}" for k, val in a.params.items())
-            lines += wrap(
-                f"{a.text} [{a.remedy}{': ' + params if params else ''}]. {a.reason[:1].upper()}{a.reason[1:]}.",
-                f"  {i}. ",
-                "     ",
-            )
-    if notes:
-        lines.append("also noted:")
-        for f in notes:
-            lines += wrap(f"{f.kind}: {f.reason}", "  - ", "    ")
-    return "\n".join(line.rstrip() for line in lines)
