@@ -36,7 +36,9 @@ from gradtrace.reproduce import Anchor
 
 __all__ = ["Glorot2010Result", "load_digits", "run", "standard_uniform"]
 
-INITS = ("standard", "normalized")
+GLOROT_INITS = ("standard", "normalized")
+"""The paper's two inits: "standard" (``standard_uniform``, Eq. 1) and "normalized" (Xavier's
+``xavier_uniform``, Eq. 16)."""
 
 
 def standard_uniform(
@@ -184,7 +186,7 @@ def run(
     variance: dict[str, np.ndarray] = {}
     factor: dict[str, float] = {}
     layers = np.arange(1, depth)
-    for init in INITS:
+    for init in GLOROT_INITS:
         var_k = _gradient_variance(init, width, depth, inputs, input_std, seed)
         variance[init] = var_k
         # per layer passed back: log-linear fit of Var(dL/dz_k) against L - k

@@ -24,9 +24,9 @@ import numpy as np
 from gradtrace.lab.wide import WideConfig, simulate
 from gradtrace.reproduce import Anchor
 
-__all__ = ["INITS", "He2015Result", "run"]
+__all__ = ["SIGMA_W2_BY_INIT", "He2015Result", "run"]
 
-INITS = {"xavier": 1.0, "he": 2.0}
+SIGMA_W2_BY_INIT = {"xavier": 1.0, "he": 2.0}
 """sigma_w2 of each init for square ReLU layers: Var(W) = sigma_w2 / n."""
 
 
@@ -67,7 +67,7 @@ def run(*, width: int = 500, depth: int = 30, samples: int = 8, seed: int = 0) -
     layers = np.arange(depth + 1)
     std, closed, slope = {}, {}, {}
     anchors = []
-    for name, sigma_w2 in INITS.items():
+    for name, sigma_w2 in SIGMA_W2_BY_INIT.items():
         config = WideConfig(
             activation="relu",
             sigma_w2=sigma_w2,

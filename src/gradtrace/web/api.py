@@ -42,7 +42,7 @@ from gradtrace.core.activations import ACTIVATIONS
 from gradtrace.core.errors import SpecError
 from gradtrace.core.losses import LOSSES
 from gradtrace.core.network import PRESETS
-from gradtrace.lab.draw import INITS
+from gradtrace.lab.draw import DRAW_LAWS
 from gradtrace.lab.montecarlo import run_montecarlo
 from gradtrace.lab.training import train
 from gradtrace.present.json import (
@@ -81,7 +81,7 @@ else:  # to pydantic, one of the engine's own names (validated, and listed in th
     # that a new activation or loss needs no second edit here
     ActivationName = Literal[tuple(ACTIVATIONS)]
     LossName = Literal[tuple(LOSSES)]
-    InitName = Literal[INITS]
+    InitName = Literal[DRAW_LAWS]
 
 
 class _Model(BaseModel):
