@@ -27,6 +27,7 @@ from gradtrace.lab.exercise import NumericPart, Solution
 from gradtrace.lab.montecarlo import RESOLUTION, MonteCarloResult
 from gradtrace.lab.remedies import RemedyRow
 from gradtrace.lab.training import TrainHistory
+from gradtrace.reproduce import ReproductionResult
 from gradtrace.reproduce.pennington2017 import Pennington2017Result
 from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis
 from gradtrace.symbolic.steps import Derivation
@@ -419,7 +420,7 @@ def _simulated(sim: TheorySimulation) -> dict[str, Any]:
     }
 
 
-def reproduction_dict(result: Any) -> dict[str, Any]:
+def reproduction_dict(result: ReproductionResult) -> dict[str, Any]:
     """``gradtrace reproduce NAME --json``: the table (header and rows), notes (sentences about
     what the table leaves out; may be empty) and every anchor."""
 
@@ -433,7 +434,7 @@ def reproduction_dict(result: Any) -> dict[str, Any]:
             "header": list(result.header),
             "rows": [[cell(v) for v in row] for row in result.rows],
         },
-        "notes": list(getattr(result, "notes", ())),
+        "notes": list(result.notes),
         "anchors": [
             {
                 "name": a.name,

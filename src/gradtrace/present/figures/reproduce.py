@@ -1,20 +1,24 @@
 """Figures of the reproductions (``gradtrace reproduce NAME --figure PATH``): one drawing per paper,
-picked by the result's ``name``."""
+picked by the type of its result."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 
 from gradtrace.present.figures.canvas import Figure, plt
 from gradtrace.present.figures.theory import resolved_spectrum
-from gradtrace.reproduce.pennington2017 import Pennington2017Result
+from gradtrace.reproduce import ReproductionResult
+from gradtrace.reproduce.glorot2010 import Glorot2010Result
+from gradtrace.reproduce.hanin2018 import Hanin2018Result
+from gradtrace.reproduce.he2015 import He2015Result
+from gradtrace.reproduce.pennington2017 import Pennington2017Reproduction, Pennington2017Result
+from gradtrace.reproduce.schoenholz2017 import Schoenholz2017Result
+from gradtrace.reproduce.trainability import TrainabilityResult
 
 __all__ = ["pennington2017_figure", "reproduction_figure"]
 
 
-def _he2015(r: Any, fig: Figure) -> None:
+def _he2015(r: He2015Result, fig: Figure) -> None:
     ax = fig.add_subplot(1, 1, 1)
     for i, (name, label) in enumerate(
         (("xavier", "Xavier, Var[w] = 1/n"), ("he", "He, Var[w] = 2/n"))
@@ -32,7 +36,7 @@ def _he2015(r: Any, fig: Figure) -> None:
     ax.legend(fontsize=8)
 
 
-def _glorot2010(r: Any, fig: Figure) -> None:
+def _glorot2010(r: Glorot2010Result, fig: Figure) -> None:
     ax1, ax2 = fig.subplots(1, 2)
     for i, name in enumerate(("standard", "normalized")):
         ax1.plot(
@@ -67,7 +71,7 @@ def _glorot2010(r: Any, fig: Figure) -> None:
     ax2.legend(fontsize=8)
 
 
-def _hanin2018(r: Any, fig: Figure) -> None:
+def _hanin2018(r: Hanin2018Result, fig: Figure) -> None:
     ax = fig.add_subplot(1, 1, 1)
     for i, (w, ratio, se, c) in enumerate(
         zip(r.widths, r.ratio, r.ratio_se, r.closed, strict=True)
@@ -92,21 +96,7 @@ def _hanin2018(r: Any, fig: Figure) -> None:
     ax.legend(fontsize=8)
 
 
-_REPRODUCTION_FIGURES = {"he2015": _he2015, "glorot2010": _glorot2010, "hanin2018": _hanin2018}
-
-
-def reproduction_figure(result: Any) -> Figure:
-    """The figure of one reproduction (its ``name`` picks the drawing)."""
-    draw = _REPRODUCTION_FIGURES.get(result.name)
-    if draw is None:
-        raise ValueError(f"no figure for the reproduction {result.name!r}")
-    fig = plt.figure(figsize=(11 if result.name == "glorot2010" else 7, 4.5))
-    draw(result, fig)
-    fig.tight_layout()
-    return fig
-
-
-def _schoenholz2017(r: Any, fig: Figure) -> None:
+def _schoenholz2017(r: Schoenholz2017Result, fig: Figure) -> None:
     ax = fig.add_subplot(1, 1, 1)
     ax.plot(r.curve_sigma_w2, r.curve_xi, "-", color="C0", label="mean-field theory")
     ax.plot(r.sigma_w2, r.xi_simulated, "o", color="C1", label=f"simulated (width {r.width})")
@@ -123,10 +113,7 @@ def _schoenholz2017(r: Any, fig: Figure) -> None:
     ax.legend(fontsize=8)
 
 
-_REPRODUCTION_FIGURES["schoenholz2017"] = _schoenholz2017
-
-
-def _pennington2017(r: Any, fig: Figure) -> None:
+def _pennington2017(r: Pennington2017Reproduction, fig: Figure) -> None:
     ax = fig.add_subplot(1, 1, 1)
     for i, series in enumerate(dict.fromkeys(row.series for row in r.result.rows)):
         rows = [row for row in r.result.rows if row.series == series]
@@ -145,16 +132,13 @@ def _pennington2017(r: Any, fig: Figure) -> None:
     ax.legend(fontsize=8)
 
 
-_REPRODUCTION_FIGURES["pennington2017"] = _pennington2017
-
-
 def _edges(v: np.ndarray) -> np.ndarray:
     """Cell edges around the grid values ``v`` (midpoints; half a step beyond the ends)."""
     mid = (v[1:] + v[:-1]) / 2
     return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
 
 
-def _trainability(r: Any, fig: Figure) -> None:
+def _trainability(r: TrainabilityResult, fig: Figure) -> None:
     ax = fig.add_subplot(1, 1, 1)
     depths = r.depths.astype(float)
     mesh = ax.pcolormesh(
@@ -188,7 +172,34 @@ def _trainability(r: Any, fig: Figure) -> None:
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, facecolor="0.6")
 
 
-_REPRODUCTION_FIGURES["trainability"] = _trainability
+def reproduction_figure(result: ReproductionResult) -> Figure:
+    """The figure of one reproduction (its result's type picks the drawing)."""
+    known = (
+        He2015Result,
+        Glorot2010Result,
+        Hanin2018Result,
+        Schoenholz2017Result,
+        Pennington2017Reproduction,
+        TrainabilityResult,
+    )
+    if not isinstance(result, known):
+        raise ValueError(f"no figure for the reproduction {result.name!r}")
+    fig = plt.figure(figsize=(11 if isinstance(result, Glorot2010Result) else 7, 4.5))
+    match result:
+        case He2015Result():
+            _he2015(result, fig)
+        case Glorot2010Result():
+            _glorot2010(result, fig)
+        case Hanin2018Result():
+            _hanin2018(result, fig)
+        case Schoenholz2017Result():
+            _schoenholz2017(result, fig)
+        case Pennington2017Reproduction():
+            _pennington2017(result, fig)
+        case TrainabilityResult():
+            _trainability(result, fig)
+    fig.tight_layout()
+    return fig
 
 
 def pennington2017_figure(r: Pennington2017Result) -> Figure:
