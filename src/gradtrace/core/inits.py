@@ -17,7 +17,7 @@ passed in (no global RNG state)::
 Householder reflectors of LAPACK's compact form (Stewart 1980): applying it costs one
 matrix product, and forming it is never needed (``Reflectors.apply``).
 
-and ``bias(rng, n, sigma_b2)`` draws ``N(0, sigma_b2)`` biases. ``WEIGHT_SCHEMES`` holds
+``bias(rng, n, sigma_b2)`` draws ``N(0, sigma_b2)`` biases. ``WEIGHT_SCHEMES`` holds
 the weight schemes by name; ``get_init`` looks one up (``SpecError`` for an unknown name).
 """
 
