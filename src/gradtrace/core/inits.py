@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 import numpy as np
 from scipy.linalg import lapack
@@ -293,7 +292,7 @@ WEIGHT_SCHEMES: dict[str, Callable[..., Array]] = {
 """Every weight scheme by name; each is ``f(rng, fan_out, fan_in, *, batch_shape=(), ...)``."""
 
 
-def get_init(name: str, *, field: str = "init") -> Callable[..., Any]:
+def get_init(name: str, *, field: str = "init") -> Callable[..., Array]:
     """The weight scheme called ``name``; SpecError about ``field`` naming the choices."""
     try:
         return WEIGHT_SCHEMES[name]

@@ -22,7 +22,7 @@ import importlib
 import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from gradtrace.core.errors import SpecError
 
@@ -165,14 +165,15 @@ class Entry:
         """Whether the module is on this install."""
         return importlib.util.find_spec(self.path) is not None
 
-    def paper(self) -> Reproduction[Any]:
+    def paper(self) -> Reproduction[DataclassInstance]:
         """The paper module (imported now); SpecError when it is not on this install."""
         if not self.available:
             raise SpecError(
                 f"reproduction {self.name!r} is not on this install ({self.path} is missing)",
                 field="name",
             )
-        return cast("Reproduction[Any]", importlib.import_module(self.path))
+        # which parameters is known to the module only: any dataclass, as far as the registry knows
+        return cast("Reproduction[DataclassInstance]", importlib.import_module(self.path))
 
     @property
     def title(self) -> str:

@@ -25,7 +25,6 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -128,14 +127,16 @@ class TrainabilityResult:
         )
 
     @property
-    def rows(self) -> tuple[tuple[Any, ...], ...]:
-        out = []
+    def rows(self) -> tuple[tuple[str | float, ...], ...]:
+        out: list[tuple[str | float, ...]] = []
         deepest = int(self.depths[-1])
         for j, sw in enumerate(self.sigma_w2):
             t = self.trainable[j]
-            depth: Any = f"> {deepest}" if math.isinf(t) else float(t)
-            ratio: Any = (
-                f"> {deepest / self.six_xi_c[j]:.3g}" if math.isinf(t) else t / self.six_xi_c[j]
+            depth: str | float = f"> {deepest}" if math.isinf(t) else float(t)
+            ratio: str | float = (
+                f"> {deepest / self.six_xi_c[j]:.3g}"
+                if math.isinf(t)
+                else float(t / self.six_xi_c[j])
             )
             out.append(
                 (
