@@ -13,11 +13,11 @@ from typing import TypeAlias
 
 __all__ = ["JSON", "JSONObject", "JSONScalar"]
 
-JSONScalar: TypeAlias = None | bool | int | float | str
+JSONScalar: TypeAlias = bool | int | float | str | None
 """A JSON leaf: null, true/false, a number or a string."""
 
 JSON: TypeAlias = "JSONScalar | Sequence[JSON] | Mapping[str, JSON]"
-"""Any JSON value (tuples and lists are arrays)."""
+"""A JSON value of any kind (tuples and lists are arrays)."""
 
 JSONObject: TypeAlias = dict[str, JSON]
 """A JSON object, built or read as a dict."""
