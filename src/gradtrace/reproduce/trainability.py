@@ -217,7 +217,7 @@ def run(params: TrainabilityParams = DEFAULTS, *, seed: int = 0) -> Trainability
                 acc[i, j] = float(cell["test_accuracy"].mean())
                 train_acc[i, j] = float(cell["train_accuracy"].mean())
     cell_params = g.cells()[0].params  # the grid's fixed values, shared by every cell
-    activation, sigma_b2 = cell_params["activation"], float(cell_params["sigma_b2"])
+    activation, sigma_b2 = str(cell_params["activation"]), float(cell_params["sigma_b2"])
     theory = [mean_field(activation, sw, sigma_b2) for sw in sigma_w2]
     six = np.array([6.0 * t.xi_c for t in theory])
     curve = np.linspace(sigma_w2.min(), sigma_w2.max(), 121)
