@@ -11,6 +11,8 @@ try:
 
     matplotlib.use("Agg")  # files only; never opens a window
     import matplotlib.pyplot as plt
+    from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.ticker import LogLocator, NullFormatter
@@ -18,6 +20,8 @@ except ImportError as e:  # pragma: no cover - exercised without the extra
     raise ImportError("gradtrace's figures need matplotlib: pip install 'gradtrace[plots]'") from e
 
 __all__ = [
+    "Artist",
+    "Axes",
     "Figure",
     "Line2D",
     "LogLocator",

@@ -4,7 +4,6 @@ a training run, and the remedies compared."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -12,7 +11,7 @@ from gradtrace.lab.depth import DepthResult
 from gradtrace.lab.montecarlo import MonteCarloResult
 from gradtrace.lab.remedies import RemedyRow
 from gradtrace.lab.training import TrainHistory
-from gradtrace.present.figures.canvas import Figure, Line2D, LogLocator, NullFormatter, plt
+from gradtrace.present.figures.canvas import Axes, Figure, Line2D, LogLocator, NullFormatter, plt
 
 __all__ = [
     "STATUS_COLOURS",
@@ -128,7 +127,7 @@ STATUS_COLOURS = {
 """The colour of each remedy status (``RemedyRow.status``); the report's caption names them."""
 
 
-def _decades(ax: Any, values: Sequence[float]) -> None:
+def _decades(ax: Axes, values: Sequence[float]) -> None:
     """A log x axis spanning whole decades around ``values``, labelled at the decades only (minor
     labels of a short log axis crowd each other)."""
     lo, hi = np.log10(min(values)), np.log10(max(values))

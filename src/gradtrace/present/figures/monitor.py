@@ -3,13 +3,11 @@ summary beside the global norm per step."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from gradtrace.monitor.records import MonitorRun, norm_matrix, step_totals
 from gradtrace.monitor.verdict import Verdict
-from gradtrace.present.figures.canvas import Figure, matplotlib, plt
+from gradtrace.present.figures.canvas import Artist, Figure, matplotlib, plt
 
 __all__ = ["monitor_heatmap_figure", "monitor_summary_figure"]
 
@@ -50,7 +48,7 @@ def monitor_heatmap_figure(run: MonitorRun) -> Figure:
         origin="upper",
     )
     rows, cols = np.nonzero((bad > 0) | (np.isnan(heat) & ~np.isnan(g)) | np.isinf(g))
-    handles: list[Any] = []
+    handles: list[Artist] = []
     if rows.size:
         handles.append(ax.scatter(cols, rows, marker="x", color="red", s=18, label="inf/nan"))
     if (g == 0).any():
