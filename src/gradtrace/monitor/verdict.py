@@ -29,10 +29,10 @@ from __future__ import annotations
 import math
 import textwrap
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import numpy as np
 
+from gradtrace.core.jsontypes import JSONObject
 from gradtrace.monitor.advice import Advice
 from gradtrace.monitor.checks import (
     Finding,
@@ -129,7 +129,7 @@ class Verdict:
     theory: TheoryComparison | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)  # what the verdict applied
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The verdict as JSON-ready data: status, layers, steps, the advice as data
         (``Advice.to_dict``), the findings and the thresholds applied."""
         return {

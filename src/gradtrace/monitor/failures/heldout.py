@@ -21,8 +21,7 @@ seeded data.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
@@ -176,25 +175,23 @@ class _MilestoneSGD(torch.optim.SGD):
     milestone = 40
     gamma = 10.0
 
-    def __init__(self, params: Any, **kw: Any) -> None:
-        super().__init__(params, **kw)
+    def __init__(self, params: Iterable[nn.Parameter], *, lr: float, momentum: float = 0.0) -> None:
+        super().__init__(params, lr=lr, momentum=momentum)
         self._t = 0
         self._saved: list[float] = []
-        self.register_step_pre_hook(_MilestoneSGD._raise)
-        self.register_step_post_hook(_MilestoneSGD._restore)
+        self.register_step_pre_hook(lambda _opt, _args, _kwargs: self._raise())
+        self.register_step_post_hook(lambda _opt, _args, _kwargs: self._restore())
 
-    @staticmethod
-    def _raise(opt: Any, args: Any, kwargs: Any) -> None:
-        opt._saved = [g["lr"] for g in opt.param_groups]
-        if opt._t >= opt.milestone:
-            for g in opt.param_groups:
-                g["lr"] = g["lr"] * opt.gamma
+    def _raise(self) -> None:
+        self._saved = [g["lr"] for g in self.param_groups]
+        if self._t >= self.milestone:
+            for g in self.param_groups:
+                g["lr"] = g["lr"] * self.gamma
 
-    @staticmethod
-    def _restore(opt: Any, args: Any, kwargs: Any) -> None:
-        for g, lr in zip(opt.param_groups, opt._saved, strict=True):
+    def _restore(self) -> None:
+        for g, lr in zip(self.param_groups, self._saved, strict=True):
             g["lr"] = lr
-        opt._t += 1
+        self._t += 1
 
 
 @held_out("schedule", "nonfinite", (), "lower_lr")

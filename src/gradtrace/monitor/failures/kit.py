@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from gradtrace.monitor.failures.harness import Setup, Trial
+from gradtrace.monitor.failures.harness import MonitorOptions, Setup, Trial
 
 __all__ = [
     "Residual",
@@ -207,7 +207,7 @@ def mlp_trial(
     loss: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] = ce,
     seed: int = 0,
     supports: tuple[str, ...] = (),
-    monitor: dict | None = None,
+    monitor: MonitorOptions | None = None,
 ) -> Trial:
     x, y = data
     n = x.shape[0] * 3 // 4

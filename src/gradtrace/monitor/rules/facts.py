@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gradtrace.core.jsontypes import JSON
 from gradtrace.monitor.advice import Proposal, round_down
 from gradtrace.monitor.checks import Finding, Thresholds
 from gradtrace.monitor.records import MonitorRun, step_totals
@@ -79,7 +80,7 @@ class RunFacts:
             ok &= np.asarray(self.steps) < before
         return round_down(float(np.median(self.total[ok]))) if ok.any() else 1.0
 
-    def lr_text(self, factor: float) -> tuple[str, dict[str, Any]]:
+    def lr_text(self, factor: float) -> tuple[str, dict[str, JSON]]:
         lr = self.ctx.lr
         if lr:
             new = float(f"{lr * factor:.3g}")
