@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from gradtrace import SpecError
-from gradtrace.core.inits import INITS, bias, get_init, haar_reflectors, orthogonal
+from gradtrace.core.inits import WEIGHT_SCHEMES, bias, get_init, haar_reflectors, orthogonal
 
 FAN_OUT, FAN_IN, BATCH = 400, 250, (4,)  # 400,000 draws
 
@@ -66,12 +66,12 @@ def test_orthogonal_is_haar_not_biased() -> None:
     assert abs(diag.mean()) < 5 * np.sqrt(1 / 20 / diag.size)
 
 
-@pytest.mark.parametrize("name", list(INITS))
+@pytest.mark.parametrize("name", list(WEIGHT_SCHEMES))
 def test_seeded_reproducibility(name: str) -> None:
     params = {"std": 1.0} if name == "normal" else {}
-    a = INITS[name](np.random.default_rng(7), 5, 3, **params)
-    b = INITS[name](np.random.default_rng(7), 5, 3, **params)
-    c = INITS[name](np.random.default_rng(8), 5, 3, **params)
+    a = WEIGHT_SCHEMES[name](np.random.default_rng(7), 5, 3, **params)
+    b = WEIGHT_SCHEMES[name](np.random.default_rng(7), 5, 3, **params)
+    c = WEIGHT_SCHEMES[name](np.random.default_rng(8), 5, 3, **params)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
@@ -80,12 +80,12 @@ def test_seeded_reproducibility(name: str) -> None:
     ("call", "field"),
     [
         (lambda r: get_init("kaiming"), "init"),
-        (lambda r: INITS["normal"](r, 3, 2, std=-1.0), "std"),
-        (lambda r: INITS["gaussian"](r, 3, 2, sigma_w2=float("nan")), "sigma_w2"),
-        (lambda r: INITS["he_normal"](r, 3, 2, mode="fan_avg"), "mode"),
-        (lambda r: INITS["orthogonal"](r, 3, 2, gain="big"), "gain"),
-        (lambda r: INITS["lecun_normal"](r, 0, 2), "fan_out"),
-        (lambda r: INITS["lecun_normal"](r, 3, 2.0), "fan_in"),
+        (lambda r: WEIGHT_SCHEMES["normal"](r, 3, 2, std=-1.0), "std"),
+        (lambda r: WEIGHT_SCHEMES["gaussian"](r, 3, 2, sigma_w2=float("nan")), "sigma_w2"),
+        (lambda r: WEIGHT_SCHEMES["he_normal"](r, 3, 2, mode="fan_avg"), "mode"),
+        (lambda r: WEIGHT_SCHEMES["orthogonal"](r, 3, 2, gain="big"), "gain"),
+        (lambda r: WEIGHT_SCHEMES["lecun_normal"](r, 0, 2), "fan_out"),
+        (lambda r: WEIGHT_SCHEMES["lecun_normal"](r, 3, 2.0), "fan_in"),
         (lambda r: bias(r, 3, sigma_b2=-0.1), "sigma_b2"),
     ],
 )

@@ -152,10 +152,25 @@ def test_pennington2017_through_the_registry() -> None:
 
 
 def test_an_entry_whose_module_is_missing_says_so() -> None:
-    from gradtrace.reproduce import Reproduction
+    from gradtrace.reproduce import Entry
 
-    entry = Reproduction("future", "A paper to come", "Someone 2030", "future2030")
+    entry = Entry("future2030")
     assert not entry.available
-    with pytest.raises(SpecError, match="not on this install yet"):
+    with pytest.raises(SpecError, match="not on this install"):
         entry.run()
     assert all(e.available for e in REPRODUCTIONS.values())
+
+
+def test_each_paper_carries_its_parameters_and_an_unknown_one_is_named() -> None:
+    # the protocol (mypy checks it statically): title, citation, DEFAULTS and QUICK of one type
+    import dataclasses
+
+    for entry in REPRODUCTIONS.values():
+        paper = entry.paper()
+        assert entry.title == paper.TITLE and entry.citation == paper.CITATION
+        assert dataclasses.is_dataclass(paper.DEFAULTS)
+        assert type(paper.QUICK) is type(paper.DEFAULTS) and paper.QUICK != paper.DEFAULTS
+    with pytest.raises(
+        SpecError, match="'he2015' has no parameter 'widht' \\(its parameters: width, "
+    ):
+        get_reproduction("he2015").run(widht=10)

@@ -28,7 +28,7 @@ from gradtrace.reproduce.pennington2017 import (
     SERIES,
     Pennington2017Config,
     Pennington2017Result,
-    run,
+    simulate,
 )
 from gradtrace.theory.meanfield import critical_sigma_w2, mean_field
 from gradtrace.theory.spectra import jacobian_spectrum, predicted_moments, spectrum_theory
@@ -176,7 +176,7 @@ def test_cli_bad_input_one_line_exit_2(
 
 @pytest.fixture(scope="module")
 def reproduction() -> Pennington2017Result:
-    return run(Pennington2017Config(depths=(2, 4, 8), width=100, samples=4))
+    return simulate(Pennington2017Config(depths=(2, 4, 8), width=100, samples=4))
 
 
 def test_pennington2017_reproduction(reproduction: Pennington2017Result) -> None:

@@ -630,6 +630,19 @@ def test_a_failed_cell_is_recorded_its_siblings_go_on_and_retry_failed_reruns_it
 # ---- the trainability phase diagram -----------------------------------------------------------
 
 
+def test_each_kinds_typed_params_are_its_params() -> None:
+    # the TypedDicts the computations read are PARAMS's names and types, in order
+    import typing
+
+    from gradtrace.sweep.cells import PARAMS, TYPED_PARAMS
+
+    assert set(TYPED_PARAMS) == set(PARAMS)
+    for kind, typed in TYPED_PARAMS.items():
+        hints = typing.get_type_hints(typed)
+        assert list(hints) == list(PARAMS[kind]), kind
+        assert all(hints[name] is typ for name, (typ, _) in PARAMS[kind].items()), kind
+
+
 def test_trainable_depth_is_where_accuracy_crosses_the_threshold() -> None:
     from gradtrace.reproduce.trainability import trainable_depth
 

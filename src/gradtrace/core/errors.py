@@ -9,8 +9,6 @@ propagate.
 
 from __future__ import annotations
 
-from typing import Any
-
 __all__ = ["SpecError"]
 
 
@@ -26,7 +24,7 @@ class SpecError(ValueError):
         super().__init__(message)
         self.field = field
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> tuple[type[SpecError], tuple[str], dict[str, str | None]]:
         # keyword-only ``field`` is not in ``args``: pickle it as state (the web worker sends
         # SpecErrors back to the server process)
         return (type(self), (str(self),), {"field": self.field})

@@ -17,8 +17,8 @@ passed in (no global RNG state)::
 Householder reflectors of LAPACK's compact form (Stewart 1980): applying it costs one
 matrix product, and forming it is never needed (``Reflectors.apply``).
 
-and ``bias(rng, n, sigma_b2)`` draws ``N(0, sigma_b2)`` biases. ``INITS`` holds the weight
-schemes by name; ``get_init`` looks one up (``SpecError`` for an unknown name).
+``bias(rng, n, sigma_b2)`` draws ``N(0, sigma_b2)`` biases. ``WEIGHT_SCHEMES`` holds
+the weight schemes by name; ``get_init`` looks one up (``SpecError`` for an unknown name).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 import numpy as np
 from scipy.linalg import lapack
@@ -34,7 +33,7 @@ from scipy.linalg import lapack
 from gradtrace.core.errors import SpecError
 
 __all__ = [
-    "INITS",
+    "WEIGHT_SCHEMES",
     "Reflectors",
     "bias",
     "gaussian",
@@ -281,7 +280,7 @@ def bias(
     return np.sqrt(s2) * rng.standard_normal(shape)
 
 
-INITS: dict[str, Callable[..., Array]] = {
+WEIGHT_SCHEMES: dict[str, Callable[..., Array]] = {
     "normal": normal,
     "gaussian": gaussian,
     "lecun_normal": lecun_normal,
@@ -293,11 +292,11 @@ INITS: dict[str, Callable[..., Array]] = {
 """Every weight scheme by name; each is ``f(rng, fan_out, fan_in, *, batch_shape=(), ...)``."""
 
 
-def get_init(name: str, *, field: str = "init") -> Callable[..., Any]:
+def get_init(name: str, *, field: str = "init") -> Callable[..., Array]:
     """The weight scheme called ``name``; SpecError about ``field`` naming the choices."""
     try:
-        return INITS[name]
+        return WEIGHT_SCHEMES[name]
     except (KeyError, TypeError):
         raise SpecError(
-            f"unknown init {name!r} (choose from {', '.join(INITS)})", field=field
+            f"unknown init {name!r} (choose from {', '.join(WEIGHT_SCHEMES)})", field=field
         ) from None

@@ -8,15 +8,16 @@ import numpy as np
 from gradtrace.core.errors import SpecError
 from gradtrace.core.network import check_finite
 
-__all__ = ["INITS", "check_init", "draw"]
+__all__ = ["DRAW_LAWS", "check_init", "draw"]
 
-INITS = ("normal", "uniform")
+DRAW_LAWS = ("normal", "uniform")
+"""The laws ``draw`` knows, by name: N(0, std^2) and the uniform law of the same variance."""
 
 
 def check_init(init: str, std: float) -> None:
     """SpecError naming ``init`` if unknown, or ``std`` if not a positive finite number."""
-    if init not in INITS:
-        raise SpecError(f"unknown init {init!r} (choose from {', '.join(INITS)})", field="init")
+    if init not in DRAW_LAWS:
+        raise SpecError(f"unknown init {init!r} (choose from {', '.join(DRAW_LAWS)})", field="init")
     if float(check_finite("std", std)) <= 0:
         raise SpecError(f"std must be positive, got {std:g}", field="std")
 

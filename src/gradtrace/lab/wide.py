@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -55,7 +56,7 @@ __all__ = [
 
 WIDE_INITS = ("gaussian", "orthogonal")
 
-Tensor = Any  # numpy.ndarray or torch.Tensor
+Tensor = Any  # numpy.ndarray or torch.Tensor: duck-typed, the functions both libraries share
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class _Backend:
     def __init__(self, device: str | None) -> None:
         self.device = device
         if device is None:
-            self.xp: Any = np
+            self.xp: ModuleType = np  # the array namespace: numpy or torch
             return
         try:
             import torch
@@ -168,14 +169,14 @@ class _Backend:
         return t.swapaxes(-1, -2)
 
     def weights(self, w: _Weights) -> _Weights:
-        """A layer's weights on the backend."""
-        if isinstance(w.matrix, np.ndarray):
-            return _Weights(self.put(w.matrix), w.gain)
-        refl = w.matrix
-        if self.device is None:
+        """A layer's host weights (``_draw``) on the backend."""
+        m = w.matrix
+        if isinstance(m, np.ndarray):
+            return _Weights(self.put(m), w.gain)
+        if self.device is None or not isinstance(m, Reflectors):  # NumPy keeps the reflectors
             return w
-        lapack_a = self.mT(self.put(refl.rows))  # LAPACK's A is the transpose of ``rows``
-        return _Weights((lapack_a, self.put(refl.tau), self.put(refl.signs)), w.gain)
+        lapack_a = self.mT(self.put(m.rows))  # LAPACK's A is the transpose of ``rows``
+        return _Weights((lapack_a, self.put(m.tau), self.put(m.signs)), w.gain)
 
     def rows_times(
         self, w: _Weights, x: Tensor, *, transpose: bool = False, out: Tensor = None
@@ -212,25 +213,25 @@ class _Backend:
 
 # phi and phi' on either backend: the engine's formulas (activations.py), written with the
 # functions numpy and torch share (exp, abs, tanh, where); tests hold them to the engine's.
-_Rule = Callable[[Any, Tensor], Tensor]
+_Rule = Callable[[ModuleType, Tensor], Tensor]
 
 
-def _sig(xp: Any, z: Tensor) -> Tensor:
+def _sig(xp: ModuleType, z: Tensor) -> Tensor:
     e = xp.exp(-xp.abs(z))
     return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _sig_d1(xp: Any, z: Tensor) -> Tensor:
+def _sig_d1(xp: ModuleType, z: Tensor) -> Tensor:
     e = xp.exp(-xp.abs(z))
     return e / (1.0 + e) ** 2
 
 
-def _tanh_d1(xp: Any, z: Tensor) -> Tensor:
+def _tanh_d1(xp: ModuleType, z: Tensor) -> Tensor:
     e = xp.exp(-2.0 * xp.abs(z))
     return 4.0 * e / (1.0 + e) ** 2
 
 
-def _step(xp: Any, z: Tensor, low: float) -> Tensor:
+def _step(xp: ModuleType, z: Tensor, low: float) -> Tensor:
     one = xp.ones_like(z)
     return xp.where(z > 0, one, low * one)
 
@@ -259,7 +260,7 @@ class _Weights:
     """One layer's ``W = gain * M``: ``M`` a matrix batch (Gaussian weights, ``gain = 1``), or a
     Haar matrix's reflectors (``Reflectors`` on the host, a tuple of tensors on torch)."""
 
-    matrix: Any
+    matrix: np.ndarray | Reflectors | tuple[Tensor, Tensor, Tensor]  # on torch: Tensor or the tuple
     gain: float = 1.0
 
 
@@ -282,9 +283,12 @@ def draw_layer(config: WideConfig, layer: int) -> tuple[np.ndarray, np.ndarray]:
     ``default_rng([seed, l])``: the same numbers every time and on every backend, and the ones
     the simulations use (which never form an orthogonal ``W`` themselves)."""
     w, b = _draw(config, layer)
-    if isinstance(w.matrix, Reflectors):
-        return w.gain * w.matrix.matrix(), b
-    return w.matrix, b
+    m = w.matrix
+    if isinstance(m, Reflectors):
+        return w.gain * m.matrix(), b
+    if not isinstance(m, np.ndarray):  # pragma: no cover - _draw draws on the host
+        raise TypeError("draw_layer: the host draw is a matrix or reflectors")
+    return m, b
 
 
 def _draw_inputs(config: WideConfig, c0: float) -> tuple[np.ndarray, np.ndarray]:

@@ -25,10 +25,11 @@ The number of units is the same on every rank (the same model).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from gradtrace.monitor._model import named_modules, own_class
 from gradtrace.monitor._stats import OR, SUM, Segment
@@ -69,7 +70,7 @@ class ActivationProbe:
             if own_class(module) in _KINDS
         ]
         self._latest: dict[str, tuple[str, torch.Tensor, int]] = {}  # name -> (kind, value, size)
-        self._hooks: list[Any] = []
+        self._hooks: list[RemovableHandle] = []
         self.armed = False
         self.arm(True)
 
@@ -81,8 +82,10 @@ class ActivationProbe:
             self.remove()
         self.armed = on
 
-    def _hook(self, name: str, kind: str) -> Any:
-        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+    def _hook(
+        self, name: str, kind: str
+    ) -> Callable[[nn.Module, tuple[object, ...], object], None]:
+        def hook(module: nn.Module, inputs: tuple[object, ...], output: object) -> None:
             if not (
                 module.training and torch.is_grad_enabled() and isinstance(output, torch.Tensor)
             ):

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import sys
 import weakref
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TypedDict
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from gradtrace.monitor import distributed
 from gradtrace.monitor.records import MlpShape
@@ -139,7 +140,17 @@ def _kind_by_name(module: nn.Module, table: Iterable[tuple[str, str]]) -> str | 
     return next((kind for part, kind in table if part in lower), None)
 
 
-def structure(root: nn.Module) -> dict[str, Any]:
+class Structure(TypedDict):
+    """What ``structure`` reads from the modules (``RunContext``'s fields of the same names)."""
+
+    activations: tuple[str, ...]
+    norms: tuple[str, ...]
+    residual: bool
+    recurrent: dict[str, str]
+    param_dtypes: tuple[str, ...]
+
+
+def structure(root: nn.Module) -> Structure:
     """The ``RunContext`` fields read from the modules: ``activations`` and ``norms`` (kinds
     present, in model order), ``residual`` (True when a module's class is a known residual
     block: ``nn.TransformerEncoderLayer`` / ``DecoderLayer``, or its name contains Residual,
@@ -172,13 +183,13 @@ def structure(root: nn.Module) -> dict[str, Any]:
         lower = own_class(m).__name__.lower()
         residual = residual or any(part in lower for part in _RESIDUAL_NAMES)
     dtypes = dict.fromkeys(str(p.dtype).removeprefix("torch.") for p in root.parameters())
-    return {
-        "activations": tuple(acts),
-        "norms": tuple(norms),
-        "residual": residual,
-        "recurrent": recurrent,
-        "param_dtypes": tuple(dtypes),
-    }
+    return Structure(
+        activations=tuple(acts),
+        norms=tuple(norms),
+        residual=residual,
+        recurrent=recurrent,
+        param_dtypes=tuple(dtypes),
+    )
 
 
 def tied(root: nn.Module) -> dict[str, tuple[str, ...]]:
@@ -224,7 +235,7 @@ class CancelledBiasProbe:
         self.found: list[str] = []  # bias names, in the order found
         self.seen_training = False
         self._outputs: dict[int, tuple[weakref.ref[torch.Tensor], str]] = {}
-        self._hooks: list[Any] = []
+        self._hooks: list[RemovableHandle] = []
         params = named_parameters(root)
         for _, m in named_modules(root):
             bias = getattr(m, "bias", None)
@@ -233,15 +244,15 @@ class CancelledBiasProbe:
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 self._hooks.append(m.register_forward_pre_hook(self._batchnorm))
 
-    def _producer(self, bias_name: str) -> Any:
-        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+    def _producer(self, bias_name: str) -> Callable[[nn.Module, tuple[object, ...], object], None]:
+        def hook(module: nn.Module, inputs: tuple[object, ...], output: object) -> None:
             if module.training and torch.is_grad_enabled() and isinstance(output, torch.Tensor):
                 self.seen_training = True
                 self._outputs[id(output)] = (weakref.ref(output), bias_name)
 
         return hook
 
-    def _batchnorm(self, module: nn.Module, inputs: Any) -> None:
+    def _batchnorm(self, module: nn.Module, inputs: tuple[object, ...]) -> None:
         if not (module.training and inputs and isinstance(inputs[0], torch.Tensor)):
             return
         entry = self._outputs.get(id(inputs[0]))

@@ -52,9 +52,10 @@ best score.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from gradtrace.core.jsontypes import JSON, JSONObject
 
 __all__ = ["REMEDIES", "Advice", "Proposal", "rank"]
 
@@ -85,7 +86,7 @@ class Advice(str):
     """
 
     remedy: str
-    params: dict[str, Any]
+    params: dict[str, JSON]
     text: str
     reason: str
     finding: str
@@ -96,7 +97,7 @@ class Advice(str):
         remedy: str,
         text: str,
         reason: str,
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, JSON] | None = None,
         *,
         finding: str = "",
         score: float = 0.0,
@@ -112,10 +113,12 @@ class Advice(str):
         self.finding, self.score = finding, score
         return self
 
-    def __reduce__(self) -> tuple[Any, ...]:  # pickling keeps the data (str would drop it)
+    def __reduce__(  # pickling keeps the data (str would drop it)
+        self,
+    ) -> tuple[Callable[[Mapping[str, JSON]], Advice], tuple[JSONObject]]:
         return (_advice, (self.to_dict(),))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """``{"remedy", "params", "text", "reason", "finding", "score"}``, JSON-ready."""
         return {
             "remedy": self.remedy,
@@ -127,10 +130,20 @@ class Advice(str):
         }
 
 
-def _advice(d: dict[str, Any]) -> Advice:
-    return Advice(
-        d["remedy"], d["text"], d["reason"], d["params"], finding=d["finding"], score=d["score"]
-    )
+def _advice(d: Mapping[str, JSON]) -> Advice:
+    """The inverse of ``Advice.to_dict`` (unpickling)."""
+    remedy, text, reason, params = d["remedy"], d["text"], d["reason"], d["params"]
+    finding, score = d["finding"], d["score"]
+    if not (
+        isinstance(remedy, str)
+        and isinstance(text, str)
+        and isinstance(reason, str)
+        and isinstance(params, Mapping)
+        and isinstance(finding, str)
+        and isinstance(score, int | float)
+    ):
+        raise ValueError(f"not an Advice's data: {d!r}")
+    return Advice(remedy, text, reason, params, finding=finding, score=float(score))
 
 
 @dataclass(frozen=True)
@@ -141,7 +154,7 @@ class Proposal:
     score: float
     text: str
     reason: str
-    params: Mapping[str, Any]
+    params: Mapping[str, JSON]
     finding: str
 
 

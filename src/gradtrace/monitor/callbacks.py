@@ -10,16 +10,24 @@ framework's own callback class and only decides *when* to call ``_start``, ``_re
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Protocol
 
 from torch import nn
 
 from gradtrace.core.errors import SpecError
 from gradtrace.monitor.recorder import GradientMonitor
-from gradtrace.monitor.tensorboard import write_scalars
+from gradtrace.monitor.tensorboard import ScalarWriter, write_scalars
 from gradtrace.monitor.verdict import Thresholds, Verdict
 
 __all__ = ["MonitorCallbackBase"]
+
+
+class LogWriter(ScalarWriter, Protocol):
+    """A ``ScalarWriter`` that can be flushed (a ``SummaryWriter``)."""
+
+    def flush(self) -> object:
+        """Write what is buffered."""
+        ...
 
 
 class MonitorCallbackBase:
@@ -75,7 +83,7 @@ class MonitorCallbackBase:
             self.monitor.observe_loss(loss)
         self.monitor.record(step=step)
 
-    def _finish(self, writer: Any, *, main_process: bool) -> None:
+    def _finish(self, writer: LogWriter | None, *, main_process: bool) -> None:
         """Remove the monitor's hooks; on the main process, write the records to ``writer`` (a
         ``SummaryWriter``, or None for none) when ``tensorboard`` asks for it."""
         if self.monitor is None:

@@ -61,13 +61,14 @@ import functools
 import importlib.util
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.utils as torch_nn_utils
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from gradtrace.core.errors import SpecError
 from gradtrace.monitor.callbacks import MonitorCallbackBase
@@ -80,11 +81,24 @@ except ImportError as e:  # pragma: no cover - exercised without the extra
         "GradientMonitorTrainerCallback needs transformers: pip install 'gradtrace[hf]'"
     ) from e
 
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
 __all__ = ["CLIPPERS", "GradientMonitorTrainerCallback"]
 
 CLIPPERS = ("clip_grads_with_norm_", "clip_grad_norm_")
 """The ``torch.nn.utils`` functions wrapped during training: the callback records the gradients
 just before they run."""
+
+
+def _output_dir(args: TrainingArguments) -> str:
+    """The Trainer's output folder (it always sets one; the working folder if not)."""
+    return args.output_dir or "."
+
+
+_Clipper = Callable[..., torch.Tensor | None]
+"""A ``torch.nn.utils`` clipping function (the norm, or None), or the wrapper around one."""
 
 
 class GradientMonitorTrainerCallback(MonitorCallbackBase, TrainerCallback):
@@ -130,20 +144,26 @@ class GradientMonitorTrainerCallback(MonitorCallbackBase, TrainerCallback):
                     field="save",
                 )
         self.save = save
-        self._args: Any = None
-        self._state: Any = None
+        self._args: TrainingArguments | None = None
+        self._state: TrainerState | None = None
         self._params: set[int] = set()  # ids of the monitored model's parameters
         self._clipped_at: int | None = None  # the last step whose clip the wrapper saw
         self._recorded_at: int | None = None  # the last step recorded
-        self._wrapped: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {}
+        self._wrapped: dict[str, tuple[_Clipper, _Clipper]] = {}  # name -> (original, wrapper)
         self._warned = False
         self._losses: list[torch.Tensor] = []  # this step's micro-batch losses
         self._by_items = False  # the model divided by the step's item count
-        self._loss_hook: Any = None
+        self._loss_hook: RemovableHandle | None = None
 
     # ---- the Trainer's events --------------------------------------------------------------
 
-    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_train_begin(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        **kwargs: object,
+    ) -> None:
         """Create the monitor on the Trainer's model; wrap the clipping functions."""
         model = kwargs.get("model")
         if not isinstance(model, nn.Module):
@@ -161,11 +181,23 @@ class GradientMonitorTrainerCallback(MonitorCallbackBase, TrainerCallback):
         self._loss_hook = model.register_forward_hook(self._keep_loss, with_kwargs=True)
         self._wrap()
 
-    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_step_begin(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        **kwargs: object,
+    ) -> None:
         """A new optimizer step: its first micro-batch is about to run."""
         self._losses.clear()
 
-    def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_pre_optimizer_step(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        **kwargs: object,
+    ) -> None:
         """Record here when the clip was not seen (no clipping, or clipping out of sight)."""
         step = int(state.global_step)
         if self._clipped_at != step and args.max_grad_norm > 0 and not self._warned:
@@ -179,7 +211,13 @@ class GradientMonitorTrainerCallback(MonitorCallbackBase, TrainerCallback):
             )
         self._record_step(step)
 
-    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+    def on_train_end(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        **kwargs: object,
+    ) -> None:
         """Unwrap, remove the hooks; on world process zero, write the scalars and the file."""
         self._unwrap()
         if self._loss_hook is not None:
@@ -193,7 +231,7 @@ class GradientMonitorTrainerCallback(MonitorCallbackBase, TrainerCallback):
             if writer is not None:
                 writer.close()
         if main and self.save is not None and self.monitor is not None:
-            self.monitor.save(Path(args.output_dir) / Path(self.save))
+            self.monitor.save(Path(_output_dir(args)) / Path(self.save))
 
     # ---- recording ---------------------------------------------------------------------------
 
@@ -205,7 +243,7 @@ class GradientMonitorTrainerCallback(MonitorCallbackBase, TrainerCallback):
         self._record(step, self._step_loss())
         self._losses.clear()
 
-    def _before_clip(self, parameters: list[Any]) -> None:
+    def _before_clip(self, parameters: list[torch.Tensor]) -> None:
         """Called by the wrapped clipping functions before they clip ``parameters``."""
         if self._state is None or not any(id(p) in self._params for p in parameters):
             return
@@ -213,7 +251,13 @@ class GradientMonitorTrainerCallback(MonitorCallbackBase, TrainerCallback):
         self._clipped_at = step
         self._record_step(step)
 
-    def _keep_loss(self, module: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
+    def _keep_loss(
+        self,
+        module: nn.Module,
+        args: tuple[object, ...],
+        kwargs: dict[str, object],
+        output: object,
+    ) -> None:
         """Forward hook: keep a training forward's ``loss``."""
         if not (module.training and torch.is_grad_enabled()):
             return
@@ -231,8 +275,9 @@ class GradientMonitorTrainerCallback(MonitorCallbackBase, TrainerCallback):
         if not self._by_items:
             return float(losses.mean())
         # the Trainer's count is over all processes; it scales each process's loss back up
-        across = getattr(self._args, "average_tokens_across_devices", False)
-        return float(losses.sum()) * (self._args.world_size if across else 1)
+        args = self._args
+        across = args is not None and getattr(args, "average_tokens_across_devices", False)
+        return float(losses.sum()) * (args.world_size if args is not None and across else 1)
 
     # ---- wrapping the clip -------------------------------------------------------------------
 
@@ -243,7 +288,12 @@ class GradientMonitorTrainerCallback(MonitorCallbackBase, TrainerCallback):
                 continue
             original = getattr(torch_nn_utils, name)
 
-            def clip(parameters: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            def clip(
+                parameters: torch.Tensor | Iterable[torch.Tensor],
+                *args: object,
+                _original: _Clipper = original,
+                **kwargs: object,
+            ) -> torch.Tensor | None:
                 params = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
                 self._before_clip(params)
                 return _original(params, *args, **kwargs)
@@ -262,7 +312,7 @@ class GradientMonitorTrainerCallback(MonitorCallbackBase, TrainerCallback):
 
     # ---- outputs -----------------------------------------------------------------------------
 
-    def _writer(self, args: Any) -> Any:
+    def _writer(self, args: TrainingArguments) -> SummaryWriter | None:
         """A ``SummaryWriter`` beside the Trainer's TensorBoard run, or None without one."""
         if "tensorboard" not in (args.report_to or []):
             return None
@@ -272,5 +322,5 @@ class GradientMonitorTrainerCallback(MonitorCallbackBase, TrainerCallback):
             raise ImportError(
                 "TensorBoard scalars need tensorboard: pip install tensorboard"
             ) from None
-        root = os.environ.get("TENSORBOARD_LOGGING_DIR") or os.path.join(args.output_dir, "runs")
+        root = os.environ.get("TENSORBOARD_LOGGING_DIR") or os.path.join(_output_dir(args), "runs")
         return SummaryWriter(log_dir=os.path.join(os.path.expanduser(root), "gradtrace"))

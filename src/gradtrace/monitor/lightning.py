@@ -17,7 +17,9 @@ scalars (``write_scalars``) to the logger's ``SummaryWriter``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+import torch
 
 from gradtrace.monitor.callbacks import MonitorCallbackBase
 
@@ -27,6 +29,9 @@ except ImportError as e:  # pragma: no cover - exercised without the extra
     raise ImportError(
         "GradientMonitorCallback needs Lightning: pip install 'gradtrace[lightning]'"
     ) from e
+
+if TYPE_CHECKING:
+    from lightning.pytorch import LightningModule, Trainer
 
 __all__ = ["GradientMonitorCallback"]
 
@@ -45,17 +50,19 @@ class GradientMonitorCallback(MonitorCallbackBase, Callback):
     ``save(path)``) and ``callback.verdict()`` is its verdict.
     """
 
-    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Create the monitor on the module being fitted."""
         self._start(pl_module)
 
-    def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
+    def on_before_optimizer_step(
+        self, trainer: Trainer, pl_module: LightningModule, optimizer: torch.optim.Optimizer
+    ) -> None:
         """Record this optimizer step (every ``every``-th), before clipping."""
         step = int(trainer.global_step)
         if self._due(step):
             self._record(step)
 
-    def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Remove the hooks; on global rank 0, write the scalars to a TensorBoard logger."""
         main = bool(trainer.is_global_zero)
         writer = getattr(getattr(trainer, "logger", None), "experiment", None) if main else None

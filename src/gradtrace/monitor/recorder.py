@@ -49,13 +49,14 @@ activation hooks), ``_model`` (names, structure, cancelled biases, the MLP shape
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from gradtrace.core.errors import SpecError
 from gradtrace.monitor import _model, distributed
@@ -71,6 +72,9 @@ from gradtrace.monitor.records import (
 )
 from gradtrace.monitor.verdict import Thresholds, Verdict, judge
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["DETAIL_EVERY", "FLUSH_EVERY", "SATURATION", "GradientMonitor", "mlp_shape"]
 
 FLUSH_EVERY = 256
@@ -81,7 +85,7 @@ DETAIL_EVERY = 10
 F64 = torch.float64
 
 
-def _whole(x: Any, name: str) -> int:
+def _whole(x: object, name: str) -> int:
     if not isinstance(x, int) or isinstance(x, bool) or x < 1:
         raise SpecError(f"{name} must be a whole number >= 1, got {x!r}", field=name)
     return x
@@ -149,12 +153,13 @@ class GradientMonitor:
         self.mlp = mlp_shape(root)
         self._structure = _model.structure(root)
         self._tied = _model.tied(root)
-        self._hooks: list[Any] = []
+        self._hooks: list[RemovableHandle] = []
         self._attached: dict[int, torch.optim.Optimizer] = {}
         self._optimizers: list[torch.optim.Optimizer] = []  # every optimizer ever attached
         self._counts: dict[int | None, int] = {}  # optimizer (None: record()) -> steps seen
         self._fired: dict[int, bool] = {}
-        self._scalers: dict[int, tuple[Any, Any]] = {}
+        # scaler -> (the scaler, its own step method)
+        self._scalers: dict[int, tuple[torch.amp.GradScaler, Callable[..., float | None]]] = {}
         self._scaled: set[int] = set()  # optimizers attached with a scaler
         self._pending: list[Step] = []  # reduced steps, on the device
         self._open: dict[int, Step] = {}  # optimizer -> its step waiting for the update
@@ -162,7 +167,7 @@ class GradientMonitor:
         self._activations: list[Record] = []
         self._losses: list[Record] = []
         self._loss: tuple[torch.Tensor | float, int] | None = None  # (sum, count) observed
-        self._lr: Any = None
+        self._lr: float | None = None
         self._manual = False  # record() was called: every trainable parameter is looked at
         self._recorded: set[str] = set()
         self._backward = 0
@@ -179,7 +184,9 @@ class GradientMonitor:
 
     # ---- attaching -----------------------------------------------------------------------------
 
-    def attach(self, optimizer: torch.optim.Optimizer, *, scaler: Any = None) -> GradientMonitor:
+    def attach(
+        self, optimizer: torch.optim.Optimizer, *, scaler: torch.amp.GradScaler | None = None
+    ) -> GradientMonitor:
         """Record before each ``optimizer.step()``, after backward. Several optimizers may be
         attached (each records its own parameters, with its own step count). With a
         ``torch.amp.GradScaler``, pass it as ``scaler`` so that skipped steps are recorded and
@@ -204,13 +211,13 @@ class GradientMonitor:
             self._wrap(scaler)
         return self
 
-    def _wrap(self, scaler: Any) -> None:
+    def _wrap(self, scaler: torch.amp.GradScaler) -> None:
         """Replace ``scaler.step`` (on this instance only) by one that notices a skipped step."""
         if id(scaler) in self._scalers:
             return
         original = scaler.step
 
-        def step(optimizer: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> Any:
+        def step(optimizer: torch.optim.Optimizer, *args: object, **kwargs: object) -> float | None:
             key = id(optimizer)
             if key not in self._attached:
                 return original(optimizer, *args, **kwargs)
@@ -220,7 +227,7 @@ class GradientMonitor:
                 self._step_of(optimizer, skipped=True)
             return out
 
-        scaler.step = step
+        scaler.step = step  # type: ignore[method-assign]  # this instance only; detach restores it
         self._scalers[id(scaler)] = (scaler, original)
 
     def detach(self) -> None:
@@ -281,7 +288,9 @@ class GradientMonitor:
 
     # ---- recording -----------------------------------------------------------------------------
 
-    def _pre_hook(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    def _pre_hook(
+        self, optimizer: torch.optim.Optimizer, args: tuple[object, ...], kwargs: dict[str, object]
+    ) -> None:
         key = id(optimizer)
         self._fired[key] = True
         self._step_of(optimizer, skipped=False if key in self._scaled else None)
@@ -324,7 +333,9 @@ class GradientMonitor:
                 self._reduce(entry)
         self._arm()
 
-    def _post_hook(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    def _post_hook(
+        self, optimizer: torch.optim.Optimizer, args: tuple[object, ...], kwargs: dict[str, object]
+    ) -> None:
         entry = self._open.pop(id(optimizer), None)
         if entry is not None:
             add_update(entry)
@@ -487,7 +498,7 @@ class GradientMonitor:
         """The verdict on what was recorded so far (``gradtrace.monitor.verdict.judge``)."""
         return judge(self.run(), thresholds or self.thresholds)
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
         """The records as a pandas DataFrame, one row per record (pandas: the ``torch`` extra);
         nan where a value was not measured."""
         try:

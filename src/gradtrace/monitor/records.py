@@ -35,11 +35,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from gradtrace.core.errors import SpecError
+from gradtrace.core.jsontypes import JSONObject
 
 __all__ = [
     "ACTIVATION_KEYS",
@@ -62,6 +64,9 @@ ACTIVATION_KEYS = ("step", "name", "kind", "fraction")
 """The keys of an activation record."""
 
 Record = dict[str, Any]
+"""A record (of any of the three kinds): each value has its key's type, listed above. A
+``TypedDict`` per kind would say so to the type checker, but the records are read by keys held
+in variables (``norm_matrix(records, key)``), which a ``TypedDict`` refuses."""
 
 
 @dataclass(frozen=True)
@@ -136,13 +141,14 @@ class RunContext:
     optimizer_steps: int | None = None
     world_size: int = 1
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         """A JSON-ready dict (tuples as lists)."""
         return asdict(self)
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> RunContext:
-        """The inverse of ``to_json``; unknown keys are ignored, missing ones take defaults."""
+        """The inverse of ``to_json`` (``doc``: a file's JSON, as read); unknown keys are ignored,
+        missing ones take defaults."""
         known = {f for f in cls.__dataclass_fields__}
         kw: dict[str, Any] = {}
         for k, v in doc.items():
@@ -222,14 +228,14 @@ def _suffix(path: Path) -> str:
     return suffix
 
 
-def _json_number(v: Any) -> Any:
+def _json_number(v: object) -> object:
     """JSON has no inf/nan: write them as the strings "inf", "-inf", "nan"."""
     if isinstance(v, float) and not math.isfinite(v):
         return str(v)
     return v
 
 
-def _pyarrow() -> Any:
+def _pyarrow() -> ModuleType:
     try:
         import pyarrow
         import pyarrow.parquet

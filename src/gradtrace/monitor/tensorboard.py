@@ -18,17 +18,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Protocol
 
 from gradtrace.monitor.records import Record, step_totals
 
-__all__ = ["DETAIL_KEYS", "SCALAR_KEYS", "write_scalars"]
+__all__ = ["DETAIL_KEYS", "SCALAR_KEYS", "ScalarWriter", "write_scalars"]
 
 SCALAR_KEYS = ("grad_norm", "grad_max_abs", "weight_norm", "update_ratio")
 """The record keys written as scalars (``update_ratio`` where tracked)."""
 
 DETAIL_KEYS = ("grad_max_abs", "weight_norm", "update_ratio")
 """The keys whose nan means "not measured at this step" unless the gradient is non-finite."""
+
+
+class ScalarWriter(Protocol):
+    """Where scalars go: a ``SummaryWriter``, or anything with ``add_scalar(tag, value, step)``."""
+
+    def add_scalar(self, tag: str, scalar_value: float, global_step: int, /) -> object:
+        """Write ``scalar_value`` under ``tag`` at ``global_step``."""
+        ...
 
 
 def _written(r: Record, key: str) -> bool:
@@ -38,7 +46,7 @@ def _written(r: Record, key: str) -> bool:
 
 
 def write_scalars(
-    records: Sequence[Record], writer: Any, *, keys: Sequence[str] = SCALAR_KEYS
+    records: Sequence[Record], writer: ScalarWriter, *, keys: Sequence[str] = SCALAR_KEYS
 ) -> int:
     """Write ``records`` (``GradientMonitor.records()``) to ``writer`` (a ``SummaryWriter``, or
     anything with ``add_scalar(tag, value, step)``); returns the number of scalars written.

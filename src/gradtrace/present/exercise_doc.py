@@ -1,21 +1,17 @@
-"""Documents of the worked exercise (``gradtrace solve``, parts a-d) and of a chain's symbolic
-gradients (``gradtrace derive``). Every number and formula comes from ``Solution`` and
-``ChainDerivation``; the builders only choose words and layout."""
+"""The document of the worked exercise (``gradtrace solve``, parts a-d). Every number and formula
+comes from ``Solution``; the builders only choose words and layout. Part (a) is built in
+``sigmoid_doc``; the derivations and chain products in ``derive_doc``, which also holds the
+document of ``gradtrace derive`` (re-exported here, where the CLI imports it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 import numpy as np
-import sympy as sp
 
-from gradtrace.core.activations import get_activation
 from gradtrace.core.backprop import Trace
 from gradtrace.lab.exercise import NumericPart, Solution
 from gradtrace.present.blocks import (
     Block,
     Bullets,
-    Equations,
     Heading,
     Inline,
     Math,
@@ -27,61 +23,24 @@ from gradtrace.present.blocks import (
     human,
     join,
     latex_of,
-    m,
     par,
     pct,
     unicode_of,
-    usym,
 )
+from gradtrace.present.derive_doc import (
+    CLOSED_FORM_DEPTH,
+    chain_product_lines,
+    derivation_document,
+    derivation_lines,
+    verified_note,
+)
+from gradtrace.present.sigmoid_doc import sigmoid_part
 from gradtrace.present.trace_doc import backward_table, forward_table, result_line
-from gradtrace.symbolic import ChainDerivation
-from gradtrace.symbolic.steps import Derivation
-
-Progress = Callable[[int, int], None]
 
 __all__ = ["CLOSED_FORM_DEPTH", "derivation_document", "solution_document"]
 
 
-# ---- shared: derivations, tables and the terminal's spelling ------------------------------------
-
-
-def _rule(rule: str) -> Math:
-    """A step's rule: words, with formulas between backticks."""
-    plain, latex = [], []
-    for i, piece in enumerate(rule.split("`")):
-        if i % 2:
-            f = formula(piece)
-            plain.append(f.plain)
-            latex.append(f.latex)
-        elif piece:
-            plain.append(piece)
-            latex.append(rf"\text{{{piece}}}")
-    return Math("(" + "".join(plain) + ")", r"\text{(}" + "".join(latex) + r"\text{)}")
-
-
-def _derivation(d: Derivation, lhs: str | None = None) -> Equations:
-    """``lhs = line1`` then ``= line2`` ..., each with its rule: aligned on ``=`` in LaTeX; in
-    the terminal the rule follows on the right, or below when the line would be long."""
-    left = formula(lhs or d.lhs)
-    lines = []
-    for i, st in enumerate(d.steps):
-        rhs, rule = formula(st.plain), _rule(st.rule)
-        lead = left.plain if i == 0 else " " * len(left.plain)
-        text = f"{lead} = {rhs.plain}"
-        gap = "   " if len(text) + len(rule.plain) < 72 else "\n" + " " * (len(lead) + 3)
-        latex_lead = left.latex if i == 0 else ""
-        lines.append(Math(text + gap + rule.plain, rf"{latex_lead} &= {rhs.latex} &&{rule.latex}"))
-    return Equations(tuple(lines))
-
-
-def _verified(ds: Sequence[Derivation]) -> str:
-    n = sum(len(d.steps) for d in ds)
-    ok = sum(st.verified for d in ds for st in d.steps)
-    verdict = "every line holds" if ok == n else f"{n - ok} lines do NOT hold"
-    return (
-        f"SymPy verifies each line against the one before it (the difference simplifies to 0): "
-        f"{ok} of {n} lines checked, {verdict}."
-    )
+# ---- the terminal's spelling of the trace tables --------------------------------------------------
 
 
 # the regression output is y, not a3 (which names s(z3) in part b)
@@ -100,7 +59,7 @@ def _uni(x: Inline, names: dict[str, str]) -> Inline:
 
 
 def _unicode(block: Block, names: dict[str, str]) -> Block:
-    """A table or paragraph built in the plain notation (``render.trace``), spelled in unicode
+    """A table or paragraph built in the plain notation (``trace_doc``), spelled in unicode
     for the terminal (its LaTeX unchanged), with ``names`` replaced."""
     if isinstance(block, Table):
         rows = tuple(tuple(_uni(c, names) for c in row) for row in block.rows)
@@ -114,199 +73,7 @@ def _grads(t: Trace) -> list[Inline]:
     return join([formula(f"dL/dw{k + 1} = ", human(g)) for k, g in enumerate(t.grad_weight)])
 
 
-def _factor_text(role: str, layer: int, output: str) -> str:
-    """One factor of a chain-product gradient, in the notation of the document."""
-    if role == "output":
-        return output
-    if role == "weight":
-        return f"w{layer}"
-    if role == "derivative":
-        return f"s'(z{layer})"
-    return "x" if layer == 0 else f"s(z{layer})"
-
-
-def _chain_lines(deriv: ChainDerivation, output: str) -> Equations:
-    """``dL/dw_k = output · w3 s'(z2) · ... · input``: one weight and its derivative per layer
-    passed back, grouped as the factor that layer contributes."""
-    lines = []
-    for g in deriv.gradients:
-        pieces: list[str] = []
-        for f in g.factors:
-            text = _factor_text(f.role, f.layer, output)
-            if f.role == "derivative":
-                pieces[-1] += " " + text
-            else:
-                pieces.append(text)
-        lines.append(formula(f"dL/d{g.parameter} = " + " * ".join(pieces)))
-    return Equations(tuple(reversed(lines)))
-
-
-# ---- part (a) ----------------------------------------------------------------------------------
-
-
-def _part_a(sol: Solution) -> list[Block]:
-    a = sol.a
-    sig = get_activation("sigmoid")
-    z_max, v_max = a.maximum
-    (z_lo, d2_hi), (z_hi, d2_lo) = a.steepest
-    tails = [(z, float(sig.d1(np.asarray(z)))) for z in (2.0, 5.0, 10.0)]
-    top = float(v_max)
-    return [
-        Heading("(a) The sigmoid's derivative and its extrema", 2),
-        par(
-            "Answer. ",
-            formula("s'(z) = s(z) (1 - s(z))"),
-            ". Its largest value is ",
-            formula("s'(0) = 1/4"),
-            ", at ",
-            formula("z = 0"),
-            ". It has no smallest value: ",
-            formula("s'(z) > 0"),
-            " for every z, and ",
-            formula("s'(z) -> 0"),
-            " as ",
-            formula("|z| -> oo"),
-            ", so its infimum 0 is approached but never attained. For backpropagation: each "
-            "sigmoid layer the gradient passes back through multiplies it by ",
-            formula("w s'(z)"),
-            ", at most ",
-            formula("|w|/4"),
-            " in size, so as long as ",
-            formula("|w| < 4"),
-            " gradients shrink layer by layer, and almost vanish where units saturate.",
-        ),
-        Heading("Working: the first derivative (chain rule)", 3),
-        par("Write ", formula("s(z) = (1)/(1 + exp(-z)) = (1 + exp(-z))^(-1)"), ". Then"),
-        _derivation(sol.a_first),
-        Heading("Working: the second derivative (product rule)", 3),
-        _derivation(sol.a_second),
-        par(_verified([sol.a_first, sol.a_second])),
-        Heading("Working: the extrema of s'", 3),
-        par(
-            "Maximum. ",
-            formula("s''(z) = 0"),
-            " needs ",
-            formula("1 - 2 s(z) = 0"),
-            ", since ",
-            formula("s(z) (1 - s(z)) > 0"),
-            " (because ",
-            formula("0 < s(z) < 1"),
-            "). So ",
-            formula("s(z) = 1/2"),
-            ", that is ",
-            formula("z = "),
-            usym(z_max),
-            ", the only critical point (SymPy's solveset finds no other). For ",
-            formula("z < 0"),
-            " we have ",
-            formula("s < 1/2"),
-            " and ",
-            formula("s'' > 0"),
-            "; for ",
-            formula("z > 0"),
-            ", ",
-            formula("s'' < 0"),
-            ": s' rises, then falls. So ",
-            formula("s'(0) = 1/2 * 1/2 = 1/4"),
-            " is the global maximum (SymPy confirms ",
-            formula("s'''(0) = -1/8 < 0")
-            if a.d3_at_maximum == -sp.Rational(1, 8)
-            else usym(a.d3_at_maximum),
-            ").",
-        ),
-        par(
-            "Minimum. ",
-            formula("s'(z) = s(z) (1 - s(z))"),
-            " is a product of two positive numbers, so ",
-            formula("s'(z) > 0"),
-            " everywhere"
-            + (" (SymPy proves it too)" if a.strictly_positive else " (SymPy could not prove it)")
-            + ". As ",
-            formula("z -> +oo"),
-            ", ",
-            formula("s(z) -> 1"),
-            "; as ",
-            formula("z -> -oo"),
-            ", ",
-            formula("s(z) -> 0"),
-            ". Either way ",
-            formula("s'(z) -> "),
-            usym(a.limits[1]),
-            ". So ",
-            formula("inf s' = 0"),
-            ", and no z attains it: s' has no minimum.",
-        ),
-        par(
-            "Observation. Away from 0, s' falls quickly: ",
-            *join(
-                [
-                    [
-                        formula(f"s'({fmt(z)}) = "),
-                        human(v, 3),
-                        " (",
-                        pct(v / top, 3),
-                        " of the maximum)",
-                    ]
-                    for z, v in tails
-                ],
-                "; ",
-            ),
-            ". s' is even, so the same holds at ",
-            formula("-z"),
-            ".",
-        ),
-        par(
-            "What it means for backpropagation. Going back from layer ",
-            formula("j"),
-            " to layer ",
-            formula("j - 1"),
-            " multiplies the gradient by ",
-            formula("w_j s'(z_(j-1))"),
-            ", at most ",
-            formula("|w_j|/4"),
-            " in size. With weights of size 1 or less, each such factor is at most 1/4: the "
-            "gradient shrinks by a factor 4 or more per layer; a saturated unit (",
-            formula("|z| = 5"),
-            ") passes back only ",
-            pct(tails[1][1] / top, 2),
-            " of what an unsaturated one does. Early layers therefore receive vanishing gradients "
-            "and learn slowly; only a weight larger than 4 in size can make a sigmoid layer "
-            "amplify the gradient.",
-        ),
-        Heading("Extra, not asked: where s' changes fastest", 3),
-        par(
-            "This goes beyond the question (which asks for the extrema of s' itself): the extrema "
-            "of ",
-            formula("s''"),
-            " are where s' rises and falls fastest. ",
-            formula("s'''(z) = 0"),
-            " at ",
-            *_approx("z = ", z_lo),
-            ", where ",
-            formula("s''"),
-            " has its maximum ",
-            *_approx("", d2_hi),
-            ", and at ",
-            *_approx("z = ", z_hi),
-            ", where it has its minimum ",
-            *_approx("", d2_lo),
-            " (SymPy: ",
-            formula("s''''"),
-            " there is ",
-            usym(a.d4_at_steepest[0]),
-            " and ",
-            usym(a.d4_at_steepest[1]),
-            ").",
-        ),
-    ]
-
-
-def _approx(lhs: str, value: sp.Basic) -> list[Inline]:
-    """``lhs value ≈ 0.1234``: the exact value (SymPy) and its decimal."""
-    return [formula(lhs), usym(value), Math(" ≈ ", r" \approx "), human(float(value), 4)]
-
-
-# ---- parts (b) and (d) -------------------------------------------------------------------------
+# ---- parts (b) to (d) ---------------------------------------------------------------------------
 
 
 def _tables(p: NumericPart) -> list[Block]:
@@ -390,9 +157,9 @@ def _part_b(sol: Solution) -> list[Block]:
             formula("L = -(y_hat log y + (1 - y_hat) log(1 - y))"),
             ", the chain rule gives",
         ),
-        _derivation(sol.b_delta, "delta3 = dL/dz3"),
+        derivation_lines(sol.b_delta, "delta3 = dL/dz3"),
         par(
-            _verified([sol.b_delta]),
+            verified_note([sol.b_delta]),
             " This is why the sigmoid's own derivative ",
             formula("s'(z3) = y(1 - y) = "),
             human(d_out),
@@ -424,7 +191,7 @@ def _part_b(sol: Solution) -> list[Block]:
             formula("s'(z_k) = a_k (1 - a_k)"),
             " from (a)). Written out:",
         ),
-        _chain_lines(sol.c, "(y - y_hat)"),
+        chain_product_lines(sol.c, "(y - y_hat)"),
         *_tables(p),
         Heading("Why the gradients have these sizes", 3),
         Bullets(
@@ -489,7 +256,7 @@ def _part_c(sol: Solution) -> list[Block]:
             formula("a3"),
             " here). Then",
         ),
-        _chain_lines(c, "2(y - y_hat)"),
+        chain_product_lines(c, "2(y - y_hat)"),
         par(
             "with ",
             formula("s'(z) = s(z) (1 - s(z)) = (exp(-z))/((1 + exp(-z))^2)"),
@@ -503,7 +270,7 @@ def _part_c(sol: Solution) -> list[Block]:
         ),
         Heading("Working", 3),
         par("The loss is ", formula("L = (y_hat - y)^2"), ", so"),
-        _derivation(sol.c_dl_dy),
+        derivation_lines(sol.c_dl_dy),
         par(
             "and, since the output has no activation, ",
             formula("delta3 = dL/dz3 = dL/dy * dy/dz3 = 2(y - y_hat) * 1"),
@@ -518,7 +285,7 @@ def _part_c(sol: Solution) -> list[Block]:
             ", ",
             formula("dL/dw1 = delta1 x"),
             ": the formulas above. "
-            + _verified([sol.c_dl_dy])
+            + verified_note([sol.c_dl_dy])
             + (
                 " SymPy also differentiates the whole loss "
                 if verified
@@ -686,69 +453,8 @@ def solution_document(sol: Solution) -> list[Block]:
     return [
         Heading("Vanishing and exploding gradients: the exercise, solved", 1),
         intro,
-        *_part_a(sol),
+        *sigmoid_part(sol),
         *_part_b(sol),
         *_part_c(sol),
         *_part_d(sol),
-    ]
-
-
-# ---- parts (b) and (d) -------------------------------------------------------------------------
-
-
-def _formula_lines(deriv: ChainDerivation) -> Equations:
-    return Equations(
-        tuple(
-            m(f"dL/d{g.parameter} = ", Math(g.chain_text(), g.chain_latex()))
-            for g in deriv.gradients
-        )
-    )
-
-
-CLOSED_FORM_DEPTH = 12
-"""Deeper derivations leave their closed forms out unless asked: their size grows as depth
-squared, and writing them out takes about 1 s at depth 15, 7 s at 30 and 50 s at 60."""
-
-
-def _closed_lines(deriv: ChainDerivation, progress: Progress | None = None) -> Equations:
-    lines = []
-    for i, g in enumerate(deriv.gradients):
-        lines.append(m(f"dL/d{g.parameter} = ", g.closed))
-        if progress is not None:
-            progress(i + 1, len(deriv.gradients))
-    return Equations(tuple(lines))
-
-
-def derivation_document(
-    deriv: ChainDerivation, *, closed: bool | None = None, progress: Progress | None = None
-) -> list[Block]:
-    """Symbolic gradients of a chain (``gradtrace derive``): the chain-product form, and the
-    closed form when ``closed`` (``None``: up to depth ``CLOSED_FORM_DEPTH``; past it the
-    document says they were left out). ``progress(done, total)`` is called per closed form."""
-    s = deriv.spec
-    if closed is None:
-        closed = s.depth <= CLOSED_FORM_DEPTH
-    closed_part: Block = (
-        _closed_lines(deriv, progress)
-        if closed
-        else par(
-            f"Left out: past depth {CLOSED_FORM_DEPTH} the closed forms grow as the depth squared "
-            "(writing them takes about a second at depth 15 and a minute at depth 60); "
-            "--closed-form writes them."
-        )
-    )
-    return [
-        Heading("Symbolic gradients", 1),
-        par(
-            f"Depth {s.depth}, hidden activation {s.activation}, output activation {s.output_activation}, "
-            f"loss {s.loss}, biases {'on' if s.biases else 'off'}. ",
-            m(f"z_k = w_k a_(k-1){' + b_k' if s.biases else ''}, a_k = phi_k(z_k), a_0 = x"),
-            "; ",
-            m("dL/dz_L = ", deriv.output_delta),
-            ".",
-        ),
-        Heading("Chain-product form", 2),
-        _formula_lines(deriv),
-        Heading("Closed form", 2),
-        closed_part,
     ]

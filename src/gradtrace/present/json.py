@@ -20,13 +20,13 @@ Expression strings are SymPy-parseable in the symbols ``w1 .. wL``, ``b1 .. bL``
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import sympy as sp
 
 from gradtrace.core.activations import ACTIVATIONS
 from gradtrace.core.backprop import Trace
+from gradtrace.core.jsontypes import JSON, JSONObject
 from gradtrace.core.logmode import LogTrace
 from gradtrace.core.network import Preset
 from gradtrace.lab.depth import DepthResult
@@ -35,6 +35,7 @@ from gradtrace.lab.montecarlo import RESOLUTION, MonteCarloResult
 from gradtrace.lab.remedies import RemedyRow
 from gradtrace.lab.training import TrainHistory
 from gradtrace.present.numbers import finite
+from gradtrace.reproduce import ReproductionResult
 from gradtrace.reproduce.pennington2017 import Pennington2017Result
 from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis
 from gradtrace.symbolic.steps import Derivation
@@ -62,7 +63,7 @@ __all__ = [
 ]
 
 
-def presets_dict(presets: dict[str, Preset]) -> dict[str, Any]:
+def presets_dict(presets: dict[str, Preset]) -> JSONObject:
     """Each preset by name: its title, chain (weights, activations, loss) and sample."""
     return {
         name: {
@@ -78,7 +79,7 @@ def presets_dict(presets: dict[str, Preset]) -> dict[str, Any]:
     }
 
 
-def curve_dict(name: str, z: np.ndarray) -> dict[str, Any]:
+def curve_dict(name: str, z: np.ndarray) -> JSONObject:
     """The activation ``name``'s ``phi``, ``phi'`` and ``phi''`` on the grid ``z`` (1-D)."""
     act = ACTIVATIONS[name]
     return {
@@ -90,13 +91,13 @@ def curve_dict(name: str, z: np.ndarray) -> dict[str, Any]:
     }
 
 
-def trace_dict(trace: Trace) -> dict[str, Any]:
+def trace_dict(trace: Trace) -> JSONObject:
     """An unbatched trace: loss, prediction, dL/dy and one object per layer."""
     if trace.batch_shape:
         raise ValueError("trace_dict needs an unbatched trace")
     layers = []
     for k in range(trace.depth):
-        layer: dict[str, Any] = {
+        layer: JSONObject = {
             "layer": k + 1,
             "weight": finite(trace.weights[k]),
             "z": finite(trace.z[k]),
@@ -114,7 +115,7 @@ def trace_dict(trace: Trace) -> dict[str, Any]:
             layer["bias"] = finite(trace.biases[k])
             layer["grad_bias"] = finite(trace.grad_bias[k])
         layers.append(layer)
-    out: dict[str, Any] = {
+    out: JSONObject = {
         "loss": finite(trace.loss),
         "prediction": finite(trace.prediction),
         "dloss_dprediction": finite(trace.dloss_dprediction),
@@ -125,7 +126,7 @@ def trace_dict(trace: Trace) -> dict[str, Any]:
     return out
 
 
-def log_trace_dict(lt: LogTrace) -> dict[str, Any]:
+def log_trace_dict(lt: LogTrace) -> JSONObject:
     """Per layer: log10|dL/dw_k| and its sign (``null`` for an exact zero gradient), log10|delta_k|,
     and whether plain float64 underflowed, overflowed or lost accuracy there."""
     if lt.loss.shape:
@@ -150,7 +151,7 @@ def _num(e: sp.Expr) -> float:
     return float(e)
 
 
-def _part_a(a: SigmoidAnalysis) -> dict[str, Any]:
+def _part_a(a: SigmoidAnalysis) -> JSONObject:
     return {
         "derivative": sp.sstr(a.d1),
         "derivative_in_s": sp.sstr(a.d1_in_s),
@@ -175,12 +176,12 @@ def _part_a(a: SigmoidAnalysis) -> dict[str, Any]:
     }
 
 
-def _steps(d: Derivation) -> list[dict[str, Any]]:
+def _steps(d: Derivation) -> list[JSONObject]:
     """A derivation's lines: the equation (plain notation), its rule, and SymPy's check."""
     return [{"equation": st.plain, "rule": st.rule, "verified": st.verified} for st in d.steps]
 
 
-def _numeric_part(p: NumericPart) -> dict[str, Any]:
+def _numeric_part(p: NumericPart) -> JSONObject:
     t = p.trace
     names = [f"w{k + 1}" for k in range(t.depth)]
     return {
@@ -213,20 +214,21 @@ def derivation_dict(
     *,
     closed: bool = True,
     progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
+) -> JSONObject:
     """Closed-form gradients by parameter name, plus the chain-product forms.
 
     ``closed=False`` leaves the closed forms out: printing them is most of the cost for deep
     chains (10 s at depth 50, against 0.4 s for the derivation itself). ``progress(done,
     total)`` is called after each closed form.
     """
-    out: dict[str, Any] = {}
+    out: JSONObject = {}
     if closed:
-        out["gradients"] = {}
+        gradients: dict[str, JSON] = {}
         for i, g in enumerate(d.gradients):
-            out["gradients"][g.parameter] = g.closed_str()
+            gradients[g.parameter] = g.closed_str()
             if progress is not None:
                 progress(i + 1, len(d.gradients))
+        out["gradients"] = gradients
     return out | {
         "chain": {g.parameter: g.chain_text("*") for g in d.gradients},
         "spec": {
@@ -239,7 +241,7 @@ def derivation_dict(
     }
 
 
-def solution_dict(sol: Solution) -> dict[str, Any]:
+def solution_dict(sol: Solution) -> JSONObject:
     """The worked solution: parts a-d."""
     return {
         "a": _part_a(sol.a)
@@ -264,7 +266,7 @@ def solution_dict(sol: Solution) -> dict[str, Any]:
     }
 
 
-def montecarlo_dict(r: MonteCarloResult) -> dict[str, Any]:
+def montecarlo_dict(r: MonteCarloResult) -> JSONObject:
     """``gradtrace montecarlo --json``: per-layer statistics of |dL/dw_k|, and the config."""
     c = r.config
     return {
@@ -302,7 +304,7 @@ def montecarlo_dict(r: MonteCarloResult) -> dict[str, Any]:
     }
 
 
-def depth_dict(r: DepthResult) -> dict[str, Any]:
+def depth_dict(r: DepthResult) -> JSONObject:
     """``gradtrace depth --json``: log10|dL/dw_1| per depth, the profile of the deepest chain
     (every layer up to 1,000; thinned evenly beyond), and the fitted and expected rates."""
     c = r.config
@@ -352,7 +354,7 @@ def _curve_steps(n: int, points: int = 200) -> np.ndarray:
     return np.unique(np.concatenate([[0], np.geomspace(1, n - 1, points).astype(int), [n - 1]]))
 
 
-def train_dict(h: TrainHistory) -> dict[str, Any]:
+def train_dict(h: TrainHistory) -> JSONObject:
     """``gradtrace train --json``: the outcome, per-layer movement, and the loss curve."""
     steps = _curve_steps(h.loss.size)
     rel = h.relative_update
@@ -381,7 +383,7 @@ def train_dict(h: TrainHistory) -> dict[str, Any]:
     }
 
 
-def train_heatmap(h: TrainHistory, columns: int = 200) -> dict[str, Any]:
+def train_heatmap(h: TrainHistory, columns: int = 200) -> JSONObject:
     """log10|dL/dw_k| per layer (rows) at up to ``columns`` steps spread evenly (``null`` where a
     gradient was 0 or not finite): the explorer's layer x step map."""
     T = h.steps_taken
@@ -394,7 +396,7 @@ def train_heatmap(h: TrainHistory, columns: int = 200) -> dict[str, Any]:
     }
 
 
-def remedies_dict(rows: tuple[RemedyRow, ...]) -> dict[str, Any]:
+def remedies_dict(rows: tuple[RemedyRow, ...]) -> JSONObject:
     """``gradtrace remedies --json``: one object per run."""
     return {
         "rows": [
@@ -414,7 +416,7 @@ def remedies_dict(rows: tuple[RemedyRow, ...]) -> dict[str, Any]:
     }
 
 
-def theory_dict(mf: MeanField, simulated: TheorySimulation | None = None) -> dict[str, Any]:
+def theory_dict(mf: MeanField, simulated: TheorySimulation | None = None) -> JSONObject:
     """``gradtrace theory --json``: exactly the contract's keys; ``null`` for infinite or
     undefined values (``xi_c`` at the critical line, ``q_star`` when q grows without bound).
     With ``simulated`` (``--simulate``), also ``"simulated"``: the measured per-layer ``q``
@@ -424,7 +426,7 @@ def theory_dict(mf: MeanField, simulated: TheorySimulation | None = None) -> dic
     def opt(v: float | None) -> float | None:
         return None if v is None else finite(v)
 
-    return {
+    out: JSONObject = {
         "activation": mf.activation,
         "sigma_w2": mf.sigma_w2,
         "sigma_b2": mf.sigma_b2,
@@ -435,10 +437,13 @@ def theory_dict(mf: MeanField, simulated: TheorySimulation | None = None) -> dic
         "xi_c": finite(mf.xi_c),
         "phase": mf.phase,
         "sigma_w2_critical": opt(mf.sigma_w2_critical),
-    } | ({} if simulated is None else {"simulated": _simulated(simulated)})
+    }
+    if simulated is not None:
+        out["simulated"] = _simulated(simulated)
+    return out
 
 
-def _simulated(sim: TheorySimulation) -> dict[str, Any]:
+def _simulated(sim: TheorySimulation) -> JSONObject:
     c = sim.run.config
     return {
         "width": c.width,
@@ -452,11 +457,11 @@ def _simulated(sim: TheorySimulation) -> dict[str, Any]:
     }
 
 
-def reproduction_dict(result: Any) -> dict[str, Any]:
+def reproduction_dict(result: ReproductionResult) -> JSONObject:
     """``gradtrace reproduce NAME --json``: the table (header and rows), notes (sentences about
     what the table leaves out; may be empty) and every anchor."""
 
-    def cell(v: Any) -> Any:
+    def cell(v: str | float) -> JSON:
         return v if isinstance(v, str) else finite(v)
 
     return {
@@ -466,7 +471,7 @@ def reproduction_dict(result: Any) -> dict[str, Any]:
             "header": list(result.header),
             "rows": [[cell(v) for v in row] for row in result.rows],
         },
-        "notes": list(getattr(result, "notes", ())),
+        "notes": list(result.notes),
         "anchors": [
             {
                 "name": a.name,
@@ -484,7 +489,7 @@ def reproduction_dict(result: Any) -> dict[str, Any]:
     }
 
 
-def jacobian_dict(r: JacobianSpectrum) -> dict[str, Any]:
+def jacobian_dict(r: JacobianSpectrum) -> JSONObject:
     """``gradtrace jacobian --json``: ``predicted`` and ``measured`` first (the contract), then
     the net (``config``) and what the prediction is made of (``theory``)."""
     c, t = r.config, r.theory
@@ -519,7 +524,7 @@ def jacobian_dict(r: JacobianSpectrum) -> dict[str, Any]:
     }
 
 
-def pennington2017_dict(r: Pennington2017Result) -> dict[str, Any]:
+def pennington2017_dict(r: Pennington2017Result) -> JSONObject:
     """The reproduction: its config, the fixed critical point, the slopes, one row per series
     and depth."""
     c = r.config
@@ -558,7 +563,7 @@ def pennington2017_dict(r: Pennington2017Result) -> dict[str, Any]:
     }
 
 
-def phase_dict(g: PhaseDiagram, digits: int = 4) -> dict[str, Any]:
+def phase_dict(g: PhaseDiagram, digits: int = 4) -> JSONObject:
     """The phase diagram: the ``sigma_w2`` (columns) and ``sigma_b2`` (rows) axes, ``chi_1`` and
     ``log10 xi_c`` on the grid (rows by ``sigma_b2``) to ``digits`` significant digits (``null``
     where infinite: ``xi_c`` on the critical line and past it), and the critical ``sigma_w2``

@@ -10,7 +10,7 @@ tables for ``Trace``. ``import gradtrace`` calls it when IPython is already runn
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gradtrace.core.backprop import Trace
 from gradtrace.core.logmode import LogTrace
@@ -23,6 +23,9 @@ from gradtrace.present.lab_doc import depth_document, montecarlo_document, train
 from gradtrace.present.markdown import document_markdown, solution_markdown, trace_markdown
 from gradtrace.present.trace_doc import log_table
 
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
 __all__ = ["FORMATTERS", "load_ipython_extension", "register"]
 
 
@@ -32,6 +35,7 @@ def _log_trace_markdown(lt: LogTrace) -> str:
     return document_markdown([log_table(lt)])
 
 
+# a formatter takes an instance of its key type: one type per entry, not expressible for the dict
 FORMATTERS: dict[str, dict[type, Callable[[Any], str]]] = {
     "text/markdown": {
         Trace: trace_markdown,
@@ -46,9 +50,10 @@ FORMATTERS: dict[str, dict[type, Callable[[Any], str]]] = {
 """What each data type is shown as, by MIME type."""
 
 
-def register(ip: Any = None) -> bool:
+def register(ip: InteractiveShell | None = None) -> bool:
     """Add the ``FORMATTERS`` to the display formatters of ``ip`` (an IPython shell; by default
-    the running one). Returns False, changing nothing, when there is no shell."""
+    the running one). Returns False, changing nothing, when there is no shell (or it shows no
+    rich output)."""
     if ip is None:
         try:
             from IPython import get_ipython
@@ -57,13 +62,16 @@ def register(ip: Any = None) -> bool:
         ip = get_ipython()
         if ip is None:
             return False
-    formatters = ip.display_formatter.formatters
+    display = ip.display_formatter
+    if display is None:  # a shell that shows no rich output
+        return False
+    formatters = display.formatters
     for mime, by_type in FORMATTERS.items():
         for cls, fn in by_type.items():
             formatters[mime].for_type(cls, fn)
     return True
 
 
-def load_ipython_extension(ip: Any) -> None:
+def load_ipython_extension(ip: InteractiveShell) -> None:
     """``%load_ext gradtrace.present.notebook``: register the formatters on ``ip``."""
     register(ip)

@@ -26,11 +26,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gradtrace.core.errors import SpecError
+from gradtrace.core.jsontypes import JSONObject
 from gradtrace.core.network import ChainSpec, check_count, get_preset
 from gradtrace.lab.depth import DepthConfig, run_depth
 from gradtrace.lab.exercise import solve
@@ -44,6 +45,9 @@ from gradtrace.present.blocks import Block
 from gradtrace.present.report_doc import ReportResults, TheoryResults, report_document
 from gradtrace.theory.meanfield import critical_sigma_w2, mean_field, phase_diagram
 from gradtrace.theory.simulation import simulate_against_theory
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 STAGES = (
     "solving the exercise",
@@ -107,12 +111,12 @@ class Report:
 
     config: ReportConfig
     blocks: list[Block]
-    figures: dict[str, Any] = field(default_factory=dict)  # name -> matplotlib Figure
+    figures: dict[str, Figure] = field(default_factory=dict)  # by name
     created: str = ""
     results: ReportResults | None = None  # what the figures and the words were built from
 
 
-def _png(fig: Any) -> bytes:
+def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
     return buf.getvalue()
@@ -184,7 +188,7 @@ def build_report(config: ReportConfig, *, progress: Callable[[str], None] | None
     from gradtrace.present import figures as plots
 
     r = compute_results(config, progress=progress)
-    figures: dict[str, Any] = {
+    figures: dict[str, Figure] = {
         "sigmoid": plots.sigmoid_figure(r.solution.a),
         "exercise_gradients": plots.exercise_gradients_figure(r.solution),
         "montecarlo": plots.montecarlo_figure(r.montecarlo),
@@ -264,7 +268,7 @@ def _is_report(folder: Path) -> bool:
 def write_report(report: Report, out: Path, *, force: bool = False) -> list[Path]:
     """Write the report into ``out``, which appears only when complete (built in a temporary
     folder beside it, then renamed). An existing ``out`` is replaced only with ``force``."""
-    config = {
+    config: JSONObject = {
         "created": report.created,
         "parameters": asdict(report.config),
         "versions": _versions(),
@@ -277,8 +281,8 @@ def write_report(report: Report, out: Path, *, force: bool = False) -> list[Path
 
 def _write_folder(
     blocks: list[Block],
-    figures: dict[str, Any],
-    config: dict[str, Any],
+    figures: dict[str, Figure],
+    config: JSONObject,
     title: str,
     out: Path,
     *,
@@ -335,12 +339,12 @@ def write_monitor_report(
     out = Path(out)
     check_output_folder(out, force=force)
     verdict = judge(run, thresholds)
-    figures: dict[str, Any] = {
+    figures: dict[str, Figure] = {
         "monitor_heatmap": plots.monitor_heatmap_figure(run),
         "monitor_summary": plots.monitor_summary_figure(run, verdict),
     }
     blocks = monitor_document(run, verdict, {k: _png(f) for k, f in figures.items()})
-    config = {
+    config: JSONObject = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "source": source,
         "thresholds": asdict(verdict.thresholds),

@@ -3,10 +3,8 @@ table, each anchor beside its measured value, and the reading."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from gradtrace.present.blocks import Block, Heading, Inline, Table, fmt, par
-from gradtrace.reproduce import REPRODUCTIONS
+from gradtrace.reproduce import REPRODUCTIONS, ReproductionResult
 
 __all__ = ["CLAIMS", "anchors_table", "reproduction_document", "result_table"]
 
@@ -42,17 +40,17 @@ CLAIMS = {
 }
 
 
-def _cell(v: Any) -> Inline:
+def _cell(v: str | float) -> Inline:
     return v if isinstance(v, str) else fmt(v, 4)
 
 
-def result_table(result: Any) -> Table:
+def result_table(result: ReproductionResult) -> Table:
     """The result's own table (``header`` and ``rows``)."""
     rows = tuple(tuple(_cell(v) for v in row) for row in result.rows)
     return Table(tuple(result.header), rows)
 
 
-def anchors_table(result: Any) -> Table:
+def anchors_table(result: ReproductionResult) -> Table:
     """Each anchor: the published or closed-form value beside the measured one."""
     rows = tuple(
         (
@@ -83,7 +81,7 @@ def anchors_table(result: Any) -> Table:
     return Table(header, rows, "the paper's value (or the closed form) beside the measurement")
 
 
-def reproduction_document(result: Any) -> list[Block]:
+def reproduction_document(result: ReproductionResult) -> list[Block]:
     """One reproduction: claim, table, anchors, reading."""
     entry = REPRODUCTIONS[result.name]
     measured = [a for a in result.anchors if a.measurable]
@@ -96,7 +94,7 @@ def reproduction_document(result: Any) -> list[Block]:
         par(CLAIMS[result.name]),
         Heading("Measured", 2),
         result_table(result),
-        *(par(note) for note in getattr(result, "notes", ())),
+        *(par(note) for note in result.notes),
         Heading("Anchors", 2),
         anchors_table(result),
         Heading("Reading", 2),

@@ -6,20 +6,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+
+from gradtrace.core.jsontypes import JSONObject
+from gradtrace.sweep.cells import ParamValue
+from gradtrace.sweep.grid import Cell
+from gradtrace.sweep.runner import SweepReport
+from gradtrace.sweep.store import Status
 
 __all__ = ["cell_label", "plan_lines", "report_dict", "report_lines", "status_dict", "status_line"]
 
 MOST_NEW = 10  # new cells named one by one; past this, a count
 
 
-def cell_label(params: dict[str, Any], seed: int, axes: tuple[str, ...] | None = None) -> str:
+def cell_label(
+    params: Mapping[str, ParamValue], seed: int, axes: tuple[str, ...] | None = None
+) -> str:
     """``sigma_w2=1.5 depth=20 seed=0``: the swept values (all of them without ``axes``)."""
     names = axes if axes is not None else tuple(params)
     return " ".join([*(f"{n}={params[n]}" for n in names), f"seed={seed}"])
 
 
-def plan_lines(new: Any, to_run: int, axes: tuple[str, ...]) -> list[str]:
+def plan_lines(new: Sequence[Cell], to_run: int, axes: tuple[str, ...]) -> list[str]:
     """Which cells the grid added to the store, and how many will run now."""
     lines = [f"{len(new)} new cell{'s' * (len(new) != 1)} in the store"]
     if new and len(new) <= MOST_NEW:
@@ -29,7 +37,7 @@ def plan_lines(new: Any, to_run: int, axes: tuple[str, ...]) -> list[str]:
     return lines
 
 
-def status_dict(status: Any) -> dict[str, int]:
+def status_dict(status: Status) -> dict[str, int]:
     """``gradtrace sweep-status --json``."""
     return {
         "cells_total": status.cells_total,
@@ -38,7 +46,7 @@ def status_dict(status: Any) -> dict[str, int]:
     }
 
 
-def status_line(status: Any) -> str:
+def status_line(status: Status) -> str:
     """``56 cells: 40 done, 2 failed, 14 pending``."""
     pending = status.cells_total - status.cells_done - status.cells_failed
     return (
@@ -47,19 +55,19 @@ def status_line(status: Any) -> str:
     )
 
 
-def report_lines(report: Any, axes: tuple[str, ...] | None = None) -> list[str]:
+def report_lines(report: SweepReport, axes: tuple[str, ...] | None = None) -> list[str]:
     """The outcome: cells run, failures (their swept values, ``axes``, as in the plan) with
     their errors, the store's totals."""
     lines = [f"ran {report.ran} cell{'s' * (report.ran != 1)}"]
     lines += [
         f"  failed: {cell_label(c.params, c.seed, axes)}: {error}" for c, error in report.failed
     ]
-    stale = getattr(report, "stale", 0)
+    stale = report.stale
     if stale:
         n = f"{stale} stored cell{'s' * (stale != 1)}"
         lines.append(
             f"{n} not in this grid: deleted"
-            if getattr(report, "pruned", False)
+            if report.pruned
             else f"{n} {'are' if stale != 1 else 'is'} not in this grid; kept (--prune deletes them)"
         )
     lines.append(status_line(report.status))
@@ -68,7 +76,7 @@ def report_lines(report: Any, axes: tuple[str, ...] | None = None) -> list[str]:
     return lines
 
 
-def report_dict(report: Any) -> dict[str, Any]:
+def report_dict(report: SweepReport) -> JSONObject:
     """``gradtrace sweep --json``: the new cells, the cells run, the failures, the totals."""
     return {
         "new": [{"params": c.params, "seed": c.seed} for c in report.new],
@@ -77,6 +85,6 @@ def report_dict(report: Any) -> dict[str, Any]:
             {"params": c.params, "seed": c.seed, "error": error} for c, error in report.failed
         ],
         **status_dict(report.status),
-        "not_in_grid": getattr(report, "stale", 0),
-        "pruned": getattr(report, "pruned", False),
+        "not_in_grid": report.stale,
+        "pruned": report.pruned,
     }

@@ -1,31 +1,43 @@
 """Reproductions of classic results on vanishing and exploding gradients, one module per paper.
 
-Each module has ``run(..., seed=0) -> Result``: pure and seeded, built on the engine (``dense``,
-``inits``) and the wide-net simulations (``lab.wide``), returning a frozen dataclass with its
-table, its figure's data and its anchors: the paper's published value or an independent closed
-form, side by side with what was measured (``Anchor``).
+Every paper module meets the ``Reproduction`` protocol (mypy checks each one, at the bottom of
+this file): its ``TITLE`` and ``CITATION``; its parameters, a frozen dataclass whose fields
+carry the defaults (``DEFAULTS``) and the smaller ones of ``--quick`` (``QUICK``); and
+``run(params, *, seed=0)``, pure and seeded, built on the engine (``core.dense``,
+``core.inits``) and the wide-net simulations (``lab.wide``). ``run`` returns a frozen dataclass
+that meets ``ReproductionResult``: the table (``header``, ``rows``), ``notes`` on what the table
+leaves out, and the comparison to the paper: ``anchors``, each the paper's published value (or
+an independent closed form) beside what was measured (``Anchor``). The faces (the text, JSON
+and figure of ``gradtrace reproduce NAME``) read only that, so they treat every paper alike.
 
-``REPRODUCTIONS`` names them (``gradtrace reproduce NAME``). An entry points at its module by
-name and is imported only when run, so an entry whose module has not landed yet
-stays listed and says so when asked (``Reproduction.available``).
-
-The contract a module meets to be served by ``gradtrace reproduce``: ``run(*, seed=0, **params)``
-returning a result with ``name`` (the registry key), ``seed``, ``header`` and ``rows`` (the
-table: strings and numbers) and ``anchors`` (``Anchor`` s); ``plots.reproduction_figure`` draws
-it by ``name``. ``pennington2017``'s ``run`` takes a config object (``gradtrace jacobian`` shares it), so its
-entry names ``reproduce``, the function that meets the contract.
+``REPRODUCTIONS`` names them; an entry (``Entry``) imports its module only when it is run.
+A new reproduction is one module meeting the protocol, its name in ``NAMES``, its claim in
+``present.reproduce_doc.CLAIMS`` and its drawing in ``present.figures.reproduce``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from gradtrace.core.errors import SpecError
 
-__all__ = ["REPRODUCTIONS", "Anchor", "Reproduction", "get_reproduction"]
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+__all__ = [
+    "NAMES",
+    "REPRODUCTIONS",
+    "Anchor",
+    "Entry",
+    "Reproduction",
+    "ReproductionResult",
+    "get_reproduction",
+]
 
 
 @dataclass(frozen=True)
@@ -65,98 +77,135 @@ class Anchor:
         return not self.measurable or bool(self.error <= self.tolerance)
 
 
+class ReproductionResult(Protocol):
+    """What every paper module's ``run`` returns, as far as the faces read it."""
+
+    @property
+    def name(self) -> str:
+        """The paper's name in ``REPRODUCTIONS``."""
+        ...
+
+    @property
+    def seed(self) -> int:
+        """The seed the run drew from."""
+        ...
+
+    @property
+    def header(self) -> Sequence[str]:
+        """The table's column names."""
+        ...
+
+    @property
+    def rows(self) -> Sequence[Sequence[str | float]]:
+        """The table: one tuple per row, strings and numbers."""
+        ...
+
+    @property
+    def notes(self) -> Sequence[str]:
+        """Sentences on what the table leaves out (may be empty)."""
+        ...
+
+    @property
+    def anchors(self) -> Sequence[Anchor]:
+        """The comparison to the paper: each number the reproduction is held to."""
+        ...
+
+
+P = TypeVar("P", bound="DataclassInstance")
+"""A paper's parameters: a frozen dataclass whose fields carry the defaults."""
+
+
+class Reproduction(Protocol[P]):
+    """A paper module: what ``gradtrace reproduce NAME`` needs of it."""
+
+    @property
+    def TITLE(self) -> str:
+        """What is reproduced, in a line."""
+        ...
+
+    @property
+    def CITATION(self) -> str:
+        """The paper, and the figures and equations reproduced."""
+        ...
+
+    @property
+    def DEFAULTS(self) -> P:
+        """The parameters of a full run."""
+        ...
+
+    @property
+    def QUICK(self) -> P:
+        """Smaller parameters (``--quick``): the same result, less precisely."""
+        ...
+
+    def run(self, params: P, *, seed: int = 0) -> ReproductionResult:
+        """The reproduction at ``params``, drawn from ``seed``."""
+        ...
+
+
+NAMES = ("he2015", "glorot2010", "schoenholz2017", "pennington2017", "hanin2018", "trainability")
+"""Every reproduction, in the order the CLI lists them; each is the name of its module here."""
+
+
 @dataclass(frozen=True)
-class Reproduction:
-    """A registry entry: ``title``, ``citation``, the module under ``gradtrace.reproduce`` that
-    holds ``run``, its default parameters and the smaller ones of ``--quick``."""
+class Entry:
+    """A reproduction by name; its module (``gradtrace.reproduce.<module>``, the name unless
+    given) is imported only when asked for."""
 
     name: str
-    title: str
-    citation: str
-    module: str
-    defaults: dict[str, Any] = field(default_factory=dict)
-    quick: dict[str, Any] = field(default_factory=dict)
-    function: str = "run"  # the module's function meeting the contract below
+    module: str = ""
+
+    @property
+    def path(self) -> str:
+        """The module's dotted path."""
+        return f"{__name__}.{self.module or self.name}"
 
     @property
     def available(self) -> bool:
-        """Whether the module is on this install (``pennington2017`` lands with the spectra)."""
-        return importlib.util.find_spec(f"{__name__}.{self.module}") is not None
+        """Whether the module is on this install."""
+        return importlib.util.find_spec(self.path) is not None
 
-    def run(self, *, quick: bool = False, **params: Any) -> Any:
-        """``module.run(**defaults, **quick, **params)``: explicit values win."""
+    def paper(self) -> Reproduction[DataclassInstance]:
+        """The paper module (imported now); SpecError when it is not on this install."""
         if not self.available:
             raise SpecError(
-                f"reproduction {self.name!r} is not on this install yet "
-                f"(gradtrace.reproduce.{self.module} is missing)",
+                f"reproduction {self.name!r} is not on this install ({self.path} is missing)",
                 field="name",
             )
-        module = importlib.import_module(f"{__name__}.{self.module}")
-        values = {**self.defaults, **(self.quick if quick else {}), **params}
-        return getattr(module, self.function)(**values)
+        # which parameters is known to the module only: any dataclass, as far as the registry knows
+        return cast("Reproduction[DataclassInstance]", importlib.import_module(self.path))
+
+    @property
+    def title(self) -> str:
+        """The paper module's ``TITLE``."""
+        return self.paper().TITLE
+
+    @property
+    def citation(self) -> str:
+        """The paper module's ``CITATION``."""
+        return self.paper().CITATION
+
+    def run(self, *, quick: bool = False, seed: int = 0, **params: object) -> ReproductionResult:
+        """The module's ``run`` at its ``DEFAULTS`` (``QUICK`` when ``quick``) with ``params``
+        replacing fields by name; SpecError naming the fields for an unknown one."""
+        paper = self.paper()
+        base = paper.QUICK if quick else paper.DEFAULTS
+        fields = [f.name for f in dataclasses.fields(base)]
+        unknown = [k for k in params if k not in fields]
+        if unknown:
+            raise SpecError(
+                f"reproduction {self.name!r} has no parameter {unknown[0]!r} "
+                f"(its parameters: {', '.join(fields)})",
+                field=unknown[0],
+            )
+        return paper.run(dataclasses.replace(base, **params), seed=seed)
 
 
-REPRODUCTIONS: dict[str, Reproduction] = {
-    r.name: r
-    for r in (
-        Reproduction(
-            "he2015",
-            "Output scale against depth in deep ReLU nets: Xavier against He initialization",
-            "He, Zhang, Ren & Sun 2015, Delving Deep into Rectifiers, ICCV, Sec. 2.2 (Eq. 10)",
-            "he2015",
-            defaults={"width": 500, "depth": 30, "samples": 8},
-            quick={"width": 200, "depth": 16, "samples": 4},
-        ),
-        Reproduction(
-            "glorot2010",
-            "Back-propagated gradients and top-layer saturation: standard against normalized init",
-            "Glorot & Bengio 2010, Understanding the difficulty of training deep feedforward "
-            "neural networks, AISTATS, Figs. 2 and 7, Eqs. 1, 12 and 16",
-            "glorot2010",
-            defaults={"epochs": 10},
-            quick={"epochs": 2},
-        ),
-        Reproduction(
-            "schoenholz2017",
-            "The correlation depth scale xi_c against sigma_w^2: theory against simulation",
-            "Schoenholz, Gilmer, Ganguli & Sohl-Dickstein 2017, Deep Information Propagation, "
-            "ICLR, Fig. 2 and Eq. 9",
-            "schoenholz2017",
-            quick={"sigma_w2": (1.0, 1.3, 3.0, 4.0)},
-        ),
-        Reproduction(
-            "pennington2017",
-            "Jacobian spectra: dynamical isometry",
-            "Pennington, Schoenholz & Ganguli 2017, Resurrecting the sigmoid in deep learning "
-            "through dynamical isometry, NeurIPS",
-            "pennington2017",
-            defaults={"depths": (2, 4, 8, 16, 32), "width": 300, "samples": 4},
-            quick={"depths": (2, 4, 8), "width": 200, "samples": 2},
-            function="reproduce",
-        ),
-        Reproduction(
-            "hanin2018",
-            "Fluctuations of a ReLU net's output: E[Z^4] / E[Z^2]^2 against 3 prod(1 + 5/n_j)",
-            "Hanin 2018, Which Neural Net Architectures Give Rise to Exploding and Vanishing "
-            "Gradients?, NeurIPS, Thm. 1; Hanin & Rolnick 2018, How to Start Training, Thm. 5",
-            "hanin2018",
-            defaults={"samples": 40_000},
-            quick={"samples": 10_000},
-        ),
-        Reproduction(
-            "trainability",
-            "The trainability phase diagram: accuracy over (sigma_w^2, depth) against 6 xi_c",
-            "Schoenholz, Gilmer, Ganguli & Sohl-Dickstein 2017, Deep Information Propagation, "
-            "ICLR, Sec. 6 and Fig. 5",
-            "trainability",
-            quick={"grid": "trainability-quick"},
-        ),
-    )
-}
+REPRODUCTIONS: dict[str, Entry] = {name: Entry(name) for name in NAMES}
 """Every reproduction by name."""
 
 
-def get_reproduction(name: str) -> Reproduction:
+def get_reproduction(name: str) -> Entry:
     """The entry called ``name``; SpecError listing the names otherwise."""
     try:
         return REPRODUCTIONS[name]
@@ -165,3 +214,21 @@ def get_reproduction(name: str) -> Reproduction:
             f"unknown reproduction {name!r} (choose from {', '.join(REPRODUCTIONS)})",
             field="name",
         ) from None
+
+
+if TYPE_CHECKING:  # mypy holds every paper module to the protocol
+    from gradtrace.reproduce import (
+        glorot2010,
+        hanin2018,
+        he2015,
+        pennington2017,
+        schoenholz2017,
+        trainability,
+    )
+
+    _he2015: Reproduction[he2015.He2015Params] = he2015
+    _glorot2010: Reproduction[glorot2010.Glorot2010Params] = glorot2010
+    _schoenholz2017: Reproduction[schoenholz2017.Schoenholz2017Params] = schoenholz2017
+    _pennington2017: Reproduction[pennington2017.Pennington2017Params] = pennington2017
+    _hanin2018: Reproduction[hanin2018.Hanin2018Params] = hanin2018
+    _trainability: Reproduction[trainability.TrainabilityParams] = trainability

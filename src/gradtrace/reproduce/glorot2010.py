@@ -34,9 +34,27 @@ from gradtrace.core.network import check_count
 from gradtrace.lab.datasets import load_digits
 from gradtrace.reproduce import Anchor
 
-__all__ = ["Glorot2010Result", "load_digits", "run", "standard_uniform"]
+__all__ = [
+    "CITATION",
+    "DEFAULTS",
+    "QUICK",
+    "TITLE",
+    "Glorot2010Params",
+    "Glorot2010Result",
+    "load_digits",
+    "run",
+    "standard_uniform",
+]
 
-INITS = ("standard", "normalized")
+TITLE = "Back-propagated gradients and top-layer saturation: standard against normalized init"
+CITATION = (
+    "Glorot & Bengio 2010, Understanding the difficulty of training deep feedforward "
+    "neural networks, AISTATS, Figs. 2 and 7, Eqs. 1, 12 and 16"
+)
+
+GLOROT_INITS = ("standard", "normalized")
+"""The paper's two inits: "standard" (``standard_uniform``, Eq. 1) and "normalized" (Xavier's
+``xavier_uniform``, Eq. 16)."""
 
 
 def standard_uniform(
@@ -158,20 +176,38 @@ def _train(
     return np.array(means), np.array(accs)
 
 
-def run(
-    *,
-    width: int = 100,
-    depth: int = 6,
-    inputs: int = 100,
-    input_std: float = 0.5,
-    hidden: int = 100,
-    epochs: int = 10,
-    learning_rate: float = 0.1,
-    batch: int = 10,
-    seed: int = 0,
-) -> Glorot2010Result:
+@dataclass(frozen=True)
+class Glorot2010Params:
+    """What ``run`` computes: part 1 (tanh nets at initialization) and part 2 (a sigmoid net
+    trained on the digits)."""
+
+    width: int = 100  # part 1: units per tanh layer
+    depth: int = 6  # part 1: layers
+    inputs: int = 100  # part 1: random inputs
+    input_std: float = 0.5  # part 1: their std
+    hidden: int = 100  # part 2: units in each of the 4 hidden layers
+    epochs: int = 10  # part 2: passes over the digits
+    learning_rate: float = 0.1  # part 2: SGD
+    batch: int = 10  # part 2: minibatch size
+
+
+DEFAULTS = Glorot2010Params()
+QUICK = Glorot2010Params(epochs=2)
+
+
+def run(params: Glorot2010Params = DEFAULTS, *, seed: int = 0) -> Glorot2010Result:
     """Part 1 at ``depth`` tanh layers of ``width`` (``inputs`` random inputs); part 2: 4 hidden
     sigmoid layers of ``hidden`` units on the digits, ``epochs`` of SGD."""
+    width, depth, inputs, input_std, hidden, epochs, learning_rate, batch = (
+        params.width,
+        params.depth,
+        params.inputs,
+        params.input_std,
+        params.hidden,
+        params.epochs,
+        params.learning_rate,
+        params.batch,
+    )
     for name, v in (
         ("width", width),
         ("depth", depth),
@@ -184,7 +220,7 @@ def run(
     variance: dict[str, np.ndarray] = {}
     factor: dict[str, float] = {}
     layers = np.arange(1, depth)
-    for init in INITS:
+    for init in GLOROT_INITS:
         var_k = _gradient_variance(init, width, depth, inputs, input_std, seed)
         variance[init] = var_k
         # per layer passed back: log-linear fit of Var(dL/dz_k) against L - k

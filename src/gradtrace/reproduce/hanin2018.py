@@ -33,7 +33,22 @@ from gradtrace.core.inits import he_normal
 from gradtrace.core.network import check_count
 from gradtrace.reproduce import Anchor
 
-__all__ = ["Hanin2018Result", "closed_form", "run"]
+__all__ = [
+    "CITATION",
+    "DEFAULTS",
+    "QUICK",
+    "TITLE",
+    "Hanin2018Params",
+    "Hanin2018Result",
+    "closed_form",
+    "run",
+]
+
+TITLE = "Fluctuations of a ReLU net's output: E[Z^4] / E[Z^2]^2 against 3 prod(1 + 5/n_j)"
+CITATION = (
+    "Hanin 2018, Which Neural Net Architectures Give Rise to Exploding and Vanishing "
+    "Gradients?, NeurIPS, Thm. 1; Hanin & Rolnick 2018, How to Start Training, Thm. 5"
+)
 
 CHUNK = 5_000  # nets per dense_backprop call (memory: CHUNK x the weights)
 
@@ -70,6 +85,11 @@ class Hanin2018Result:
             "+- (se)",
             "3 prod(1 + 5/n_j)",
         )
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Nothing the table leaves out."""
+        return ()
 
     @property
     def rows(self) -> tuple[tuple[str | float, ...], ...]:
@@ -114,14 +134,26 @@ def _moments(
     return ratio, se
 
 
-def run(
-    *,
-    widths: tuple[tuple[int, ...], ...] = ((10,) * 4, (20,) * 6, (50,) * 6),
-    input_width: int = 10,
-    samples: int = 40_000,
-    seed: int = 0,
-) -> Hanin2018Result:
+@dataclass(frozen=True)
+class Hanin2018Params:
+    """The architectures and how many random nets of each."""
+
+    widths: tuple[tuple[int, ...], ...] = (
+        (10,) * 4,
+        (20,) * 6,
+        (50,) * 6,
+    )  # hidden widths n_1 .. of each architecture
+    input_width: int = 10  # inputs
+    samples: int = 40_000  # random nets per architecture
+
+
+DEFAULTS = Hanin2018Params()
+QUICK = Hanin2018Params(samples=10_000)
+
+
+def run(params: Hanin2018Params = DEFAULTS, *, seed: int = 0) -> Hanin2018Result:
     """``samples`` random nets of each architecture in ``widths`` (hidden widths ``n_1 ..``)."""
+    widths, input_width, samples = (params.widths, params.input_width, params.samples)
     check_count("samples", samples, 2)
     check_count("input_width", input_width, 1)
     widths = tuple(tuple(int(n) for n in w) for w in widths)

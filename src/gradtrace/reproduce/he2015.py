@@ -24,10 +24,35 @@ import numpy as np
 from gradtrace.lab.wide import WideConfig, simulate
 from gradtrace.reproduce import Anchor
 
-__all__ = ["INITS", "He2015Result", "run"]
+__all__ = [
+    "CITATION",
+    "DEFAULTS",
+    "QUICK",
+    "SIGMA_W2_BY_INIT",
+    "TITLE",
+    "He2015Params",
+    "He2015Result",
+    "run",
+]
 
-INITS = {"xavier": 1.0, "he": 2.0}
+TITLE = "Output scale against depth in deep ReLU nets: Xavier against He initialization"
+CITATION = "He, Zhang, Ren & Sun 2015, Delving Deep into Rectifiers, ICCV, Sec. 2.2 (Eq. 10)"
+
+SIGMA_W2_BY_INIT = {"xavier": 1.0, "he": 2.0}
 """sigma_w2 of each init for square ReLU layers: Var(W) = sigma_w2 / n."""
+
+
+@dataclass(frozen=True)
+class He2015Params:
+    """What ``run`` simulates, for each init."""
+
+    width: int = 500  # units in every (square) layer
+    depth: int = 30  # layers
+    samples: int = 8  # nets
+
+
+DEFAULTS = He2015Params()
+QUICK = He2015Params(width=200, depth=16, samples=4)
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +78,11 @@ class He2015Result:
         return ("layer l", "std, Xavier", "closed form (Xavier)", "std, He", "closed form (He)")
 
     @property
+    def notes(self) -> tuple[str, ...]:
+        """Nothing the table leaves out."""
+        return ()
+
+    @property
     def rows(self) -> tuple[tuple[float, ...], ...]:
         x, h = self.std["xavier"], self.std["he"]
         cx, ch = self.closed_form_std["xavier"], self.closed_form_std["he"]
@@ -62,12 +92,13 @@ class He2015Result:
         )
 
 
-def run(*, width: int = 500, depth: int = 30, samples: int = 8, seed: int = 0) -> He2015Result:
+def run(params: He2015Params = DEFAULTS, *, seed: int = 0) -> He2015Result:
     """Simulate ``samples`` ReLU nets of ``depth`` square layers of ``width`` per init."""
+    width, depth, samples = params.width, params.depth, params.samples
     layers = np.arange(depth + 1)
     std, closed, slope = {}, {}, {}
     anchors = []
-    for name, sigma_w2 in INITS.items():
+    for name, sigma_w2 in SIGMA_W2_BY_INIT.items():
         config = WideConfig(
             activation="relu",
             sigma_w2=sigma_w2,

@@ -11,7 +11,7 @@ With orthogonal weights (``s1 = 0``) the slope is ``mu2 / mu1^2 - 1``, which van
 ``q*`` for tanh, so walking along the critical line towards small ``q*`` as the net deepens
 keeps the spectrum concentrated around 1.
 
-``run`` simulates three series over a list of depths, each depth a separate simulation with the
+``simulate`` runs three series over a list of depths, each depth a separate simulation with the
 same seed (a shallower net is a prefix of a deeper one):
 
 * ``gaussian`` and ``orthogonal`` at one critical point (``sigma_b2`` given, ``sigma_w2`` on the
@@ -42,17 +42,28 @@ from gradtrace.theory.spectra import (
 )
 
 __all__ = [
+    "CITATION",
+    "DEFAULTS",
+    "QUICK",
     "SERIES",
+    "TITLE",
     "Pennington2017Config",
+    "Pennington2017Params",
     "Pennington2017Reproduction",
     "Pennington2017Result",
     "Pennington2017Row",
-    "reproduce",
     "run",
+    "simulate",
 ]
 
+TITLE = "Jacobian spectra: dynamical isometry"
+CITATION = (
+    "Pennington, Schoenholz & Ganguli 2017, Resurrecting the sigmoid in deep learning through "
+    "dynamical isometry, NeurIPS"
+)
+
 SERIES = ("gaussian", "orthogonal", "orthogonal, q* tuned")
-"""The three series of ``run``, in the order of its rows."""
+"""The three series of ``simulate``, in the order of its rows."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +147,7 @@ def _tuned_q_star(activation: str, depth: int, ratio: float) -> float:
     return float(brentq(excess, 1e-12, hi, xtol=1e-15, rtol=1e-12))
 
 
-def run(
+def simulate(
     config: Pennington2017Config | None = None,
     *,
     progress: Callable[[int, int], None] | None = None,
@@ -200,7 +211,7 @@ def run(
 
 @dataclass(frozen=True, eq=False)
 class Pennington2017Reproduction:
-    """``run``'s result as ``gradtrace reproduce`` serves it (the registry's contract): the table
+    """``run``'s result, as ``gradtrace reproduce`` serves it (``ReproductionResult``): the table
     (``header``, ``rows``) and the anchors, beside the full ``result``."""
 
     result: Pennington2017Result
@@ -217,6 +228,7 @@ class Pennington2017Reproduction:
         "mean predicted",
         "mean measured",
     )
+    notes: tuple[str, ...] = ()
 
     @property
     def rows(self) -> tuple[tuple[str | float, ...], ...]:
@@ -236,19 +248,35 @@ class Pennington2017Reproduction:
         )
 
 
-def reproduce(
-    *,
-    seed: int = 0,
-    depths: tuple[int, ...] = (2, 4, 8, 16, 32),
-    width: int = 300,
-    samples: int = 4,
-    tolerance: float = 0.25,
-) -> Pennington2017Reproduction:
-    """The reproduction as ``gradtrace reproduce pennington2017`` runs it: ``run`` over
+@dataclass(frozen=True)
+class Pennington2017Params:
+    """What ``gradtrace reproduce pennington2017`` simulates (``simulate`` at
+    ``Pennington2017Config``'s critical point and ratio), and how closely it must agree."""
+
+    depths: tuple[int, ...] = (2, 4, 8, 16, 32)  # L
+    width: int = 300  # N
+    samples: int = 4  # nets per depth and series
+    tolerance: float = 0.25  # relative, at the deepest depth of each series
+
+
+DEFAULTS = Pennington2017Params()
+QUICK = Pennington2017Params(depths=(2, 4, 8), width=200, samples=2)
+
+
+def run(params: Pennington2017Params = DEFAULTS, *, seed: int = 0) -> Pennington2017Reproduction:
+    """The reproduction as ``gradtrace reproduce pennington2017`` runs it: ``simulate`` over
     ``depths``, held at the deepest depth of each series to the free-probability prediction
     within ``tolerance`` (finite width adds corrections of order ``L / width``: at width 300
     they stay within 10 % up to depth 32, and reach 40-90 % at depth 64-128)."""
-    r = run(Pennington2017Config(depths=tuple(depths), width=width, samples=samples, seed=seed))
+    depths, width, samples, tolerance = (
+        params.depths,
+        params.width,
+        params.samples,
+        params.tolerance,
+    )
+    r = simulate(
+        Pennington2017Config(depths=tuple(depths), width=width, samples=samples, seed=seed)
+    )
     deepest = max(depths)
     anchors = tuple(
         Anchor(

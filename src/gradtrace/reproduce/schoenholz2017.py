@@ -38,7 +38,23 @@ from gradtrace.lab.wide import WideConfig, simulate
 from gradtrace.reproduce import Anchor
 from gradtrace.theory.meanfield import critical_sigma_w2, mean_field
 
-__all__ = ["Schoenholz2017Result", "fit_xi_c", "fit_xi_c_free", "run"]
+__all__ = [
+    "CITATION",
+    "DEFAULTS",
+    "QUICK",
+    "TITLE",
+    "Schoenholz2017Params",
+    "Schoenholz2017Result",
+    "fit_xi_c",
+    "fit_xi_c_free",
+    "run",
+]
+
+TITLE = "The correlation depth scale xi_c against sigma_w^2: theory against simulation"
+CITATION = (
+    "Schoenholz, Gilmer, Ganguli & Sohl-Dickstein 2017, Deep Information Propagation, "
+    "ICLR, Fig. 2 and Eq. 9"
+)
 
 SIGMA_W2 = (1.0, 1.3, 1.5, 1.76, 2.0, 2.5, 3.0, 4.0)
 XI_HELD = 12.0
@@ -141,22 +157,40 @@ class Schoenholz2017Result:
         )
 
 
-def run(
-    *,
-    sigma_w2: tuple[float, ...] = SIGMA_W2,
-    sigma_b2: float = 0.05,
-    width: int = 400,
-    depth: int = 40,
-    samples: int = 48,
-    chaotic_width: int = 100,
-    chaotic_samples: int = 768,
-    floor: float = 0.02,
-    ceiling: float = 0.35,
-    seed: int = 0,
-) -> Schoenholz2017Result:
+@dataclass(frozen=True)
+class Schoenholz2017Params:
+    """The grid of ``sigma_w2`` and the simulations at each point (module docstring)."""
+
+    sigma_w2: tuple[float, ...] = SIGMA_W2  # the grid
+    sigma_b2: float = 0.05  # fixed
+    width: int = 400  # ordered phase: units per layer
+    depth: int = 40  # layers simulated
+    samples: int = 48  # ordered phase: nets per point
+    chaotic_width: int = 100  # where c* < 1
+    chaotic_samples: int = 768  # where c* < 1
+    floor: float = 0.02  # the fit of xi_c stops where |c^l - c*| reaches this (the noise)
+    ceiling: float = 0.35  # ... and starts where it falls below this
+
+
+DEFAULTS = Schoenholz2017Params()
+QUICK = Schoenholz2017Params(sigma_w2=(1.0, 1.3, 3.0, 4.0))
+
+
+def run(params: Schoenholz2017Params = DEFAULTS, *, seed: int = 0) -> Schoenholz2017Result:
     """Theory and simulation of tanh nets at each ``sigma_w2`` (``sigma_b2`` fixed): ``width``
     and ``samples`` nets in the ordered phase, ``chaotic_width`` and ``chaotic_samples`` where
     ``c* < 1`` (module docstring)."""
+    sigma_w2, sigma_b2, width, depth, samples, chaotic_width, chaotic_samples, floor, ceiling = (
+        params.sigma_w2,
+        params.sigma_b2,
+        params.width,
+        params.depth,
+        params.samples,
+        params.chaotic_width,
+        params.chaotic_samples,
+        params.floor,
+        params.ceiling,
+    )
     xs = tuple(float(s) for s in sigma_w2)
     theory, measured, fitted, c_stars = [], [], [], []
     for k, s in enumerate(xs):

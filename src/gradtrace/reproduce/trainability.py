@@ -25,7 +25,6 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -34,7 +33,23 @@ from gradtrace.sweep import load, read_grid, run_sweep, shipped_grid
 from gradtrace.sweep.grid import grid_from_dict
 from gradtrace.theory.meanfield import mean_field
 
-__all__ = ["TrainabilityResult", "default_store", "run", "trainable_depth"]
+__all__ = [
+    "CITATION",
+    "DEFAULTS",
+    "QUICK",
+    "TITLE",
+    "TrainabilityParams",
+    "TrainabilityResult",
+    "default_store",
+    "run",
+    "trainable_depth",
+]
+
+TITLE = "The trainability phase diagram: accuracy over (sigma_w^2, depth) against 6 xi_c"
+CITATION = (
+    "Schoenholz, Gilmer, Ganguli & Sohl-Dickstein 2017, Deep Information Propagation, "
+    "ICLR, Sec. 6 and Fig. 5"
+)
 
 THRESHOLD = 0.5  # test accuracy at which a net counts as trained (chance: 0.1)
 
@@ -112,14 +127,16 @@ class TrainabilityResult:
         )
 
     @property
-    def rows(self) -> tuple[tuple[Any, ...], ...]:
-        out = []
+    def rows(self) -> tuple[tuple[str | float, ...], ...]:
+        out: list[tuple[str | float, ...]] = []
         deepest = int(self.depths[-1])
         for j, sw in enumerate(self.sigma_w2):
             t = self.trainable[j]
-            depth: Any = f"> {deepest}" if math.isinf(t) else float(t)
-            ratio: Any = (
-                f"> {deepest / self.six_xi_c[j]:.3g}" if math.isinf(t) else t / self.six_xi_c[j]
+            depth: str | float = f"> {deepest}" if math.isinf(t) else float(t)
+            ratio: str | float = (
+                f"> {deepest / self.six_xi_c[j]:.3g}"
+                if math.isinf(t)
+                else float(t / self.six_xi_c[j])
             )
             out.append(
                 (
@@ -149,18 +166,33 @@ class TrainabilityResult:
         )
 
 
-def run(
-    *,
-    grid: str = "trainability",
-    store: str | os.PathLike[str] | None = None,
-    workers: int | None = None,
-    scheduler: str | None = None,
-    threshold: float = THRESHOLD,
-    seed: int = 0,
-) -> TrainabilityResult:
+@dataclass(frozen=True)
+class TrainabilityParams:
+    """The shipped grid, where its cells are stored and run, and the accuracy that counts as
+    trained."""
+
+    grid: str = "trainability"  # a shipped grid (gradtrace.sweep.shipped_grid)
+    store: str | os.PathLike[str] | None = None  # default_store(grid) when None
+    workers: int | None = None  # local Dask worker processes (None: one per core)
+    scheduler: str | None = None  # a Dask cluster (tcp://HOST:PORT) instead
+    threshold: float = THRESHOLD  # test accuracy at which a net counts as trained
+
+
+DEFAULTS = TrainabilityParams()
+QUICK = TrainabilityParams(grid="trainability-quick")
+
+
+def run(params: TrainabilityParams = DEFAULTS, *, seed: int = 0) -> TrainabilityResult:
     """Run (or resume, or just read) the shipped ``grid`` into ``store`` (``default_store``
     without one) and measure the trainable depth against ``6 xi_c``. ``seed`` shifts the grid's
     seeds (0: as shipped)."""
+    grid, store, workers, scheduler, threshold = (
+        params.grid,
+        params.store,
+        params.workers,
+        params.scheduler,
+        params.threshold,
+    )
     source = read_grid(shipped_grid(grid)).source
     sweep = dict(source["sweep"])
     sweep["seeds"] = [s + seed for s in sweep.get("seeds", [0])]
@@ -184,8 +216,8 @@ def run(
             if len(cell):
                 acc[i, j] = float(cell["test_accuracy"].mean())
                 train_acc[i, j] = float(cell["train_accuracy"].mean())
-    params = g.cells()[0].params
-    activation, sigma_b2 = params["activation"], float(params["sigma_b2"])
+    cell_params = g.cells()[0].params  # the grid's fixed values, shared by every cell
+    activation, sigma_b2 = str(cell_params["activation"]), float(cell_params["sigma_b2"])
     theory = [mean_field(activation, sw, sigma_b2) for sw in sigma_w2]
     six = np.array([6.0 * t.xi_c for t in theory])
     curve = np.linspace(sigma_w2.min(), sigma_w2.max(), 121)
@@ -215,8 +247,8 @@ def run(
         seeds=g.seeds,
         activation=activation,
         sigma_b2=sigma_b2,
-        width=int(params["width"]),
-        steps=int(params["steps"]),
+        width=int(cell_params["width"]),
+        steps=int(cell_params["steps"]),
         sigma_w2=sigma_w2,
         depths=depths,
         accuracy=acc,

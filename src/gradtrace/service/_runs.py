@@ -4,11 +4,12 @@ store (``gradtrace reproduce|sweep|sweep-status``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gradtrace.core.errors import SpecError
 
 if TYPE_CHECKING:  # dask and the reproductions' extras load only when a run asks for them
+    from gradtrace.reproduce import ReproductionResult
     from gradtrace.sweep import Cell, Grid, Status, SweepReport
 
 __all__ = ["reproduce", "sweep", "sweep_status"]
@@ -23,13 +24,14 @@ def reproduce(
     scheduler: str | None = None,
     grid: str | None = None,
     **params: object,
-) -> Any:  # one of the reproductions' result classes (each module's own)
+) -> ReproductionResult:
     """``gradtrace reproduce NAME``: run the reproduction ``name``
     (``gradtrace.reproduce.REPRODUCTIONS``) with its defaults, the smaller ones of ``quick``,
     then ``params`` (``seed``, or any of its ``run``'s keywords). SpecError listing the names for
     a bad ``name``, and naming the option when a sweep option (``store``, ``workers``,
     ``scheduler``, ``grid``; None: not given) goes to another reproduction than
     ``trainability``. Both checks come before any work."""
+
     from gradtrace.reproduce import get_reproduction
 
     entry = get_reproduction(name)
@@ -38,7 +40,11 @@ def reproduce(
     if given and name != "trainability":
         option = next(iter(given))
         raise SpecError(f"--{option} applies to 'trainability' only, not {name!r}", field=option)
-    return entry.run(quick=quick, **given, **params)
+    values: dict[str, object] = {**given, **params}
+    seed = values.pop("seed", 0)
+    if not isinstance(seed, int):
+        raise SpecError(f"seed must be a whole number, got {seed!r}", field="seed")
+    return entry.run(quick=quick, seed=seed, **values)
 
 
 def sweep(

@@ -15,13 +15,17 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gradtrace.core.errors import SpecError
+from gradtrace.core.jsontypes import JSONObject
 from gradtrace.sweep.cells import KINDS, run_cell
 from gradtrace.sweep.grid import Cell, Grid, grid_from_dict, read_grid
 from gradtrace.sweep.runner import SweepReport, run_sweep
 from gradtrace.sweep.store import Status, Store
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "KINDS",
@@ -47,7 +51,7 @@ def status(path: str | os.PathLike[str]) -> Status:
         return db.status()
 
 
-def load(path: str | os.PathLike[str]) -> Any:
+def load(path: str | os.PathLike[str]) -> pd.DataFrame:
     """The store at ``path`` as a pandas DataFrame, one row per cell listed: its parameters, then
     ``seed``, ``status``, its result columns, ``error``, ``duration`` (seconds), ``worker`` and
     ``attempts``. A pending cell's results are missing (NaN/None)."""
@@ -64,7 +68,7 @@ def load(path: str | os.PathLike[str]) -> Any:
         params.update(dict.fromkeys(r.params))
         results.update(dict.fromkeys(r.result or {}))
     for r in rows:
-        record: dict[str, Any] = {"kind": r.kind, **r.params, "seed": r.seed, "status": r.status}
+        record: JSONObject = {"kind": r.kind, **r.params, "seed": r.seed, "status": r.status}
         record.update({k: (r.result or {}).get(k) for k in results})
         record.update(error=r.error, duration=r.duration, worker=r.worker, attempts=r.attempts)
         records.append(record)

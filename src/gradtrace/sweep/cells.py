@@ -29,17 +29,30 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Final, TypeAlias, TypedDict, cast
 
 import numpy as np
 
 from gradtrace.core.errors import SpecError
+from gradtrace.core.jsontypes import JSONObject
+
+if TYPE_CHECKING:
+    from gradtrace.lab.montecarlo import MonteCarloConfig
+    from gradtrace.lab.wide import WideConfig
 
 __all__ = [
     "KINDS",
     "MEANINGS",
     "PARAMS",
     "REQUIRED",
+    "TYPED_PARAMS",
+    "CellParams",
+    "JacobianParams",
+    "MonteCarloParams",
+    "ParamValue",
+    "TheoryParams",
+    "TrainParams",
     "cell_key",
     "cell_params",
     "cell_rng",
@@ -48,10 +61,24 @@ __all__ = [
     "run_cell",
 ]
 
-REQUIRED: Any = object()
+ParamValue: TypeAlias = bool | int | float | str
+"""A cell parameter's value (``PARAMS`` gives each parameter's type)."""
+
+CellParams: TypeAlias = dict[str, ParamValue]
+"""A cell's parameters by name."""
+
+
+class _Required:
+    """The type of ``REQUIRED``."""
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Final = _Required()
 """Marks a parameter with no default."""
 
-PARAMS: dict[str, dict[str, tuple[type, Any]]] = {
+PARAMS: dict[str, dict[str, tuple[type[ParamValue], ParamValue | _Required]]] = {
     "train": {
         "activation": (str, "tanh"),
         "width": (int, 64),
@@ -90,6 +117,59 @@ PARAMS: dict[str, dict[str, tuple[type, Any]]] = {
     },
 }
 """Each kind's parameters: name -> (type, default or ``REQUIRED``)."""
+
+
+# The complete parameters of each kind as the computations read them (``PARAMS``'s types, which
+# ``cell_params`` has checked; tests/test_sweep.py holds the two to the same names and types).
+
+
+class TrainParams(TypedDict):
+    activation: str
+    width: int
+    depth: int
+    sigma_w2: float
+    sigma_b2: float
+    dataset: str
+    steps: int
+    learning_rate: float
+    batch: int
+    test_fraction: float
+
+
+class TheoryParams(TypedDict):
+    activation: str
+    sigma_w2: float
+    sigma_b2: float
+
+
+class JacobianParams(TypedDict):
+    activation: str
+    sigma_w2: float
+    sigma_b2: float
+    depth: int
+    width: int
+    samples: int
+    init: str
+
+
+class MonteCarloParams(TypedDict):
+    depth: int
+    activation: str
+    output_activation: str
+    loss: str
+    biases: bool
+    init: str
+    std: float
+    samples: int
+
+
+TYPED_PARAMS: dict[str, type] = {
+    "train": TrainParams,
+    "theory": TheoryParams,
+    "jacobian": JacobianParams,
+    "montecarlo": MonteCarloParams,
+}
+"""Each kind's ``TypedDict``: ``PARAMS``'s names and types, for the type checker."""
 
 KINDS = tuple(PARAMS)
 """The kinds of cell."""
@@ -156,7 +236,7 @@ def check_kind(kind: object) -> str:
     return str(kind)
 
 
-def coerce(kind: str, name: str, value: Any) -> Any:
+def coerce(kind: str, name: str, value: object) -> ParamValue:
     """``value`` as parameter ``name`` of ``kind`` takes it (SpecError on an unknown name or a
     value of the wrong type): whole numbers stay whole, numbers become floats."""
     if name not in PARAMS[kind]:
@@ -166,48 +246,49 @@ def coerce(kind: str, name: str, value: Any) -> Any:
         )
     typ = PARAMS[kind][name][0]
     if typ is bool:
-        ok = isinstance(value, bool)
+        if isinstance(value, bool):
+            return value
     elif typ is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
     elif typ is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    else:
-        ok = isinstance(value, str)
-    if not ok:
-        what = {bool: "true or false", int: "a whole number", float: "a finite number"}.get(
-            typ, "a string"
-        )
-        raise SpecError(f"{name} must be {what}, got {value!r}", field=name)
-    return float(value) if typ is float else value
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+    elif isinstance(value, str):
+        return value
+    what = {bool: "true or false", int: "a whole number", float: "a finite number"}.get(
+        typ, "a string"
+    )
+    raise SpecError(f"{name} must be {what}, got {value!r}", field=name)
 
 
-def cell_params(kind: str, values: dict[str, Any]) -> dict[str, Any]:
+def cell_params(kind: str, values: Mapping[str, object]) -> CellParams:
     """Every parameter of ``kind``: ``values`` (checked, ``coerce``) over the defaults, in the
     order of ``PARAMS``; SpecError naming a missing required one."""
     check_kind(kind)
     given = {name: coerce(kind, name, v) for name, v in values.items()}
-    out = {}
+    out: CellParams = {}
     for name, (_, default) in PARAMS[kind].items():
         if name in given:
             out[name] = given[name]
-        elif default is REQUIRED:
+        elif isinstance(default, _Required):
             raise SpecError(f"kind {kind!r} needs a value for {name!r}", field=name)
         else:
             out[name] = default
     return out
 
 
-def _identity(kind: str, params: dict[str, Any]) -> str:
+def _identity(kind: str, params: CellParams) -> str:
     return json.dumps({"kind": kind, "params": params}, sort_keys=True, separators=(",", ":"))
 
 
-def cell_key(kind: str, params: dict[str, Any], seed: int) -> str:
+def cell_key(kind: str, params: CellParams, seed: int) -> str:
     """The cell's identity as text (its kind, every parameter and its seed): the store's unique
     key."""
     return _identity(kind, params)[:-1] + f',"seed":{int(seed)}}}'
 
 
-def cell_rng(kind: str, params: dict[str, Any], seed: int) -> np.random.Generator:
+def cell_rng(kind: str, params: CellParams, seed: int) -> np.random.Generator:
     """The cell's random stream: ``default_rng([seed, crc32(kind and params)])``."""
     return np.random.default_rng([int(seed), zlib.crc32(_identity(kind, params).encode())])
 
@@ -216,7 +297,7 @@ def _f(v: float | None) -> float | None:
     return None if v is None else float(v)
 
 
-def _train_checks(p: dict[str, Any]) -> None:
+def _train_checks(p: TrainParams) -> None:
     """The train cell's values through the library's own checks, without data or training."""
     from gradtrace.core.dense import DenseSpec
     from gradtrace.core.inits import bias, gaussian
@@ -241,7 +322,7 @@ def _train_checks(p: dict[str, Any]) -> None:
     split(np.zeros((2, 1)), np.zeros(2), test_fraction=p["test_fraction"], rng=rng)
 
 
-def _train(p: dict[str, Any], seed: int, rng: np.random.Generator) -> dict[str, Any]:
+def _train(p: TrainParams, seed: int, rng: np.random.Generator) -> JSONObject:
     from gradtrace.core.dense import DenseSpec
     from gradtrace.core.inits import bias, gaussian
     from gradtrace.lab.classifier import accuracy, train_classifier
@@ -286,7 +367,7 @@ def _train(p: dict[str, Any], seed: int, rng: np.random.Generator) -> dict[str, 
     }
 
 
-def _theory(p: dict[str, Any]) -> dict[str, Any]:
+def _theory(p: TheoryParams) -> JSONObject:
     from gradtrace.theory.meanfield import mean_field
 
     mf = mean_field(p["activation"], p["sigma_w2"], p["sigma_b2"])
@@ -302,7 +383,7 @@ def _theory(p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _theory_checks(p: dict[str, Any]) -> None:
+def _theory_checks(p: TheoryParams | JacobianParams) -> None:
     from gradtrace.core.activations import get_activation
     from gradtrace.theory.meanfield import check_point
 
@@ -310,7 +391,7 @@ def _theory_checks(p: dict[str, Any]) -> None:
     check_point(p["sigma_w2"], p["sigma_b2"])
 
 
-def _jacobian_config(p: dict[str, Any], seed: int) -> Any:
+def _jacobian_config(p: JacobianParams, seed: int) -> WideConfig:
     from gradtrace.lab.wide import WideConfig
 
     return WideConfig(
@@ -325,7 +406,7 @@ def _jacobian_config(p: dict[str, Any], seed: int) -> Any:
     )
 
 
-def _jacobian(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+def _jacobian(p: JacobianParams, rng: np.random.Generator) -> JSONObject:
     from gradtrace.theory.spectra import jacobian_spectrum
 
     r = jacobian_spectrum(_jacobian_config(p, int(rng.integers(2**31))))
@@ -338,7 +419,7 @@ def _jacobian(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     }
 
 
-def _montecarlo_config(p: dict[str, Any], seed: int) -> Any:
+def _montecarlo_config(p: MonteCarloParams, seed: int) -> MonteCarloConfig:
     from gradtrace.core.network import ChainSpec
     from gradtrace.lab.montecarlo import MonteCarloConfig
 
@@ -354,7 +435,7 @@ def _montecarlo_config(p: dict[str, Any], seed: int) -> Any:
     )
 
 
-def _montecarlo(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+def _montecarlo(p: MonteCarloParams, rng: np.random.Generator) -> JSONObject:
     from gradtrace.lab.montecarlo import run_montecarlo
 
     r = run_montecarlo(_montecarlo_config(p, int(rng.integers(2**31))))
@@ -367,32 +448,34 @@ def _montecarlo(p: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     }
 
 
-def check_cell(kind: str, params: dict[str, Any]) -> None:
+def check_cell(kind: str, params: CellParams) -> None:
     """Check a cell's complete ``params`` through the constructors its computation uses
     (``DenseSpec``, the inits, ``WideConfig``, ``ChainSpec``, ``MonteCarloConfig``, ...), with
     no data loaded and nothing computed: the SpecError a bad value would raise in the cell."""
     check_kind(kind)
+    # complete params (cell_params) have PARAMS's types: the kind's TypedDict
     if kind == "train":
-        _train_checks(params)
+        _train_checks(cast(TrainParams, params))
     elif kind == "theory":
-        _theory_checks(params)
+        _theory_checks(cast(TheoryParams, params))
     elif kind == "jacobian":
-        _theory_checks(params)
-        _jacobian_config(params, 0)
+        _theory_checks(cast(JacobianParams, params))
+        _jacobian_config(cast(JacobianParams, params), 0)
     else:
-        _montecarlo_config(params, 0)
+        _montecarlo_config(cast(MonteCarloParams, params), 0)
 
 
-def run_cell(kind: str, params: dict[str, Any], seed: int) -> dict[str, Any]:
+def run_cell(kind: str, params: CellParams, seed: int) -> JSONObject:
     """Compute one cell: its results as a flat dict (numbers, strings, booleans; the Monte
     Carlo's per-layer means as a list). ``params`` must be complete (``cell_params``); bad
     values raise the engine's SpecError."""
     check_kind(kind)
     rng = cell_rng(kind, params, seed)
+    # complete params (cell_params) have PARAMS's types: the kind's TypedDict
     if kind == "train":
-        return _train(params, seed, rng)
+        return _train(cast(TrainParams, params), seed, rng)
     if kind == "theory":
-        return _theory(params)
+        return _theory(cast(TheoryParams, params))
     if kind == "jacobian":
-        return _jacobian(params, rng)
-    return _montecarlo(params, rng)
+        return _jacobian(cast(JacobianParams, params), rng)
+    return _montecarlo(cast(MonteCarloParams, params), rng)

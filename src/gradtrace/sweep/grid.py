@@ -31,6 +31,8 @@ from gradtrace.core.errors import SpecError
 from gradtrace.sweep.cells import (
     PARAMS,
     REQUIRED,
+    CellParams,
+    ParamValue,
     cell_key,
     cell_params,
     check_cell,
@@ -47,7 +49,7 @@ class Cell:
 
     key: str
     kind: str
-    params: dict[str, Any]
+    params: CellParams
     seed: int
 
 
@@ -59,9 +61,9 @@ class Grid:
     name: str
     kind: str
     seeds: tuple[int, ...]
-    fixed: dict[str, Any]
-    axes: dict[str, tuple[Any, ...]]
-    source: dict[str, Any]
+    fixed: CellParams
+    axes: dict[str, tuple[ParamValue, ...]]
+    source: dict[str, Any]  # the TOML as parsed: arbitrary tables, checked into the fields above
 
     def cells(self) -> list[Cell]:
         """Every cell, seeds outermost, then the axes in the order written."""
@@ -115,13 +117,13 @@ def grid_from_dict(data: dict[str, Any], *, where: str = "grid") -> Grid:
     for table, value in (("fixed", fixed_raw), ("grid", grid_raw)):
         if not isinstance(value, dict):
             raise _fail(where, f"sweep.{table} must be a table, got {value!r}", table)
-    fixed: dict[str, Any] = {}
+    fixed: CellParams = {}
     for key, value in fixed_raw.items():
         try:
             fixed[key] = coerce(kind, key, value)
         except SpecError as e:
             raise _fail(where, f"sweep.fixed.{key}: {e}", key) from None
-    axes: dict[str, tuple[Any, ...]] = {}
+    axes: dict[str, tuple[ParamValue, ...]] = {}
     for key, values in grid_raw.items():
         if key in fixed:
             raise _fail(where, f"{key!r} is both in sweep.fixed and in sweep.grid", key)

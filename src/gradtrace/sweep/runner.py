@@ -34,15 +34,20 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from gradtrace.core.errors import SpecError
-from gradtrace.sweep.cells import run_cell
+from gradtrace.core.jsontypes import JSONObject
+from gradtrace.sweep.cells import CellParams, run_cell
 from gradtrace.sweep.grid import Cell, Grid
 from gradtrace.sweep.store import CellRow, Status, Store
 from gradtrace.sweep.versions import gradtrace_version
 
+if TYPE_CHECKING:
+    from distributed import Client, LocalCluster
+
 __all__ = [
+    "CellOutcome",
     "SweepReport",
     "check_scheduler",
     "check_workers",
@@ -82,7 +87,16 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def compute_cell(kind: str, params: dict[str, Any], seed: int) -> dict[str, Any]:
+class CellOutcome(TypedDict):
+    """What a worker sends back for one cell."""
+
+    result: JSONObject | None  # run_cell's results; None when it raised
+    error: str | None  # the exception's message; None when it did not
+    duration: float  # seconds in the cell
+    worker: str  # the Dask worker's address (or the process id outside Dask)
+
+
+def compute_cell(kind: str, params: CellParams, seed: int) -> CellOutcome:
     """The task a worker runs: ``{"result" | "error", "duration", "worker"}``. An exception in
     the cell becomes its message (the sweep goes on); a dying worker is Dask's to retry."""
     try:
@@ -93,7 +107,7 @@ def compute_cell(kind: str, params: dict[str, Any], seed: int) -> dict[str, Any]
         worker = f"pid {os.getpid()}"
     start = time.perf_counter()
     try:
-        result: dict[str, Any] | None = run_cell(kind, params, seed)
+        result: JSONObject | None = run_cell(kind, params, seed)
         error = None
     except Exception as e:  # recorded with the cell; its siblings go on
         result = None
@@ -132,7 +146,7 @@ def check_workers(workers: object) -> int | None:
     return workers
 
 
-def _connect(scheduler: str) -> Any:
+def _connect(scheduler: str) -> Client:
     """A client of the scheduler at ``scheduler`` (checked first), or one SpecError."""
     check_scheduler(scheduler)
     try:
@@ -152,7 +166,7 @@ def _connect(scheduler: str) -> Any:
         raise SpecError(f"--scheduler {scheduler!r}: {e}", field="scheduler") from None
 
 
-def _client(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
+def _client(scheduler: str | None, workers: int | None) -> tuple[Client, LocalCluster | None]:
     """A Dask client: on the cluster at ``scheduler``, or on a new LocalCluster (returned too, to
     be closed)."""
     try:
@@ -290,7 +304,7 @@ def _check_same_sweep(db: Store, grid: Grid) -> None:
 
 
 def _compute(
-    client: Any, db: Store, todo: list[CellRow], progress: Callable[[int, int], None] | None
+    client: Client, db: Store, todo: list[CellRow], progress: Callable[[int, int], None] | None
 ) -> list[tuple[CellRow, str]]:
     """Compute ``todo`` on ``client``, writing each result as it arrives; the failures."""
     failed: list[tuple[CellRow, str]] = []
@@ -312,12 +326,12 @@ def _compute(
     for future, out in finished:  # results come with their futures, in batches
         cell = futures.pop(future)
         if isinstance(out, BaseException):  # KilledWorker: its workers died too often
-            out = {
-                "result": None,
-                "error": f"{type(out).__name__}: {out}",
-                "duration": float("nan"),
-                "worker": "",
-            }
+            out = CellOutcome(
+                result=None,
+                error=f"{type(out).__name__}: {out}",
+                duration=float("nan"),
+                worker="",
+            )
         future.release()
         db.finish(
             cell.key,

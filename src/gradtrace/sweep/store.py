@@ -29,12 +29,14 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO
 
 from gradtrace.core.errors import SpecError
+from gradtrace.core.jsontypes import JSONObject
+from gradtrace.sweep.cells import CellParams
 
 __all__ = ["APPLICATION_ID", "CellRow", "Status", "Store"]
 
@@ -85,10 +87,10 @@ class CellRow:
 
     key: str
     kind: str
-    params: dict[str, Any]
+    params: CellParams
     seed: int
     status: str
-    result: dict[str, Any] | None
+    result: JSONObject | None
     error: str | None
     duration: float | None
     worker: str | None
@@ -115,7 +117,7 @@ class Store:
     ) -> None:
         self.path = Path(path)
         self.label = label
-        self._lock_file: Any = None
+        self._lock_file: IO[str] | None = None
         if self.path.is_dir():
             raise _refuse(self.path, "it is a folder", label)
         fresh = not self.path.exists() or self.path.stat().st_size == 0
@@ -243,7 +245,7 @@ class Store:
     # ---- writing ------------------------------------------------------------------------------
 
     def add_grid(
-        self, name: str, kind: str, grid: dict[str, Any], versions: dict[str, str]
+        self, name: str, kind: str, grid: Mapping[str, object], versions: dict[str, str]
     ) -> None:
         """Record a grid run on the store (``grids``)."""
         with self.transaction():
@@ -256,7 +258,7 @@ class Store:
         """The kinds of the cells listed."""
         return {r[0] for r in self.db.execute("SELECT DISTINCT kind FROM cells")}
 
-    def add_cells(self, cells: list[tuple[str, str, dict[str, Any], int]]) -> list[str]:
+    def add_cells(self, cells: list[tuple[str, str, CellParams, int]]) -> list[str]:
         """List ``(key, kind, params, seed)`` cells as pending, in one transaction; cells already
         listed are left as they are. Returns the keys that were new."""
         new = []
@@ -283,7 +285,7 @@ class Store:
         self,
         key: str,
         *,
-        result: dict[str, Any] | None,
+        result: JSONObject | None,
         error: str | None,
         duration: float,
         worker: str,
@@ -341,7 +343,7 @@ class Store:
             for r in rows
         ]
 
-    def grids(self) -> list[dict[str, Any]]:
+    def grids(self) -> list[JSONObject]:
         """Every grid run on the store: ``name``, ``kind``, ``grid``, ``versions``, ``started``."""
         rows = self.db.execute("SELECT name, kind, grid, versions, started FROM grids ORDER BY id")
         return [

@@ -24,6 +24,7 @@ import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
+from gradtrace.core.jsontypes import JSONObject
 from gradtrace.core.network import PRESETS
 from gradtrace.present.json import (
     curve_dict,
@@ -62,7 +63,7 @@ from gradtrace.web.schemas import (
 
 __all__ = ["router", "warm_compute", "warm_derive"]
 
-Answer = dict[str, object]
+Answer = JSONObject
 """An answer as the presentation layer shapes it; its route's response model types it."""
 Req = TypeVar("Req", bound=BaseModel)
 
@@ -78,7 +79,7 @@ router = APIRouter(prefix="/api")
 def derive_job(req: DeriveIn) -> Answer:
     """``/api/derive``'s answer (in the worker: its derivations stay cached there)."""
     d = application.derive(application.resolve_spec(**req.model_dump(exclude={"closed_form"})))
-    return derivation_dict(d, closed=req.closed_form) | derivation_mathml(d)
+    return {**derivation_dict(d, closed=req.closed_form), **derivation_mathml(d)}
 
 
 def montecarlo_job(req: MonteCarloIn) -> Answer:

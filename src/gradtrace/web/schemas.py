@@ -24,7 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from gradtrace.core.activations import ACTIVATIONS
 from gradtrace.core.losses import LOSSES
-from gradtrace.lab.draw import INITS
+from gradtrace.lab.draw import DRAW_LAWS
 from gradtrace.service.defaults import (
     CURVE,
     DERIVE,
@@ -64,7 +64,7 @@ else:  # to pydantic, one of the engine's own names (validated, and listed in th
     # that a new activation or loss needs no second edit here
     ActivationName = Literal[tuple(ACTIVATIONS)]
     LossName = Literal[tuple(LOSSES)]
-    InitName = Literal[INITS]
+    InitName = Literal[DRAW_LAWS]
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Num: TypeAlias = float | None

@@ -17,14 +17,16 @@ import dataclasses
 import itertools
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 import torch
 from torch import nn
 
+from gradtrace.core.jsontypes import JSON
 from gradtrace.monitor.advice import Advice
+from gradtrace.monitor.checks import Thresholds
 from gradtrace.monitor.recorder import GradientMonitor
 from gradtrace.monitor.verdict import Verdict
 
@@ -48,7 +50,7 @@ class Setup:
     lr_factor: float = 1.0  # lower_lr: multiply every group's learning rate
     clip: float | None = None  # clip: clip_grad_norm_ at this before each step
     warmup: int = 0  # warmup: linear warm-up over this many steps
-    init: dict[str, Any] | None = None  # init: {"scheme", "sigma_w2", "sigma_b2"}
+    init: Mapping[str, JSON] | None = None  # init: {"scheme", "sigma_w2", "sigma_b2"}
     activation: str | None = None  # activation: swap activation modules to this kind
     activation_init: str | None = None  # ... and re-initialize with this scheme
     normalize_hidden: bool = False  # normalize(where="hidden"): LayerNorm after hidden Linear
@@ -62,6 +64,16 @@ class Setup:
 
 ARCHITECTURAL = ("normalize_inputs", "residual", "scale_targets", "gated")
 """The ``Setup`` fields a case must honour itself (``Trial.supports``)."""
+
+
+class MonitorOptions(TypedDict, total=False):
+    """The keyword arguments of ``GradientMonitor`` a case may set."""
+
+    detail_every: int
+    track_updates: bool
+    activations: bool
+    count_nonfinite: bool
+    thresholds: Thresholds | None
 
 
 @dataclass
@@ -86,10 +98,10 @@ class Trial:
     steps: int
     accumulate: int = 1
     autocast: torch.dtype | None = None
-    scaler: Any = None
+    scaler: torch.amp.GradScaler | None = None
     attach_scaler: bool = True
     supports: tuple[str, ...] = ()
-    monitor: dict[str, Any] = field(default_factory=dict)
+    monitor: MonitorOptions = field(default_factory=lambda: MonitorOptions())
     attach: bool = True  # False: build the monitor but never attach it (a no-data case)
 
 
@@ -130,19 +142,30 @@ class Outcome:
     applicable: bool = True  # False: the set-up asked for a knob the case cannot honour
 
 
+def _number(p: Mapping[str, JSON], key: str, default: float) -> float:
+    """The advice parameter ``key`` (a number; ``default`` when absent)."""
+    v = p.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError(f"advice parameter {key!r} must be a number, got {v!r}")
+    return float(v)
+
+
 def apply_remedy(setup: Setup, advice: Advice) -> Setup:
     """``setup`` with ``advice`` applied literally (its remedy and parameters)."""
     p, r = advice.params, advice.remedy
     if r == "lower_lr":
-        return dataclasses.replace(setup, lr_factor=setup.lr_factor * float(p.get("factor", 0.1)))
+        return dataclasses.replace(setup, lr_factor=setup.lr_factor * _number(p, "factor", 0.1))
     if r == "clip":
-        return dataclasses.replace(setup, clip=float(p.get("max_norm", 1.0)))
+        return dataclasses.replace(setup, clip=_number(p, "max_norm", 1.0))
     if r == "warmup":
-        return dataclasses.replace(setup, warmup=int(p.get("steps", 10)))
+        return dataclasses.replace(setup, warmup=int(_number(p, "steps", 10)))
     if r == "init":
         return dataclasses.replace(setup, init=dict(p))
     if r == "activation":
-        return dataclasses.replace(setup, activation=str(p["to"]), activation_init=p.get("init"))
+        init = p.get("init")
+        return dataclasses.replace(
+            setup, activation=str(p["to"]), activation_init=None if init is None else str(init)
+        )
     if r == "normalize":
         if p.get("where", "hidden") == "inputs":
             return dataclasses.replace(setup, normalize_inputs=True)
@@ -288,11 +311,12 @@ def run_case(
     if setup.normalize_hidden:
         rebuilt |= add_layernorm(model) > 0
     if setup.init:
+        sigma_w2 = setup.init.get("sigma_w2")
         reinit(
             model,
             str(setup.init.get("scheme", "he")),
-            setup.init.get("sigma_w2"),
-            float(setup.init.get("sigma_b2") or 0.0),
+            None if sigma_w2 is None else _number(setup.init, "sigma_w2", 1.0),
+            _number(setup.init, "sigma_b2", 0.0) if setup.init.get("sigma_b2") else 0.0,
         )
     if setup.amp:
         model.float()

@@ -21,26 +21,25 @@ seeded data.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from gradtrace.monitor.failures.cases import (
-    _adam,
-    _classes,
-    _evaluator,
-    _gen,
-    _images,
-    _mlp,
-    _mlp_trial,
-    _mse,
-    _regression,
-    _sgd,
-)
 from gradtrace.monitor.failures.harness import Case, Setup, Trial
+from gradtrace.monitor.failures.kit import (
+    adam,
+    classes,
+    evaluator,
+    images,
+    mlp,
+    mlp_trial,
+    mse,
+    regression,
+    seeded_generator,
+    sgd,
+)
 
 __all__ = ["HELD_OUT"]
 
@@ -102,15 +101,13 @@ def deep_plain_cnn(s: Setup) -> Trial:
     for _ in range(11):
         layers += [nn.Conv2d(16, 16, 3, padding=1), nn.ReLU()]
     model = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 4))
-    return _mlp_trial(
-        s, model, _images(1024, 101), opt=_sgd(0.02, momentum=0.9), steps=60, batch=32
-    )
+    return mlp_trial(s, model, images(1024, 101), opt=sgd(0.02, momentum=0.9), steps=60, batch=32)
 
 
 def _long_sums(n: int, t: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Sequences of ``t`` N(0, 1) pairs; the target is the sum of the first feature over all
     the steps, over sqrt(t) (variance 1): the net must carry a running sum through ``t`` steps."""
-    g = _gen(seed)
+    g = seeded_generator(seed)
     x = torch.randn(n, t, 2, generator=g)
     return x, x[:, :, :1].sum(dim=1) / math.sqrt(t)
 
@@ -142,8 +139,8 @@ def tanh_rnn_long_sum(s: Setup) -> Trial:
             out, _ = self.rnn(v)
             return self.head(out[:, -1])
 
-    return _mlp_trial(
-        s, Net(), (x, y), opt=_adam(3e-3), steps=120, batch=64, loss=_mse, supports=("gated",)
+    return mlp_trial(
+        s, Net(), (x, y), opt=adam(3e-3), steps=120, batch=64, loss=mse, supports=("gated",)
     )
 
 
@@ -155,14 +152,14 @@ def relu_killed_by_lr(s: Setup) -> Trial:
     Lu et al. 2019). The fix: a smaller learning rate, so that the units are never pushed out.
     The monitor records activations (``activations=True``), as one looking for dead units would
     ask it to."""
-    x, y = _classes(2048, 16, 4, 103)
+    x, y = classes(2048, 16, 4, 103)
     x = x * 3.0
-    model = _mlp([16, 128, 128, 4], nn.ReLU)
+    model = mlp([16, 128, 128, 4], nn.ReLU)
     for m in model:
         if isinstance(m, nn.Linear):
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
             nn.init.zeros_(m.bias)
-    return _mlp_trial(s, model, (x, y), opt=_sgd(1.0), steps=60, monitor={"activations": True})
+    return mlp_trial(s, model, (x, y), opt=sgd(1.0), steps=60, monitor={"activations": True})
 
 
 # ---- exploding -----------------------------------------------------------------------------------
@@ -178,25 +175,23 @@ class _MilestoneSGD(torch.optim.SGD):
     milestone = 40
     gamma = 10.0
 
-    def __init__(self, params: Any, **kw: Any) -> None:
-        super().__init__(params, **kw)
+    def __init__(self, params: Iterable[nn.Parameter], *, lr: float, momentum: float = 0.0) -> None:
+        super().__init__(params, lr=lr, momentum=momentum)
         self._t = 0
         self._saved: list[float] = []
-        self.register_step_pre_hook(_MilestoneSGD._raise)
-        self.register_step_post_hook(_MilestoneSGD._restore)
+        self.register_step_pre_hook(lambda _opt, _args, _kwargs: self._raise())
+        self.register_step_post_hook(lambda _opt, _args, _kwargs: self._restore())
 
-    @staticmethod
-    def _raise(opt: Any, args: Any, kwargs: Any) -> None:
-        opt._saved = [g["lr"] for g in opt.param_groups]
-        if opt._t >= opt.milestone:
-            for g in opt.param_groups:
-                g["lr"] = g["lr"] * opt.gamma
+    def _raise(self) -> None:
+        self._saved = [g["lr"] for g in self.param_groups]
+        if self._t >= self.milestone:
+            for g in self.param_groups:
+                g["lr"] = g["lr"] * self.gamma
 
-    @staticmethod
-    def _restore(opt: Any, args: Any, kwargs: Any) -> None:
-        for g, lr in zip(opt.param_groups, opt._saved, strict=True):
+    def _restore(self) -> None:
+        for g, lr in zip(self.param_groups, self._saved, strict=True):
             g["lr"] = lr
-        opt._t += 1
+        self._t += 1
 
 
 @held_out("schedule", "nonfinite", (), "lower_lr")
@@ -208,14 +203,14 @@ def lr_milestone_typo(s: Setup) -> Trial:
     gradients overflow to inf and nan within about 10 steps: by the statuses' definitions the
     run is non-finite, its cause the rate. The cause is global, so no layer in particular must
     be named; the fix: lower the rate by 10."""
-    model = _mlp([8, 64, 64, 1], nn.GELU)
-    return _mlp_trial(
+    model = mlp([8, 64, 64, 1], nn.GELU)
+    return mlp_trial(
         s,
         model,
-        _regression(2048, 8, 104),
+        regression(2048, 8, 104),
         opt=lambda ps: _MilestoneSGD(ps, lr=0.1, momentum=0.9),
         steps=80,
-        loss=_mse,
+        loss=mse,
     )
 
 
@@ -231,15 +226,15 @@ def accumulation_not_averaged(s: Setup) -> Trial:
     under SGD is a rate 8 times lower, so the fix is lower_lr. No layer in particular must be
     named."""
     k = 8
-    x, y = _regression(4096, 8, 105)
-    model = _mlp([8, 64, 64, 1], nn.Tanh)
+    x, y = regression(4096, 8, 105)
+    model = mlp([8, 64, 64, 1], nn.Tanh)
 
     def summed(m: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        return k * _mse(m, xb, yb)
+        return k * mse(m, xb, yb)
 
-    trial = _mlp_trial(s, model, (x, y), opt=_sgd(0.1, momentum=0.9), steps=40, batch=32)
+    trial = mlp_trial(s, model, (x, y), opt=sgd(0.1, momentum=0.9), steps=40, batch=32)
     trial.loss = summed
-    trial.evaluate = _evaluator(_mse, x[3072:], y[3072:])
+    trial.evaluate = evaluator(mse, x[3072:], y[3072:])
     trial.accumulate = k
     return trial
 
@@ -264,7 +259,7 @@ class _PostLN(nn.Module):
 
 def _copy_tokens(n: int, t: int, vocab: int, seed: int) -> torch.Tensor:
     """Token streams whose second half repeats the first half (an induction task)."""
-    g = _gen(seed)
+    g = seeded_generator(seed)
     half = torch.randint(0, vocab, (n, t // 2), generator=g)
     return torch.cat([half, half], dim=1)
 
@@ -285,8 +280,8 @@ def post_ln_no_warmup(s: Setup) -> Trial:
         logits = m(x[:, :-1])[:, 11:]
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), x[:, 12:].reshape(-1))
 
-    return _mlp_trial(
-        s, _PostLN(16, 64, 4), (tok, tok), opt=_adam(1e-2), steps=60, batch=32, loss=loss
+    return mlp_trial(
+        s, _PostLN(16, 64, 4), (tok, tok), opt=adam(1e-2), steps=60, batch=32, loss=loss
     )
 
 
@@ -297,19 +292,19 @@ def large_targets_adam(s: Setup) -> Trial:
     and Adam's steps of about 1e-3 per weight cannot bring the output to 3000 in the run: it
     underfits by orders of magnitude. The fix: standardize the targets (LeCun et al. 1998,
     Efficient BackProp, Sec. 4.3 on the inputs; the same for the outputs)."""
-    x, y = _regression(2048, 8, 107, scale=400.0, shift=3000.0)
+    x, y = regression(2048, 8, 107, scale=400.0, shift=3000.0)
     train_loss, held = _scaled_targets(s, y[:1536])
-    model = _mlp([8, 64, 64, 1], nn.ReLU)
-    trial = _mlp_trial(
+    model = mlp([8, 64, 64, 1], nn.ReLU)
+    trial = mlp_trial(
         s,
         model,
         (x, y),
-        opt=_adam(1e-3),
+        opt=adam(1e-3),
         steps=80,
         loss=train_loss,
         supports=("scale_targets",),
     )
-    trial.evaluate = _evaluator(held, x[1536:], y[1536:])
+    trial.evaluate = evaluator(held, x[1536:], y[1536:])
     return trial
 
 
@@ -318,7 +313,7 @@ def large_targets_adam(s: Setup) -> Trial:
 
 def _separable(n: int, n_in: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Two classes split by a random hyperplane with a margin, features of scale 3."""
-    g = _gen(seed)
+    g = seeded_generator(seed)
     x = 3.0 * torch.randn(n, n_in, generator=g)
     w = torch.randn(n_in, generator=g)
     m = x @ (w / w.norm())
@@ -337,7 +332,7 @@ def handmade_bce(s: Setup) -> Trial:
     of the vocabulary for non-finite loss terms is check_inputs (the true fix, a log-sigmoid
     computed from the logit, is not one of its words)."""
     x, y = _separable(3000, 10, 108)
-    model = _mlp([10, 32, 1], nn.ReLU)
+    model = mlp([10, 32, 1], nn.ReLU)
 
     def by_hand(m: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         p = torch.sigmoid(m(xb).float())
@@ -347,8 +342,8 @@ def handmade_bce(s: Setup) -> Trial:
         return F.binary_cross_entropy_with_logits(m(xb).float(), yb)
 
     n = x.shape[0] * 3 // 4
-    trial = _mlp_trial(s, model, (x, y), opt=_sgd(0.1, momentum=0.9), steps=60, loss=by_hand)
-    trial.evaluate = _evaluator(stable, x[n:], y[n:])
+    trial = mlp_trial(s, model, (x, y), opt=sgd(0.1, momentum=0.9), steps=60, loss=by_hand)
+    trial.evaluate = evaluator(stable, x[n:], y[n:])
     return trial
 
 
@@ -360,8 +355,8 @@ def bf16_autocast(s: Setup) -> Trial:
     """A GELU MLP under bfloat16 autocast (float32 weights, no GradScaler): bfloat16 has
     float32's exponent range, so nothing overflows or underflows and no loss scaling is
     needed (Kalamkar et al. 2019). Healthy."""
-    model = _mlp([16, 128, 128, 4], nn.GELU)
-    trial = _mlp_trial(s, model, _classes(2048, 16, 4, 109), opt=_sgd(0.05, momentum=0.9), steps=60)
+    model = mlp([16, 128, 128, 4], nn.GELU)
+    trial = mlp_trial(s, model, classes(2048, 16, 4, 109), opt=sgd(0.05, momentum=0.9), steps=60)
     trial.autocast = torch.bfloat16
     return trial
 
@@ -369,7 +364,7 @@ def bf16_autocast(s: Setup) -> Trial:
 def _count_task(n: int, t: int, vocab: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Token sequences; the label is whether more than half the tokens are in the lower half of
     the vocabulary."""
-    g = _gen(seed)
+    g = seeded_generator(seed)
     tok = torch.randint(0, vocab, (n, t), generator=g)
     return tok, ((tok < vocab // 2).sum(dim=1) > t // 2).long()
 
@@ -394,7 +389,7 @@ def frozen_embedding_gru(s: Setup) -> Trial:
             out, _ = self.rnn(self.embed(v))
             return self.head(out[:, -1])
 
-    return _mlp_trial(s, Net(), (tok, y), opt=_adam(3e-3), steps=60, batch=64)
+    return mlp_trial(s, Net(), (tok, y), opt=adam(3e-3), steps=60, batch=64)
 
 
 @held_out("healthy", "healthy")
@@ -411,7 +406,7 @@ def heavy_dropout(s: Setup) -> Trial:
         nn.Dropout(0.5),
         nn.Linear(256, 4),
     )
-    return _mlp_trial(s, model, _classes(2048, 16, 4, 111), opt=_adam(1e-3), steps=60)
+    return mlp_trial(s, model, classes(2048, 16, 4, 111), opt=adam(1e-3), steps=60)
 
 
 @held_out("converges", "healthy")
@@ -419,11 +414,11 @@ def converged_fit(s: Setup) -> Trial:
     """A tanh MLP fitting a linear target on 192 points, full batch, with Adam: the training loss
     falls by orders of magnitude and every gradient with it, uniformly, because the task is
     solved. Shrinking gradients at convergence are not vanishing gradients. Healthy."""
-    g = _gen(112)
+    g = seeded_generator(112)
     x = torch.randn(256, 8, generator=g)
     y = x @ torch.randn(8, 1, generator=g) / math.sqrt(8)
-    model = _mlp([8, 64, 64, 1], nn.Tanh)
-    return _mlp_trial(s, model, (x, y), opt=_adam(1e-2), steps=150, batch=192, loss=_mse)
+    model = mlp([8, 64, 64, 1], nn.Tanh)
+    return mlp_trial(s, model, (x, y), opt=adam(1e-2), steps=150, batch=192, loss=mse)
 
 
 @held_out("healthy", "healthy")
@@ -454,9 +449,7 @@ def resnet_cnn(s: Setup) -> Trial:
         nn.Flatten(),
         nn.Linear(16, 4),
     )
-    return _mlp_trial(
-        s, model, _images(1024, 113), opt=_sgd(0.05, momentum=0.9), steps=40, batch=32
-    )
+    return mlp_trial(s, model, images(1024, 113), opt=sgd(0.05, momentum=0.9), steps=40, batch=32)
 
 
 HELD_OUT: tuple[Case, ...] = tuple(_REGISTRY)
