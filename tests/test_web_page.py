@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,30 +14,17 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-import uvicorn
 
-from browser import launch, new_page, requires_chromium
+from browser import explorer_server, launch, new_page, requires_chromium
 from gradtrace import Network, backprop, get_preset
-from gradtrace.web.api import create_app
 
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "explorer.png"
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with explorer_server() as url:
+        yield url
 
 
 @pytest.fixture
@@ -50,7 +34,7 @@ def page(server: str) -> Iterator[object]:
     with sync_api.sync_playwright() as pw:
         browser = launch(pw)
         pg = new_page(browser, (server, "data:"))
-        pg.goto(server + "/")
+        pg.goto(server + "/#explore")  # the free explorer (the page opens on the lesson)
         pg.wait_for_function("window.gradtraceUpdates >= 1")
         yield pg
         browser.close()
@@ -195,11 +179,13 @@ def _save_small(png: bytes, path: Path, colors: int = 128) -> None:
 
 
 _LAYOUT = """() => {
-  const cells = [...document.querySelectorAll('table td, table th')];
+  // (a phone's stacked table keeps its header row for screen readers, visually hidden)
+  const cells = [...document.querySelectorAll('table td, table th')]
+    .filter(c => !(c.closest('thead') && c.closest('thead').offsetWidth <= 1));
   const cut = cells.filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.textContent);
   const boxes = [...document.querySelectorAll('.scroll')].filter(b => b.offsetParent);
   const uncued = boxes.filter(b => (b.scrollWidth > b.clientWidth + 1 || b.scrollHeight >
-      b.clientHeight + 1) && !(b.dataset.overflow && b.nextElementSibling.offsetHeight > 0))
+      b.clientHeight + 1) && !(b.dataset.overflow && b.previousElementSibling.offsetHeight > 0))
     .map(b => b.id || b.className);
   const titles = [...document.querySelectorAll('#backward td.num')]
     .filter(c => Number(c.title) !== Number(c.dataset.value)).length;
@@ -215,7 +201,7 @@ def test_layout_at_three_widths_and_depth_50(page) -> None:  # type: ignore[no-u
     errors, outside = page.errors, page.outside
     _edit(page, lambda: page.click("#preset-d"))
     page.wait_for_function("window.gradtraceTheory && window.gradtraceTheory.n >= 1")
-    page.wait_for_selector("#th-phase image")  # the theory panel, drawn, is measured too
+    page.wait_for_selector("#th-phase canvas")  # the theory panel, drawn, is measured too
     for depth in (3, 50):
         if depth == 50:
             _edit(page, lambda: page.fill("#depth", "50"))
@@ -324,7 +310,7 @@ def test_figures_axes_colour_bar_labels_and_max(page) -> None:  # type: ignore[n
 
     page.fill("#tr-steps", "30")
     page.click("#tr-run")
-    page.wait_for_selector("#tr-heat image")
+    page.wait_for_selector("#tr-heat canvas")
     labels = page.eval_on_selector_all(
         "#tr-heat text.heat-axis", "ts => ts.map(t => t.textContent)"
     )
@@ -377,7 +363,7 @@ def test_accessibility_scan(page) -> None:  # type: ignore[no-untyped-def]
     page.fill("#tr-steps", "20")
     page.click("#tr-run")
     page.wait_for_selector("#tr-message b")
-    page.wait_for_selector("#th-phase image")  # the theory panel, drawn, with simulated points
+    page.wait_for_selector("#th-phase canvas")  # the theory panel, drawn, with simulated points
     page.check("#th-sim")
     page.wait_for_selector("#th-decay circle.simulated")
     page.fill("#w-2", "")
@@ -413,7 +399,7 @@ def test_theory_panel(page) -> None:  # type: ignore[no-untyped-def]
 
     errors, outside = page.errors, page.outside
     page.wait_for_function("window.gradtraceTheory && window.gradtraceTheory.n >= 1")
-    page.wait_for_selector("#th-phase image")
+    page.wait_for_selector("#th-phase canvas")
     unlabelled = page.evaluate(
         """() => [...document.querySelectorAll('#th-panel input, #th-panel select')]
              .filter(c => !(c.labels && c.labels.length)).map(c => c.id)"""
@@ -448,7 +434,7 @@ def test_theory_panel(page) -> None:  # type: ignore[no-untyped-def]
     # Simulate: the measured points beside the prediction, layer by layer
     page.fill("#th-width", "100")
     got = _theory(page, lambda: page.check("#th-sim"), "b.simulate")
-    assert got["body"]["width"] == 100 and got["body"]["samples"] == 2
+    assert got["body"]["width"] == 100 and got["body"]["samples"] == 16
     assert page.locator("#th-decay circle.simulated").count() == 10
     assert got["result"]["chi_1"] == want.chi_1
 
