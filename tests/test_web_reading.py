@@ -52,6 +52,7 @@ def test_explorer_reads_on_a_phone_and_a_desktop(server: str, browser: Any) -> N
     assert page.is_visible(".skip-link")
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "content"
+    assert page.evaluate("document.body.dataset.mode") == "explore"  # #content keeps the mode
     count = page.evaluate("window.gradtraceUpdates")
     page.fill("#depth", "10")  # the new layers get weight 1: the strip spans its whole scale
     page.wait_for_function(f"() => window.gradtraceUpdates > {count}")

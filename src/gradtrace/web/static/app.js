@@ -806,6 +806,8 @@ function renderCurve(t) {
 
 // ---- formulas ---------------------------------------------------------------------------------
 async function updateFormulas() {
+  // the guided lesson shows the formulas in one step: none are derived while they are hidden
+  if (document.body.dataset.mode === "lesson" && !$("formulas-panel").classList.contains("in-step")) return;
   const body = { ...specBody(), depth: state.depth, biases: state.biases, closed_form: false };
   const key = JSON.stringify(body);
   if (key === deriveKey) return;
@@ -1332,7 +1334,8 @@ async function start() {
   runTheory();
   await loadPresets();
 }
-// the exercise's presets, then the first network: part (b)'s
+// the exercise's presets, then the first network: part (b)'s, unless the lesson (lesson.js)
+// sets its own (it cancels the "gradtrace:ready" event)
 async function loadPresets() {
   try {
     presets = await api("/api/presets");
@@ -1341,6 +1344,7 @@ async function loadPresets() {
     return;
   }
   setError("general", "");
-  applyPreset("exercise-classification");
+  const ready = new CustomEvent("gradtrace:ready", { cancelable: true });
+  if (document.dispatchEvent(ready)) applyPreset("exercise-classification");
 }
 start();
