@@ -163,3 +163,16 @@ def axe_violations(page: Any) -> list[str]:
         """async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})).violations
              .map(v => `${v.id}: ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)"""
     )
+
+
+def save_small(png: bytes, path: Path, colors: int = 128) -> None:
+    """A screenshot for docs/images: 128 colours where Pillow is installed (a third the size)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        path.write_bytes(png)
+        return
+    import io
+
+    im = Image.open(io.BytesIO(png)).convert("RGB")
+    im.quantize(colors=colors, dither=Image.Dither.NONE).save(path, optimize=True)

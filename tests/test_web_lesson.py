@@ -5,7 +5,9 @@ contrast; tests/browser.py check_reading) and axe-core finds nothing."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,10 +23,12 @@ from browser import (
     launch,
     open_with_csp,
     requires_chromium,
+    save_small,
 )
 from gradtrace import ACTIVATIONS, Network, application, backprop, get_preset
 from gradtrace.lab.training import train
 
+IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 PANELS = ("chain-panel", "table-panel", "bars-box", "curve-box", "formulas-panel", "mc-panel")
 PANELS += ("tr-panel", "th-panel")
 
@@ -233,6 +237,8 @@ def test_guided_path(server: str, browser: Any, width: int) -> None:
             page.wait_for_selector("#tr-message b")
         check(page)
         check_reading(page, f"step {n} at {width} px", charts=n != 3)  # (3: formulas only)
+        if os.environ.get("GRADTRACE_UPDATE_SCREENSHOT") and n in (2, 5):  # README's pictures
+            save_small(page.screenshot(full_page=True), IMAGES / f"lesson-step{n}-{width}.png")
         if (n, width) in ((2, 1400), (6, 375)):
             assert axe_violations(page) == [], n
     assert page.inner_text("#lesson a[rel=next]") == "Free explorer →"

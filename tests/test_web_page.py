@@ -15,7 +15,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
 
-from browser import explorer_server, launch, new_page, requires_chromium
+from browser import explorer_server, launch, new_page, requires_chromium, save_small
 from gradtrace import Network, backprop, get_preset
 
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "explorer.png"
@@ -165,19 +165,6 @@ def _edit(page, action) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_function(f"window.gradtraceUpdates > {n}")
 
 
-def _save_small(png: bytes, path: Path, colors: int = 128) -> None:
-    """A screenshot for docs/images: 128 colours where Pillow is installed (a third the size)."""
-    try:
-        from PIL import Image
-    except ImportError:
-        path.write_bytes(png)
-        return
-    import io
-
-    im = Image.open(io.BytesIO(png)).convert("RGB")
-    im.quantize(colors=colors, dither=Image.Dither.NONE).save(path, optimize=True)
-
-
 _LAYOUT = """() => {
   // (a phone's stacked table keeps its header row for screen readers, visually hidden)
   const cells = [...document.querySelectorAll('table td, table th')]
@@ -226,7 +213,7 @@ def test_layout_at_three_widths_and_depth_50(page) -> None:  # type: ignore[no-u
             assert len(cells) == depth and min(cells) >= 4, (width, cells)
             if os.environ.get("GRADTRACE_UPDATE_SCREENSHOT"):
                 name = f"explorer-{width}" + ("-depth50" if depth == 50 else "")
-                _save_small(page.screenshot(full_page=True), IMAGES / f"{name}.png")
+                save_small(page.screenshot(full_page=True), IMAGES / f"{name}.png")
     # deep chains' formulas: a product, with the differing lower limit in view
     formulas = page.eval_on_selector_all("#formulas math", "ms => ms.map(m => m.textContent)")
     assert all("∏" in f for f in formulas[:47]) and "∏" not in formulas[49]
@@ -460,5 +447,5 @@ def test_theory_panel(page) -> None:  # type: ignore[no-untyped-def]
             panel = page.locator("#th-panel")
             panel.scroll_into_view_if_needed()
             # 256 colours: the phase diagram's colour scale survives
-            _save_small(panel.screenshot(), IMAGES / f"explorer-theory-{width}.png", 256)
+            save_small(panel.screenshot(), IMAGES / f"explorer-theory-{width}.png", 256)
     assert all("status of 422" in e for e in errors) and outside == []
