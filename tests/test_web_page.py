@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,30 +14,17 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-import uvicorn
 
-from browser import launch, new_page, requires_chromium
+from browser import explorer_server, launch, new_page, requires_chromium, save_small
 from gradtrace import Network, backprop, get_preset
-from gradtrace.web.app import create_app
 
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "explorer.png"
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with explorer_server() as url:
+        yield url
 
 
 @pytest.fixture
@@ -50,7 +34,7 @@ def page(server: str) -> Iterator[object]:
     with sync_api.sync_playwright() as pw:
         browser = launch(pw)
         pg = new_page(browser, (server, "data:"))
-        pg.goto(server + "/")
+        pg.goto(server + "/#explore")  # the free explorer (the page opens on the lesson)
         pg.wait_for_function("window.gradtraceUpdates >= 1")
         yield pg
         browser.close()
@@ -181,25 +165,14 @@ def _edit(page, action) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_function(f"window.gradtraceUpdates > {n}")
 
 
-def _save_small(png: bytes, path: Path, colors: int = 128) -> None:
-    """A screenshot for docs/images: 128 colours where Pillow is installed (a third the size)."""
-    try:
-        from PIL import Image
-    except ImportError:
-        path.write_bytes(png)
-        return
-    import io
-
-    im = Image.open(io.BytesIO(png)).convert("RGB")
-    im.quantize(colors=colors, dither=Image.Dither.NONE).save(path, optimize=True)
-
-
 _LAYOUT = """() => {
-  const cells = [...document.querySelectorAll('table td, table th')];
+  // (a phone's stacked table keeps its header row for screen readers, visually hidden)
+  const cells = [...document.querySelectorAll('table td, table th')]
+    .filter(c => !(c.closest('thead') && c.closest('thead').offsetWidth <= 1));
   const cut = cells.filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.textContent);
   const boxes = [...document.querySelectorAll('.scroll')].filter(b => b.offsetParent);
   const uncued = boxes.filter(b => (b.scrollWidth > b.clientWidth + 1 || b.scrollHeight >
-      b.clientHeight + 1) && !(b.dataset.overflow && b.nextElementSibling.offsetHeight > 0))
+      b.clientHeight + 1) && !(b.dataset.overflow && b.previousElementSibling.offsetHeight > 0))
     .map(b => b.id || b.className);
   const titles = [...document.querySelectorAll('#backward td.num')]
     .filter(c => Number(c.title) !== Number(c.dataset.value)).length;
@@ -215,7 +188,7 @@ def test_layout_at_three_widths_and_depth_50(page) -> None:  # type: ignore[no-u
     errors, outside = page.errors, page.outside
     _edit(page, lambda: page.click("#preset-d"))
     page.wait_for_function("window.gradtraceTheory && window.gradtraceTheory.n >= 1")
-    page.wait_for_selector("#th-phase image")  # the theory panel, drawn, is measured too
+    page.wait_for_selector("#th-phase canvas")  # the theory panel, drawn, is measured too
     for depth in (3, 50):
         if depth == 50:
             _edit(page, lambda: page.fill("#depth", "50"))
@@ -240,7 +213,7 @@ def test_layout_at_three_widths_and_depth_50(page) -> None:  # type: ignore[no-u
             assert len(cells) == depth and min(cells) >= 4, (width, cells)
             if os.environ.get("GRADTRACE_UPDATE_SCREENSHOT"):
                 name = f"explorer-{width}" + ("-depth50" if depth == 50 else "")
-                _save_small(page.screenshot(full_page=True), IMAGES / f"{name}.png")
+                save_small(page.screenshot(full_page=True), IMAGES / f"{name}.png")
     # deep chains' formulas: a product, with the differing lower limit in view
     formulas = page.eval_on_selector_all("#formulas math", "ms => ms.map(m => m.textContent)")
     assert all("∏" in f for f in formulas[:47]) and "∏" not in formulas[49]
@@ -324,7 +297,7 @@ def test_figures_axes_colour_bar_labels_and_max(page) -> None:  # type: ignore[n
 
     page.fill("#tr-steps", "30")
     page.click("#tr-run")
-    page.wait_for_selector("#tr-heat image")
+    page.wait_for_selector("#tr-heat canvas")
     labels = page.eval_on_selector_all(
         "#tr-heat text.heat-axis", "ts => ts.map(t => t.textContent)"
     )
@@ -377,7 +350,7 @@ def test_accessibility_scan(page) -> None:  # type: ignore[no-untyped-def]
     page.fill("#tr-steps", "20")
     page.click("#tr-run")
     page.wait_for_selector("#tr-message b")
-    page.wait_for_selector("#th-phase image")  # the theory panel, drawn, with simulated points
+    page.wait_for_selector("#th-phase canvas")  # the theory panel, drawn, with simulated points
     page.check("#th-sim")
     page.wait_for_selector("#th-decay circle.simulated")
     page.fill("#w-2", "")
@@ -413,7 +386,7 @@ def test_theory_panel(page) -> None:  # type: ignore[no-untyped-def]
 
     errors, outside = page.errors, page.outside
     page.wait_for_function("window.gradtraceTheory && window.gradtraceTheory.n >= 1")
-    page.wait_for_selector("#th-phase image")
+    page.wait_for_selector("#th-phase canvas")
     unlabelled = page.evaluate(
         """() => [...document.querySelectorAll('#th-panel input, #th-panel select')]
              .filter(c => !(c.labels && c.labels.length)).map(c => c.id)"""
@@ -448,7 +421,7 @@ def test_theory_panel(page) -> None:  # type: ignore[no-untyped-def]
     # Simulate: the measured points beside the prediction, layer by layer
     page.fill("#th-width", "100")
     got = _theory(page, lambda: page.check("#th-sim"), "b.simulate")
-    assert got["body"]["width"] == 100 and got["body"]["samples"] == 2
+    assert got["body"]["width"] == 100 and got["body"]["samples"] == 16
     assert page.locator("#th-decay circle.simulated").count() == 10
     assert got["result"]["chi_1"] == want.chi_1
 
@@ -474,5 +447,5 @@ def test_theory_panel(page) -> None:  # type: ignore[no-untyped-def]
             panel = page.locator("#th-panel")
             panel.scroll_into_view_if_needed()
             # 256 colours: the phase diagram's colour scale survives
-            _save_small(panel.screenshot(), IMAGES / f"explorer-theory-{width}.png", 256)
+            save_small(panel.screenshot(), IMAGES / f"explorer-theory-{width}.png", 256)
     assert all("status of 422" in e for e in errors) and outside == []
