@@ -63,7 +63,7 @@ HAS_DASK = importlib.util.find_spec("distributed") is not None
 # ---- the one place that names the web package (the move rewrites these two lines) ------------
 STATIC_PACKAGE = "gradtrace.web"  # its "static" folder holds the page's files
 if HAS_WEB:
-    from gradtrace.web.api import create_app
+    from gradtrace.web.app import create_app
 # ----------------------------------------------------------------------------------------------
 
 GOLDEN = Path(__file__).parent / "golden"

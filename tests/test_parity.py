@@ -166,7 +166,7 @@ def client() -> Any:
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    from gradtrace.web.api import create_app
+    from gradtrace.web.app import create_app
 
     with TestClient(create_app(), base_url="http://127.0.0.1") as c:
         yield c

@@ -25,8 +25,9 @@ from browser import (
     requires_chromium,
     save_small,
 )
-from gradtrace import ACTIVATIONS, Network, application, backprop, get_preset
+from gradtrace import ACTIVATIONS, Network, backprop, get_preset
 from gradtrace.lab.training import train
+from gradtrace.service import application
 
 IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 PANELS = ("chain-panel", "table-panel", "bars-box", "curve-box", "formulas-panel", "mc-panel")
