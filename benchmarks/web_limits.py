@@ -261,6 +261,7 @@ def section_deadline(proc: subprocess.Popen[str], port: int) -> None:
 def section_cancel(proc: subprocess.Popen[str], port: int) -> None:
     """Clients that leave a running training: are workers killed, and what does it cost?"""
     before = set(children(proc.pid))
+    seen = set(before)
     print("five clients leave a 3 s training after 0.5 s; then one small training")
     body = json.dumps(training(3.0)).encode()
     waits = []
@@ -274,8 +275,9 @@ def section_cancel(proc: subprocess.Popen[str], port: int) -> None:
         sock.close()
         status, seconds, _ = timed_post(port, "/api/train", {"weights": [0.5, 0.5], "steps": 3})
         waits.append(seconds)
+        seen |= set(children(proc.pid))
         print(f"  next small training: {status} after {seconds:.2f} s")
-    started = set(children(proc.pid)) - before
+    started = seen - before
     print(
         f"  worker processes started meanwhile: {len(started)}; next request waited "
         f"{min(waits):.2f}-{max(waits):.2f} s"
@@ -296,16 +298,20 @@ def section_theory(proc: subprocess.Popen[str], port: int) -> None:
         t.start()
         time.sleep(0.05)
     time.sleep(0.5)
-    times = []
+    times, statuses = [], []
     for _ in range(5):
         status, seconds, _ = timed_post(port, "/api/theory", {"activation": "tanh"})
         times.append(seconds)
+        statuses.append(status)
         print(f"  /api/theory: {status} after {seconds * 1e3:.1f} ms")
         time.sleep(0.5)
     stop.set()
     for t in threads:
         t.join(TIMEOUT_S)
-    print(f"  theory answered in {min(times) * 1e3:.1f}-{max(times) * 1e3:.1f} ms")
+    print(
+        f"  theory answered in {min(times) * 1e3:.1f}-{max(times) * 1e3:.1f} ms, "
+        f"{statuses.count(200)} of {len(statuses)} with 200"
+    )
 
 
 def section_limits(proc: subprocess.Popen[str], port: int) -> None:
