@@ -3,6 +3,7 @@ connections closed, a warning when bound beyond loopback. A real server on 127.0
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
@@ -27,7 +28,9 @@ from gradtrace.web.server import bind, exposure_warning, make_server
 TIME_LIMIT_S = 10.0  # the server's own limit: accepted requests must finish within it
 TIGHT_LIMIT_S = 0.3  # for the test of the limit itself: far below any real job
 KEEP_ALIVE_S = 0.5
-REQUEST_TIMEOUT_S = 1.0
+HEAD_TIMEOUT_S = 1.0
+REQUEST_TIMEOUT_S = 2.0
+HANG_S = 30.0  # how long a test waits for something that must happen, so that none can hang
 
 
 class Server:
@@ -36,7 +39,10 @@ class Server:
         self.sock = bind("127.0.0.1", 0)
         self.port = self.sock.getsockname()[1]
         self.srv = make_server(
-            self.app, keep_alive_s=KEEP_ALIVE_S, request_timeout_s=REQUEST_TIMEOUT_S
+            self.app,
+            keep_alive_s=KEEP_ALIVE_S,
+            head_timeout_s=HEAD_TIMEOUT_S,
+            request_timeout_s=REQUEST_TIMEOUT_S,
         )
         self.thread = threading.Thread(
             target=self.srv.run, kwargs={"sockets": [self.sock]}, daemon=True
@@ -85,8 +91,57 @@ def tight_server() -> Iterator[Server]:
     yield from _serve(TIGHT_LIMIT_S)
 
 
-def _raw(port: int, timeout: float = 5) -> socket.socket:
+def _raw(port: int, timeout: float = HANG_S) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+
+def _get(port: int, path: str = "/api/presets") -> int:
+    """The status of one GET on a fresh connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HANG_S)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        r.read()
+        return r.status
+    finally:
+        conn.close()
+
+
+def _head(sock: socket.socket) -> tuple[int, dict[str, str]]:
+    """Read a response's status and headers from ``sock`` (lower-case names)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed before a whole response head: {data!r}"
+        data += chunk
+    lines = data.split(b"\r\n\r\n")[0].decode().split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers
+
+
+@contextlib.contextmanager
+def _tiny_server(**limits: Any) -> Iterator[int]:
+    """``make_server`` around an app that answers 200 at once: the protocol's limits alone."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    sock = bind("127.0.0.1", 0)
+    srv = make_server(app, **limits)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + HANG_S
+    while not srv.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        srv.should_exit = True
+        thread.join(HANG_S)
 
 
 def _closed_within(sock: socket.socket, seconds: float) -> float | None:
@@ -303,6 +358,91 @@ def test_silent_and_slow_header_connections_are_closed(server: Server) -> None:
     assert time.monotonic() - start < REQUEST_TIMEOUT_S + 5
     silent.close()
     slow.close()
+
+
+def test_idle_and_slow_connections_do_not_starve_a_request(server: Server) -> None:
+    """200 connections that do no work (half silent, half with a head half-sent) hold no work
+    slot: a request beside them is answered, not refused with 503."""
+    socks = []
+    try:
+        for i in range(200):
+            sock = _raw(server.port)
+            if i % 2:
+                sock.sendall(b"GET /api/presets HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            socks.append(sock)
+        assert _get(server.port) == 200
+        assert server.post("/api/trace", {"weights": [0.5, 0.5], "x": 1, "target": 1})[0] == 200
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_past_the_connection_cap_the_connection_idle_longest_is_closed() -> None:
+    with _tiny_server(max_connections=10, head_timeout_s=HANG_S) as port:
+        first = _raw(port)
+        time.sleep(0.05)  # opened strictly before the others
+        others = [_raw(port) for _ in range(9)]
+        assert _get(port, "/") == 200  # the 11th connection made room: served
+        assert _closed_within(first, HANG_S) is not None  # by closing the one idle longest
+        for sock in [first, *others]:
+            sock.close()
+
+
+@pytest.mark.parametrize(("kb", "status"), [(15, 200), (17, 431), (100, 431)])
+def test_a_request_head_over_16_kb_is_431(server: Server, kb: int, status: int) -> None:
+    filler = b"X-Filler: " + b"a" * (kb * 1024 - 60) + b"\r\n"
+    head = b"GET /api/presets HTTP/1.1\r\nHost: 127.0.0.1\r\n" + filler + b"\r\n"
+    assert abs(len(head) - kb * 1024) < 100
+    sock = _raw(server.port)
+    sock.sendall(head)
+    got, headers = _head(sock)
+    sock.close()
+    assert got == status
+    if status == 431:
+        assert headers["connection"] == "close"
+
+
+def test_a_request_head_sent_in_pieces_is_431_past_16_kb(server: Server) -> None:
+    sock = _raw(server.port)
+    sock.sendall(b"GET /api/presets HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    try:
+        for _ in range(20):  # 20 KB of one header, 1 KB at a time
+            sock.sendall(b"X-Filler: " + b"a" * 1012 + b"\r\n")
+            time.sleep(0.005)
+    except OSError:  # the server closed it after its answer
+        pass
+    assert _head(sock)[0] == 431
+    sock.close()
+
+
+def test_a_413_closes_the_connection_without_reading_the_body(server: Server) -> None:
+    sock = _raw(server.port)
+    sock.sendall(
+        b"POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+        b"content-length: 1000000000\r\n\r\n"
+    )
+    status, headers = _head(sock)
+    assert status == 413 and headers["connection"] == "close"
+    assert _closed_within(sock, HANG_S) is not None  # not kept open to read the 1 GB
+    sock.close()
+
+
+def test_a_413_for_a_chunked_body_closes_the_connection(server: Server) -> None:
+    sock = _raw(server.port)
+    sock.sendall(
+        b"POST /api/trace HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+        b"transfer-encoding: chunked\r\n\r\n"
+    )
+    chunk = b"%x\r\n%s\r\n" % (65536, b" " * 65536)
+    try:
+        for _ in range(5):  # 320 KB, over the 256 KB limit; the rest is never sent
+            sock.sendall(chunk)
+    except OSError:
+        pass
+    status, headers = _head(sock)
+    assert status == 413 and headers["connection"] == "close"
+    assert _closed_within(sock, HANG_S) is not None
+    sock.close()
 
 
 @pytest.mark.parametrize(
