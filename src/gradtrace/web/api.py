@@ -56,13 +56,14 @@ from gradtrace.render.json import (
 from gradtrace.symbolic import GradientFormula
 from gradtrace.web.cost import (
     LIMITS,
+    PHASE_S,
     TIME_LIMIT_S,
     check_derive,
     check_montecarlo,
     check_theory,
     check_train,
 )
-from gradtrace.web.jobs import JobCancelled, JobError, JobLimits, JobRunner
+from gradtrace.web.jobs import JobCancelled, JobError, JobLimits, JobRunner, checkpoint
 
 __all__ = ["LIMITS", "LOOPBACK_HOSTS", "MAX_BODY_BYTES", "create_app"]
 
@@ -252,8 +253,9 @@ def derive_job(req: DeriveIn) -> dict[str, Any]:
 
 def montecarlo_job(req: MonteCarloIn) -> dict[str, Any]:
     """``/api/montecarlo``'s answer."""
-    config = application.montecarlo_config(**req.model_dump())
-    return montecarlo_dict(run_montecarlo(config))
+    # one block (65,536 samples) per chunk: between chunks the job stops if its client left
+    config = application.montecarlo_config(**req.model_dump(), chunk_size=1)
+    return montecarlo_dict(run_montecarlo(config, progress=checkpoint))
 
 
 def train_job(req: TrainIn) -> dict[str, Any]:
@@ -266,7 +268,7 @@ def train_job(req: TrainIn) -> dict[str, Any]:
                 "target": part_b.target if req.target is None else req.target,
             }
         )
-    h = train(application.train_config(**req.model_dump()))
+    h = train(application.train_config(**req.model_dump()), progress=checkpoint)
     out = train_dict(h)
     out["heatmap"] = train_heatmap(h, LIMITS["heatmap_columns"])
     out["target_scale"] = req.target_scale
@@ -439,7 +441,9 @@ def create_app(
 
     @app.exception_handler(JobError)
     async def _job_error(request: Request, exc: JobError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
+        return JSONResponse(
+            status_code=exc.status, content={"detail": str(exc)}, headers=exc.headers
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -472,10 +476,12 @@ def create_app(
         req: Any,
         request: Request,
         response: Response,
+        cost_s: float,
     ) -> dict[str, Any]:
-        """``job(req)`` in a worker lane; the worker's own time goes in ``Server-Timing``
-        (queue wait excluded: the page shows it as the Monte Carlo run's time)."""
-        done = await jobs.run(lane, job, req, request.is_disconnected)  # JobCancelled: 499
+        """``job(req)`` in a worker lane (``cost_s``: its estimated seconds); the worker's own
+        time goes in ``Server-Timing`` (queue wait excluded: the page shows it as the Monte
+        Carlo run's time)."""
+        done = await jobs.run(lane, job, req, request.is_disconnected, cost_s=cost_s)
         response.headers["server-timing"] = f"job;dur={done.seconds * 1e3:.1f}"
         return done.value
 
@@ -533,14 +539,14 @@ def create_app(
     @app.post("/api/derive")
     async def derive(req: DeriveIn, request: Request, response: Response) -> dict[str, Any]:
         """Symbolic gradients (``gradtrace derive --format json``), plus MathML of each."""
-        check_derive(req.depth, req.closed_form, req.biases)
-        return await run_job("derive", derive_job, req, request, response)
+        cost = check_derive(req.depth, req.closed_form, req.biases)
+        return await run_job("derive", derive_job, req, request, response, cost)
 
     @app.post("/api/montecarlo")
     async def montecarlo(req: MonteCarloIn, request: Request, response: Response) -> dict[str, Any]:
         """``gradtrace montecarlo --json`` for the same inputs."""
-        check_montecarlo(req.depth, req.samples)
-        return await run_job("compute", montecarlo_job, req, request, response)
+        cost = check_montecarlo(req.depth, req.samples)
+        return await run_job("compute", montecarlo_job, req, request, response, cost)
 
     @app.post("/api/train")
     async def train_endpoint(req: TrainIn, request: Request, response: Response) -> dict[str, Any]:
@@ -549,22 +555,21 @@ def create_app(
         ``target_scale`` divides the target (and trains on that); ``clip_norm`` clips the
         gradient's norm (Pascanu et al. 2013, Algorithm 1).
         """
-        check_train(len(req.weights), req.steps, req.dataset or 1)
-        return await run_job("compute", train_job, req, request, response)
+        cost = check_train(len(req.weights), req.steps, req.dataset or 1)
+        return await run_job("compute", train_job, req, request, response, cost)
 
     @app.post("/api/theory")
     async def theory(req: TheoryIn, request: Request, response: Response) -> dict[str, Any]:
         """``gradtrace theory --json`` for the same inputs, plus ``"depth"`` and ``"growth"``
         (``chi_1^(L-l)``, l = 1 .. L: the predicted ``E|dL/dh^l|^2 / E|dL/dh^L|^2``)."""
-        if req.simulate:
-            check_theory(req.depth, req.width, req.samples)
-        return await run_job("compute", theory_job, req, request, response)
+        cost = check_theory(req.depth, req.width, req.samples) if req.simulate else 0.0
+        return await run_job("compute", theory_job, req, request, response, cost)
 
     @app.post("/api/phase")
     async def phase(req: PhaseIn, request: Request, response: Response) -> dict[str, Any]:
         """The mean-field phase diagram of an activation: the ``sigma_w2`` (columns) and
         ``sigma_b2`` (rows) grids, ``chi_1`` and ``log10 xi_c`` on them (null: infinite), and the
         critical ``sigma_w2`` at each ``sigma_b2`` (null: none)."""
-        return await run_job("derive", _phase_request, req, request, response)
+        return await run_job("derive", _phase_request, req, request, response, PHASE_S)
 
     return app
