@@ -342,6 +342,18 @@ def test_a_request_that_could_not_be_answered_in_time_is_refused_at_once(
     assert lane.stats.started == started + 1  # the second never started: its client left
 
 
+def test_cheap_theory_and_formulas_are_answered_while_the_compute_lane_is_full(
+    server: Server,
+) -> None:
+    with _full_compute_lane(server):
+        status, data, _ = server.post("/api/theory", {"activation": "tanh", "depth": 20})
+        assert status == 200 and data["depth"] == 20  # mean-field theory: not queued
+        status, _, _ = server.post("/api/derive", {"depth": 3, "closed_form": False})
+        assert status == 200  # formulas have their own lane
+        status, _, headers = server.post("/api/theory", {"simulate": True, "depth": 2})
+        assert status == 503 and "retry-after" in headers  # a simulation is heavy work
+
+
 def test_montecarlo_time_is_measured_in_the_worker(server: Server) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
     conn.request(
