@@ -7,6 +7,7 @@ import contextlib
 import http.client
 import io
 import json
+import re
 import socket
 import threading
 import time
@@ -392,6 +393,57 @@ def test_host_header_must_name_loopback(server: Server, host: str, status: int) 
     r.read()
     conn.close()
     assert r.status == status
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "host", "status"),
+    [
+        ("GET", "/", "127.0.0.1", 200),
+        ("GET", "/static/app.js", "127.0.0.1", 200),
+        ("GET", "/api/presets", "127.0.0.1", 200),
+        ("POST", "/api/trace", "127.0.0.1", 422),
+        ("GET", "/no/such/page", "127.0.0.1", 404),
+        ("GET", "/", "evil.example", 400),
+    ],
+)
+def test_every_answer_carries_the_security_headers(
+    server: Server, method: str, path: str, host: str, status: int
+) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=HANG_S)
+    conn.putrequest(method, path, skip_host=True)
+    conn.putheader("Host", host)
+    conn.putheader("Content-Length", "0")
+    conn.endheaders()
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    assert r.status == status
+    assert r.getheader("x-content-type-options") == "nosniff"
+    assert r.getheader("referrer-policy") == "no-referrer"
+    csp = [d.strip() for d in r.getheader("content-security-policy", "").split(";")]
+    assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp
+    assert not any("unsafe" in d for d in csp)  # no inline script or style, no eval
+
+
+def test_the_431_carries_the_security_headers(server: Server) -> None:
+    sock = _raw(server.port)
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: " + b"a" * 20000 + b"\r\n\r\n")
+    status, headers = _head(sock)
+    sock.close()
+    assert status == 431 and headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_page_has_no_inline_script_or_style() -> None:
+    """What the Content-Security-Policy refuses (the browser tests load the page under it)."""
+    from importlib import resources
+
+    static = resources.files("gradtrace.web") / "static"
+    html = (static / "index.html").read_text()
+    assert "<style" not in html and " style=" not in html
+    assert re.findall(r"<script(?![^>]*\bsrc=)", html) == []  # only scripts from a file
+    assert re.findall(r"\son[a-z]+=", html) == []  # no inline event handlers
+    js = (static / "app.js").read_text()
+    assert "style=" not in js  # markup built in the script carries no style attribute
 
 
 def test_idle_keep_alive_connection_is_closed(server: Server) -> None:

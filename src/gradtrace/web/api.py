@@ -64,6 +64,7 @@ from gradtrace.web.cost import (
     check_theory,
     check_train,
 )
+from gradtrace.web.headers import SecurityHeaders
 from gradtrace.web.jobs import JobCancelled, JobError, JobLimits, JobRunner, checkpoint
 
 __all__ = ["LIMITS", "LOOPBACK_HOSTS", "MAX_BODY_BYTES", "create_app"]
@@ -428,8 +429,9 @@ def create_app(
     # a plain ASGI middleware (not @app.middleware): the endpoint's receive stays the server's,
     # so a job sees its client leave (request.is_disconnected) and is cancelled
     app.add_middleware(_BodyLimit)
-    # outermost: a request naming another host is refused before anything else runs
+    # then: a request naming another host is refused before anything else runs
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts or LOOPBACK_HOSTS))
+    app.add_middleware(SecurityHeaders)  # on every answer, the host check's 400 included
 
     @app.exception_handler(SpecError)
     async def _spec_error(request: Request, exc: SpecError) -> JSONResponse:

@@ -37,6 +37,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gradtrace.errors import SpecError
 from gradtrace.web.api import LOOPBACK_HOSTS, create_app
+from gradtrace.web.headers import SECURITY_HEADERS
 
 __all__ = [
     "HEAD_TIMEOUT_S",
@@ -191,10 +192,11 @@ class GuardedProtocol(H11Protocol):
 
     def _refuse_head(self) -> None:
         body = json.dumps({"detail": f"request head over {self.max_head_bytes} bytes"}).encode()
+        headers = b"".join(b"%s: %s\r\n" % h for h in SECURITY_HEADERS)
         self.transport.write(
             b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-            b"content-type: application/json\r\nconnection: close\r\n"
-            b"content-length: %d\r\n\r\n%s" % (len(body), body)
+            b"content-type: application/json\r\nconnection: close\r\n%s"
+            b"content-length: %d\r\n\r\n%s" % (headers, len(body), body)
         )
         self.transport.close()
 

@@ -30,7 +30,8 @@ function fmt(v) {
 function full(v) { return v === null || v === undefined ? "not finite" : String(v); }
 function el(tag, attrs = {}, text) {
   const e = document.createElementNS(SVGNS, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  // a style through the CSSOM: the server's Content-Security-Policy refuses style attributes
+  for (const [k, v] of Object.entries(attrs)) if (k === "style") e.style.cssText = v; else e.setAttribute(k, v);
   if (text !== undefined) e.textContent = text;
   return e;
 }
@@ -251,6 +252,7 @@ function applyPreset(name) {
   update();
 }
 function wireControls() {
+  $("controls").addEventListener("submit", (e) => e.preventDefault());  // Enter in a field
   $("depth").addEventListener("input", () => {
     const d = $("depth").valueAsNumber;
     if (Number.isFinite(d) && d >= 1 && d <= MAX_DEPTH && d === Math.round(d)) { setDepth(d); update(); }
@@ -390,8 +392,9 @@ function renderStrip(t) {
   });
   const bar = $("strip-scale");
   bar.innerHTML = `<span>colour: log<sub>10</sub>|δ<sub>k</sub>|</span><span>${f.length ? lo.toFixed(1) : "—"}</span>` +
-    `<i style="background: ${colourBar()}"></i><span>${f.length ? hi.toFixed(1) : "—"}</span>` +
+    `<i></i><span>${f.length ? hi.toFixed(1) : "—"}</span>` +
     `<span>(black: δ = 0); ${L} layer${L > 1 ? "s" : ""}, input on the left, loss on the right</span>`;
+  bar.querySelector("i").style.background = colourBar();  // CSSOM: no inline style (CSP)
   selectLayer(Math.min(selectedLayer, L));
 }
 function selectLayer(k) {
