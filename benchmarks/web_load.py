@@ -1,8 +1,9 @@
 """Load on the explorer's API: POST /api/trace for the exercise network, from this process to a
 `gradtrace serve` started as a separate process on loopback.
 
-Reports requests per second, p50/p99 latency, errors, and the server's resident memory after a
-warm-up and at the end (flat memory: no growth over the run).
+Reports requests per second, p50/p99 latency, errors, the server's resident memory after a
+warm-up and at the end (flat memory: no growth over the run), and the server's CPU time per
+request (which a busy machine changes far less than requests per second).
 
 With ``--slow-jobs``, the same load is measured three times in one run, side by side: idle,
 while a training runs back to back in the compute worker, and while formulas (closed forms,
@@ -46,6 +47,14 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used: a cost per request that, unlike
+    requests/s, hardly depends on what else the machine runs."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_server() -> tuple[subprocess.Popen[str], int]:
@@ -216,13 +225,13 @@ def main() -> None:
             compare(port, args.requests, args.connections)
             return
         idle = Idle(port, args.idle)
-        rss_start = rss_mb(proc.pid)
+        rss_start, cpu_start = rss_mb(proc.pid), cpu_s(proc.pid)
         if args.idle:
             with idle:
                 elapsed, lat, errors = run(port, args.requests, args.connections)
         else:
             elapsed, lat, errors = run(port, args.requests, args.connections)
-        rss_end = rss_mb(proc.pid)
+        rss_end, cpu = rss_mb(proc.pid), cpu_s(proc.pid) - cpu_start
         lat.sort()
         p50 = statistics.median(lat) * 1e3
         p99 = lat[int(0.99 * (len(lat) - 1))] * 1e3
@@ -233,6 +242,7 @@ def main() -> None:
         if args.idle:
             print(f"idle or slow connections closed by the server (and reopened): {idle.closed}")
         print(f"server RSS: {rss_start:.1f} MB after warm-up, {rss_end:.1f} MB at the end")
+        print(f"server CPU: {cpu * 1e3 / len(lat):.3f} ms per request (user + system)")
     finally:
         proc.terminate()
         proc.wait(10)

@@ -137,18 +137,19 @@ class GuardedProtocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._timer: asyncio.TimerHandle | None = None
-        self._request_start = time.monotonic()
-        self.idle_since = self._request_start  # for the connection cap: idle longest goes first
+        self.idle_since = time.monotonic()  # for the connection cap: idle longest goes first
         super().connection_made(transport)
-        self._arm(self.head_timeout_s)
+        self._request_start = self.loop.time()
+        self._arm(self._request_start + self.head_timeout_s)
         if len(self.connections) > self.max_connections:
             self._make_room()
 
-    # deadlines for receiving a request
+    # deadlines for receiving a request (in the loop's clock)
 
-    def _arm(self, delay: float) -> None:
-        self._disarm()
-        self._timer = self.loop.call_later(max(0.0, delay), self._timed_out)
+    def _arm(self, when: float) -> None:
+        if self._timer is None or self._timer.when() != when:
+            self._disarm()
+            self._timer = self.loop.call_at(when, self._timed_out)
 
     def _disarm(self) -> None:
         if self._timer is not None:
@@ -167,17 +168,15 @@ class GuardedProtocol(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.conn.their_state is h11.IDLE and self._timer is None:  # a new request's first byte
-            self._request_start = time.monotonic()
-            self._arm(self.head_timeout_s)
+            self._request_start = self.loop.time()
         super().data_received(data)
-        if self.conn.their_state is h11.SEND_BODY:  # the head is in: the body's deadline
-            if self._timer is not None and self._timer.when() < self._request_deadline():
-                self._arm(self._request_deadline() - time.monotonic())
-        elif self.conn.their_state is not h11.IDLE:
+        state = self.conn.their_state
+        if state is h11.IDLE:  # the head is still coming (a request that came whole sets none)
+            self._arm(self._request_start + self.head_timeout_s)
+        elif state is h11.SEND_BODY:  # the head is in; the body is still coming
+            self._arm(self._request_start + self.request_timeout_s)
+        else:
             self._disarm()
-
-    def _request_deadline(self) -> float:
-        return self._request_start + self.request_timeout_s
 
     # the head size limit
 
