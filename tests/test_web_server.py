@@ -11,6 +11,7 @@ import re
 import socket
 import threading
 import time
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -337,7 +338,7 @@ def test_a_request_that_could_not_be_answered_in_time_is_refused_at_once(
         assert 1 <= int(headers["retry-after"]) <= TIME_LIMIT_S
         assert lane.stats.done == done and lane.queued == 2  # refused before the first finished
     finally:
-        for sock in socks:
+        for sock in reversed(socks):  # the queued one first
             sock.close()
         _wait_for("the lane is empty", lambda: lane.queued == 0)
     assert lane.stats.started == started + 1  # the second never started: its client left
@@ -601,9 +602,13 @@ def test_serve_prints_the_warning(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(web_server, "bind", lambda host, port: bind("127.0.0.1", 0))
     monkeypatch.setattr(web_server, "make_server", lambda app: Dummy())
-    monkeypatch.setattr(
-        web_server, "create_app", lambda allowed_hosts: seen.setdefault("hosts", allowed_hosts)
-    )
+
+    def create_app(allowed_hosts: list[str]) -> Any:
+        seen["hosts"] = allowed_hosts
+        jobs = types.SimpleNamespace(wait_ready=lambda: True)  # no workers to wait for
+        return types.SimpleNamespace(state=types.SimpleNamespace(jobs=jobs))
+
+    monkeypatch.setattr(web_server, "create_app", create_app)
     out, err = io.StringIO(), io.StringIO()
     web_server.serve("0.0.0.0", 0, out=out, err=err)
     seen["sockets"][0].close()

@@ -347,9 +347,7 @@ class Lane:
             msg = await self._receive(self.limits.poll_s)
             now = time.monotonic()
             if msg is not None:
-                self._ready = True
-                self.memory_limit_mb = msg[1]
-                self._warm_s = now - self._spawned
+                self._mark_ready(msg, now)
                 return
             if now - self._spawned > self.limits.start_timeout_s:
                 self._replace()
@@ -365,6 +363,24 @@ class Lane:
                     f"the {self.name} worker is still starting; try again shortly",
                     retry_after_s=self.expected_wait(now),
                 )
+
+    def _mark_ready(self, msg: tuple[Any, ...], now: float) -> None:
+        self._ready = True
+        self.memory_limit_mb = msg[1]
+        self._warm_s = now - self._spawned
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        """Block until the worker has warmed up (True), or ``timeout_s`` has passed or the worker
+        died (False: the first job replaces it). For a server before it accepts requests."""
+        if self._ready:
+            return True
+        assert self._conn is not None
+        try:
+            if self._conn.poll(max(0.0, timeout_s)):
+                self._mark_ready(self._conn.recv(), time.monotonic())
+        except (EOFError, OSError):
+            pass
+        return self._ready
 
     # running a job
 
@@ -415,6 +431,9 @@ class Lane:
         try:
             if not self._ready:
                 await self._until_ready(ticket, gone)
+            if await gone():  # left while the jobs ahead ran: dropped, never started
+                self.stats.dropped += 1
+                raise JobCancelled
             assert self._conn is not None
             self._cancel.value = 0
             self._conn.send((job, req))
@@ -489,6 +508,13 @@ class JobRunner:
     ) -> JobResult:
         """``job(req)`` in the lane named ``lane`` (see ``Lane.run``)."""
         return await self.lanes[lane].run(job, req, gone, cost_s=cost_s)
+
+    def wait_ready(self, timeout_s: float | None = None) -> bool:
+        """Block until every lane's worker has warmed up (they warm up side by side), at most
+        ``timeout_s`` (default: the workers' ``start_timeout_s``). Whether all did."""
+        deadline = time.monotonic() + (timeout_s or self.limits.start_timeout_s)
+        ready = [lane.wait_ready(deadline - time.monotonic()) for lane in self.lanes.values()]
+        return all(ready)
 
     def close(self) -> None:
         for lane in self.lanes.values():

@@ -314,4 +314,7 @@ def serve(
     out.flush()
     app = create_app(allowed_hosts=allowed_hosts or allowed_hosts_for(host))
     _raise_open_files_limit(MAX_CONNECTIONS + 128)  # the workers' pipes, the static files
+    # the workers warm up (seconds) before the first request is accepted: meanwhile requests
+    # wait in the socket's backlog, and none has its 10 s deadline running against a warm-up
+    app.state.jobs.wait_ready()
     make_server(app).run(sockets=[sock])
