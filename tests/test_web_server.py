@@ -632,3 +632,18 @@ def test_a_job_over_the_memory_limit_is_503_and_the_worker_replaced() -> None:
         assert asyncio.run(lane.run(np.ones, 10 << 17)).value.nbytes == 10 << 20  # replaced
     finally:
         lane.close()
+
+
+def test_the_first_warm_up_is_not_a_requests_time() -> None:
+    """A request that comes while the server starts waits for the lane's first worker, and
+    its clock starts when the worker is ready (``serve`` itself waits before accepting)."""
+    import asyncio
+
+    from gradtrace.web.jobs import Lane
+
+    lane = Lane("test", JobLimits(time_limit_s=0.05, memory_headroom_mb=None))
+    try:
+        assert asyncio.run(lane.run(abs, -3)).value == 3  # far longer than 0.05 s to start
+        assert lane.stats.timed_out == 0
+    finally:
+        lane.close()

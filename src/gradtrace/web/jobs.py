@@ -5,7 +5,9 @@ its jobs one at a time, in arrival order. Formulas have their own lane, so a der
 waits behind a training or a Monte Carlo run. Every request is held to:
 
 * a **deadline**: it is answered within ``JobLimits.time_limit_s`` of reaching its lane, queue
-  wait and a worker's warm-up included. On arrival the lane adds up the work ahead (each job's
+  wait and a worker's warm-up included (the lane's first warm-up excepted: ``serve`` waits for
+  it before it accepts requests, and a request that came during it has its clock started when
+  it is over). On arrival the lane adds up the work ahead (each job's
   estimated seconds from ``cost.py``, less what the running one has run; a starting worker's
   warm-up, as long as the last one took) and the request's own estimate; if that passes the
   deadline, the request is refused at once with **503** and ``Retry-After`` (the seconds the work
@@ -231,6 +233,7 @@ class Lane:
         self._ready = False
         self._spawned = 0.0  # when the current worker was started (monotonic)
         self._warm_s = 0.0  # how long the last warm-up took (0 until one has been seen)
+        self._first_warm_up = True  # the lane's first worker has not been ready yet
         self._closed = False
         self.memory_limit_mb: int | None = None  # the running worker's, once it is ready
         self._start()
@@ -342,7 +345,9 @@ class Lane:
 
     async def _until_ready(self, ticket: _Ticket, gone: Callable[[], Awaitable[bool]]) -> None:
         """Wait for a fresh worker's warm-up (not counted as the job's time, but within the
-        request's deadline). A client that leaves meanwhile drops its job; the worker warms on."""
+        request's deadline, except for the lane's first worker: requests that came while the
+        server was starting have their clocks started when it is ready). A client that leaves
+        meanwhile drops its job; the worker warms on."""
         while True:
             msg = await self._receive(self.limits.poll_s)
             now = time.monotonic()
@@ -357,7 +362,7 @@ class Lane:
             if await gone():
                 self.stats.dropped += 1
                 raise JobCancelled
-            if now >= ticket.deadline:
+            if now >= ticket.deadline and not self._first_warm_up:
                 self.stats.timed_out += 1
                 raise JobError(
                     f"the {self.name} worker is still starting; try again shortly",
@@ -368,6 +373,10 @@ class Lane:
         self._ready = True
         self.memory_limit_mb = msg[1]
         self._warm_s = now - self._spawned
+        if self._first_warm_up:  # the server's start is not the requests' time: clocks start now
+            self._first_warm_up = False
+            for t in self._queue:
+                t.deadline = max(t.deadline, now + self.limits.time_limit_s)
 
     def wait_ready(self, timeout_s: float) -> bool:
         """Block until the worker has warmed up (True), or ``timeout_s`` has passed or the worker
@@ -404,7 +413,7 @@ class Lane:
                 if await gone():
                     self.stats.dropped += 1
                     raise JobCancelled
-                if time.monotonic() >= ticket.deadline:
+                if time.monotonic() >= ticket.deadline and not self._first_warm_up:
                     self.stats.timed_out += 1
                     raise JobError(
                         f"stopped: waited past the {self.limits.time_limit_s:g} s wall-clock "
