@@ -484,7 +484,7 @@ def create_app(
         """``job(req)`` in a worker lane (``cost_s``: its estimated seconds); the worker's own
         time goes in ``Server-Timing`` (queue wait excluded: the page shows it as the Monte
         Carlo run's time)."""
-        done = await jobs.run(lane, job, req, request.is_disconnected, cost_s=cost_s)
+        done = await jobs.run(lane, job, req, request.is_disconnected, cost_s=cost_s)  # 499 if left
         response.headers["server-timing"] = f"job;dur={done.seconds * 1e3:.1f}"
         return done.value
 
