@@ -172,7 +172,7 @@ def _part_a(a: SigmoidAnalysis) -> JSONObject:
             {"z": _num(z), "z_exact": sp.sstr(z), "second_derivative": _num(v), "exact": sp.sstr(v)}
             for z, v in a.steepest
         ],
-        "backprop_factor_bound": "|w_j * s'(z_j)| <= |w_j|/4",
+        "backprop_factor_bound": "|w_j * s'(z_(j-1))| <= |w_j|/4",
     }
 
 
