@@ -257,6 +257,7 @@ def solution_dict(sol: Solution) -> JSONObject:
                 f.parameter: {
                     "factors": [{"role": r, "layer": k} for r, k in f.factors],
                     "expression": sp.sstr(f.expr),
+                    "formula": f.plain,
                     "verified": f.verified,
                 }
                 for f in sol.c_factored
