@@ -430,3 +430,21 @@ def test_a_real_sequential_with_dead_relus() -> None:
     assert "  modules: 3 (ReLU), 5 (ReLU)" in text.splitlines() and _lines_fit(text)
     (params,) = [line for line in text.splitlines() if line.startswith("  parameters:")]
     assert " 3" not in params and " 5" not in params
+
+
+def test_an_exactly_zero_gradient_is_named_zero_not_vanishing() -> None:
+    records = []
+    for t in range(20):
+        records += [rec(t, "out.weight", 1.0), rec(t, "in.weight", 0.0)]
+    v = judge(MonitorRun(records))
+    text = str(v)
+    assert [f.kind for f in v.findings] == ["zero"] and "vanishing:" not in text
+    assert "- zero: in.weight: gradient exactly 0 at every recorded step" in text
+    assert "dead units upstream" in " ".join(text.split()) and _lines_fit(text)
+    # zero at most steps, small at the others: vanishing, but the words say zero, not "ratio 0"
+    records = []
+    for t in range(20):
+        records += [rec(t, "out.weight", 1.0), rec(t, "in.weight", 0.0 if t % 5 else 1e-3)]
+    (f,) = judge(MonitorRun(records)).findings
+    assert f.kind == "vanishing" and "median ratio 0)" not in f.reason
+    assert f.reason.endswith("(smallest: in.weight, exactly 0 at 16 of 20 recorded steps)")

@@ -438,10 +438,15 @@ def check_vanishing(run: MonitorRun, th: Thresholds) -> list[Finding]:
                 ]
             )
         worst = int(np.argmin(ratio))
+        w = hit[worst]
+        smallest = f"median ratio {ratio[worst]:.3g}"
+        if ratio[worst] == 0:  # zero at most steps: say so, a ratio of 0 is not a small gradient
+            zeros = int(np.sum(g[w, finite[w]] == 0))
+            smallest = f"exactly 0 at {zeros} of {int(counted[w])} recorded steps"
         reason = (
             f"{len(hit)} of {len(names)} parameters have gradient norms below {th.vanishing_ratio:g} "
             f"of the largest in at least {th.sustained:.0%} of the steps or in the first {onset}, and still at the end: "
-            f"{name_list([names[i] for i in hit])} (smallest: {names[hit[worst]]}, median ratio {ratio[worst]:.3g})"
+            f"{name_list([names[i] for i in hit])} (smallest: {names[w]}, {smallest})"
         )
         out.append(Finding("vanishing", [names[i] for i in hit], at, reason))
     return out
