@@ -1,26 +1,34 @@
 """Load on the explorer's API: POST /api/trace for the exercise network, from this process to a
 `gradtrace serve` started as a separate process on loopback.
 
-Reports requests per second, p50/p99 latency, errors, and the server's resident memory after a
-warm-up and at the end (flat memory: no growth over the run).
+Reports requests per second, p50/p99 latency, errors, the server's resident memory after a
+warm-up and at the end (flat memory: no growth over the run), and the server's CPU time per
+request (which a busy machine changes far less than requests per second).
 
 With ``--slow-jobs``, the same load is measured three times in one run, side by side: idle,
 while a training runs back to back in the compute worker, and while formulas (closed forms,
 a new chain each time) run in the derive worker as well.
 
+With ``--idle N``, N more connections stay open for the whole run and do no work: half of them
+silent, half sending a request head one byte every 0.5 s (reopened whenever the server closes
+one); the run reports how many the server closed, and any 503 among the load's answers.
+
 Run:
   python benchmarks/web_load.py                        # 100,000 requests, 4 connections
   python benchmarks/web_load.py --requests 20000 --connections 8
   python benchmarks/web_load.py --requests 20000 --slow-jobs
+  python benchmarks/web_load.py --requests 20000 --connections 50 --idle 200
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import http.client
 import json
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +47,14 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used: a cost per request that, unlike
+    requests/s, hardly depends on what else the machine runs."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_server() -> tuple[subprocess.Popen[str], int]:
@@ -113,6 +129,54 @@ def slow_jobs(port: int, stop: threading.Event, derive: bool, log: list[str]) ->
     conn.close()
 
 
+class Idle:
+    """``n`` connections that hold a socket and do no work: half silent, half trickling a
+    request head; each one the server closes is reopened (``closed`` counts them)."""
+
+    def __init__(self, port: int, n: int) -> None:
+        self.port, self.n, self.closed = port, n, 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._hold)
+
+    def _open(self, slow: bool) -> socket.socket:
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        if slow:
+            s.sendall(b"GET /api/presets HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        s.setblocking(False)
+        return s
+
+    def _hold(self) -> None:
+        socks = [(self._open(i % 2 == 1), i % 2 == 1) for i in range(self.n)]
+        while not self.stop.wait(0.5):
+            for i, (s, slow) in enumerate(socks):
+                try:
+                    if s.recv(4096) == b"":  # closed by the server
+                        raise ConnectionResetError
+                except BlockingIOError:  # still open, nothing to read
+                    try:
+                        if slow:
+                            s.send(b"X")
+                        continue
+                    except OSError:
+                        pass
+                except OSError:
+                    pass
+                s.close()
+                self.closed += 1
+                socks[i] = (self._open(slow), slow)
+        for s, _ in socks:
+            s.close()
+
+    def __enter__(self) -> Idle:
+        self.thread.start()
+        time.sleep(1.0)  # all open
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(30)
+
+
 def summary(elapsed: float, lat: list[float]) -> tuple[float, float, float, float]:
     lat = sorted(lat)
     p99 = lat[int(0.99 * (len(lat) - 1))]
@@ -145,6 +209,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--slow-jobs", action="store_true", help="idle vs during slow jobs")
+    parser.add_argument("--idle", type=int, default=0, help="connections held open, no work")
     args = parser.parse_args()
     proc, port = start_server()
     try:
@@ -152,21 +217,32 @@ def main() -> None:
             f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
             f"{platform.python_version()}; server: gradtrace serve (uvicorn, 1 process), "
             f"client: this process, {args.connections} keep-alive connections"
+            + (f", {args.idle} idle or slow ones" if args.idle else "")
+            + f"; load average {os.getloadavg()[0]:.1f}"
         )
         run(port, 2000, args.connections)  # warm-up
         if args.slow_jobs:
             compare(port, args.requests, args.connections)
             return
-        rss_start = rss_mb(proc.pid)
-        elapsed, lat, errors = run(port, args.requests, args.connections)
-        rss_end = rss_mb(proc.pid)
+        idle = Idle(port, args.idle)
+        rss_start, cpu_start = rss_mb(proc.pid), cpu_s(proc.pid)
+        if args.idle:
+            with idle:
+                elapsed, lat, errors = run(port, args.requests, args.connections)
+        else:
+            elapsed, lat, errors = run(port, args.requests, args.connections)
+        rss_end, cpu = rss_mb(proc.pid), cpu_s(proc.pid) - cpu_start
         lat.sort()
         p50 = statistics.median(lat) * 1e3
         p99 = lat[int(0.99 * (len(lat) - 1))] * 1e3
         print(f"requests: {len(lat):,} in {elapsed:.1f} s = {len(lat) / elapsed:,.0f} requests/s")
         print(f"latency: p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {lat[-1] * 1e3:.1f} ms")
-        print(f"errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
+        kinds = collections.Counter(e.split("(")[0] for e in errors).most_common(3)
+        print(f"errors: {len(errors)}" + (f" ({kinds})" if errors else ""))
+        if args.idle:
+            print(f"idle or slow connections closed by the server (and reopened): {idle.closed}")
         print(f"server RSS: {rss_start:.1f} MB after warm-up, {rss_end:.1f} MB at the end")
+        print(f"server CPU: {cpu * 1e3 / len(lat):.3f} ms per request (user + system)")
     finally:
         proc.terminate()
         proc.wait(10)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import threading
@@ -40,6 +41,16 @@ requires_chromium = pytest.mark.skipif(
 )
 
 
+_FUNCTION = re.compile(r"\s*(async\s+)?(function\b|\([^)]*\)\s*=>|[\w$]+\s*=>)")
+
+
+def _as_function(expression: str) -> str:
+    """A bare expression as an arrow function. Playwright's ``wait_for_function`` evaluates a
+    bare expression with ``eval`` at each poll, which the explorer's Content-Security-Policy
+    (no ``'unsafe-eval'``) refuses; a function it compiles once, through the DevTools protocol."""
+    return expression if _FUNCTION.match(expression) else f"() => ({expression})"
+
+
 def launch(pw: Any) -> Any:
     """A headless Chromium browser from a ``sync_playwright()`` context."""
     return pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -47,7 +58,10 @@ def launch(pw: Any) -> Any:
 
 def new_page(browser: Any, allowed: tuple[str, ...], width: int = 1400, height: int = 1000) -> Any:
     """A page that records console errors and page errors in ``page.errors``, and every request
-    whose URL starts with none of ``allowed`` in ``page.outside``."""
+    whose URL starts with none of ``allowed`` in ``page.outside``. Under a strict
+    Content-Security-Policy too: its ``wait_for_function`` takes a bare expression, and its
+    ``add_script_tag(path=...)`` runs the file through the DevTools protocol (an inline
+    ``<script>``, which is how Playwright adds one, is refused)."""
     page = browser.new_page(viewport={"width": width, "height": height})
     errors: list[str] = []
     outside: list[str] = []
@@ -55,6 +69,9 @@ def new_page(browser: Any, allowed: tuple[str, ...], width: int = 1400, height: 
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("request", lambda r: None if r.url.startswith(allowed) else outside.append(r.url))
     page.errors, page.outside = errors, outside
+    wait = page.wait_for_function
+    page.wait_for_function = lambda expression, *a, **kw: wait(_as_function(expression), *a, **kw)
+    page.add_script_tag = lambda *, path: page.evaluate(Path(path).read_text())
     return page
 
 

@@ -17,6 +17,7 @@ from gradtrace.present.json import solution_dict
 from gradtrace.present.latex import document_latex
 from gradtrace.present.markdown import document_markdown
 from gradtrace.present.text import print_document
+from gradtrace.symbolic import ChainDerivation
 from oracles import mp_grads, mp_loss
 
 GOLDEN = Path(__file__).parent / "golden" / "solve.txt"
@@ -152,6 +153,53 @@ def test_a_wrong_factored_gradient_is_flagged() -> None:
     assert flags == {"w1": True, "w2": False, "w3": True}
 
 
+_U = sp.Symbol("u")
+_S = sp.Lambda(_U, 1 / (1 + sp.exp(-_U)))
+_PARSE = {"s": _S, "ds": sp.Lambda(_U, _S(_U) * (1 - _S(_U)))}
+
+
+def _parse_factored(plain: str, c: ChainDerivation) -> sp.Expr:
+    """A factored gradient's plain text back to SymPy, ``s`` the sigmoid and ``s'`` its
+    derivative ``s (1 - s)``, in ``c``'s symbols."""
+    from sympy.parsing.sympy_parser import (
+        implicit_multiplication,
+        parse_expr,
+        standard_transformations,
+    )
+
+    names = {str(v): v for v in (*c.weights, c.x, c.y_hat)}
+    return parse_expr(
+        plain.replace("s'(", "ds("),
+        local_dict=_PARSE | names,
+        transformations=(*standard_transformations, implicit_multiplication),
+    )
+
+
+@pytest.mark.parametrize("part", ["b", "d"])
+def test_the_substituted_gradients_are_sympys(part: str) -> None:
+    """Each gradient with every factor of the chain written in the inputs (part (c) prints the
+    regression's; the classification's comes from the same builder) is ``sympy.diff`` of the whole
+    loss, and gives the part's numbers at its point."""
+    from gradtrace.lab.exercise import factored_gradients
+
+    sol = solve()
+    p = sol.b if part == "b" else sol.d
+    c = p.derivation
+    factored = sol.c_factored if part == "d" else factored_gradients(c)
+    assert [f.parameter for f in factored] == ["w1", "w2", "w3"]
+    t = p.trace
+    point = {**dict(zip(c.weights, t.weights, strict=True)), c.x: t.x, c.y_hat: t.target}
+    for k, f in enumerate(factored):
+        assert f.verified
+        expr = _parse_factored(f.plain, c)
+        assert expr.free_symbols <= {*c.weights, c.x, c.y_hat}
+        assert sp.simplify(expr - sp.diff(c.loss, c.weights[k])) == 0, f.plain
+        assert float(expr.subs(point)) == pytest.approx(float(t.grad_weight[k]), rel=1e-13)
+    # every factor of the chain product is substituted: one s' per layer passed back
+    assert [f.plain.count("s'(") for f in factored] == [2, 1, 0]
+    assert factored[0].plain.endswith("* w3 s'(w2 s(w1 x)) * w2 s'(w1 x) * x")
+
+
 def _section(text: str, start: str, end: str | None) -> str:
     i = text.index(start)
     return text[i : text.index(end, i) if end else None]
@@ -177,6 +225,10 @@ def test_the_text_reads_as_a_model_answer() -> None:
     assert "∂L/∂w₁ = 2(y - ŷ) · w₃ s'(z₂) · w₂ s'(z₁) · x" in c
     assert "exp(" not in c and "**" not in text and "y_hat" not in text and "2*" not in text
     assert "y = z₃ = w₃ s(z₂)" in c
+    # ... and with every factor substituted, for each weight
+    assert "∂L/∂w₃ = 2(w₃ s(w₂ s(w₁ x)) - ŷ) · s(w₂ s(w₁ x))" in c
+    assert "∂L/∂w₂ = 2(w₃ s(w₂ s(w₁ x)) - ŷ) · w₃ s'(w₂ s(w₁ x)) · s(w₁ x)" in c
+    assert "∂L/∂w₁ = 2(w₃ s(w₂ s(w₁ x)) - ŷ) · w₃ s'(w₂ s(w₁ x)) · w₂ s'(w₁ x) · x" in c
     # human numbers
     assert "e+0" not in text and "2,438%" in d and "0.25 → 0.249986 (-0.00545%)" in b
 
@@ -199,3 +251,5 @@ def test_markdown_and_json_carry_the_derivations() -> None:
     assert all(st["verified"] for st in d["a"]["derivative_steps"])
     assert d["b"]["output_delta_steps"][-1]["equation"] == "y - y_hat"
     assert d["c"]["factored"]["w1"]["verified"] is True
+    w1 = d["c"]["factored"]["w1"]["formula"]
+    assert w1 == "2(w3 s(w2 s(w1 x)) - y_hat) * w3 s'(w2 s(w1 x)) * w2 s'(w1 x) * x"

@@ -10,9 +10,10 @@ from hypothesis import assume, given, settings
 from chains import build, chains, well_conditioned
 from gradtrace.lab.kernel import HAVE_NUMBA, grad_weights
 
+NO_NUMBA = "numba not importable (the fast extra; the test extra installs it)"
 BACKENDS = [
     "numpy",
-    pytest.param("numba", marks=pytest.mark.skipif(not HAVE_NUMBA, reason="numba")),
+    pytest.param("numba", marks=pytest.mark.skipif(not HAVE_NUMBA, reason=NO_NUMBA)),
 ]
 
 
@@ -57,7 +58,7 @@ def test_unknown_backend_is_refused() -> None:
         grad_weights(ChainSpec(3), np.ones((1, 3)), None, np.ones(1), np.ones(1), backend="gpu")  # type: ignore[arg-type]
 
 
-@pytest.mark.skipif(not HAVE_NUMBA, reason="numba")
+@pytest.mark.skipif(not HAVE_NUMBA, reason=NO_NUMBA)
 def test_compiled_exp_against_numpy_and_mpmath(rng: np.random.Generator) -> None:
     from gradtrace.lab.kernel_numba import exp_nonpositive
 

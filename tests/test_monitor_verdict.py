@@ -335,3 +335,116 @@ def test_verdict_reads_as_text_within_80_columns() -> None:
     assert lines[notes + 1].startswith("  - unused: 1 trainable parameter(s)")
     assert all(line.startswith("    ") for line in lines[notes + 2 :])
     assert text.index("findings:") < text.index("advice") < text.index("also noted:")
+
+
+# ---- modules among parameters, zero against vanishing (issue #20) -------------------------------
+
+
+def _lines_fit(text: str) -> bool:
+    return all(len(line) <= 80 and line == line.rstrip() for line in text.splitlines())
+
+
+def test_modules_are_named_apart_from_parameters() -> None:
+    """The dead-unit finding names modules ('3', an nn.Sequential child), the zero finding
+    parameters: the verdict keeps them apart in its data and in its words."""
+    records = []
+    for t in range(20):
+        records += [rec(t, "0.weight", 0.0), rec(t, "0.bias", 0.0), rec(t, "6.weight", 0.5)]
+    acts = [
+        {"step": t, "name": n, "kind": "dead", "fraction": 0.9} for t in range(20) for n in "35"
+    ]
+    v = judge(MonitorRun(records, acts, context=RunContext(activations=("relu",))))
+    assert v.status == "vanishing" and v.layers == ["0.weight", "0.bias", "3", "5"]
+    assert v.parameters == ["0.weight", "0.bias"] and v.modules == {"3": "ReLU", "5": "ReLU"}
+    zero, dead = v.findings[:2]
+    assert (zero.kind, zero.modules, zero.parameters) == ("zero", {}, ["0.weight", "0.bias"])
+    assert (dead.kind, dead.layers, dead.parameters) == ("dead", ["3", "5"], [])
+    assert dead.modules == {"3": "ReLU", "5": "ReLU"}
+    d = v.to_dict()
+    assert d["parameters"] == ["0.weight", "0.bias"] and d["modules"] == v.modules
+    assert [(f["parameters"], f["modules"]) for f in d["findings"][:2]] == [
+        (["0.weight", "0.bias"], {}),
+        ([], {"3": "ReLU", "5": "ReLU"}),
+    ]
+    text = str(v)
+    lines = text.splitlines()
+    assert lines[1:3] == ["  parameters: 0.weight, 0.bias", "  modules: 3 (ReLU), 5 (ReLU)"]
+    assert "in the modules 3 (ReLU), 5 (ReLU)" in " ".join(text.split())
+    assert _lines_fit(text)
+    # the monitor report says the same
+    from gradtrace.present.markdown import document_markdown
+    from gradtrace.present.monitor_doc import monitor_document
+
+    run = MonitorRun(records, acts, context=RunContext(activations=("relu",)))
+    report = document_markdown(monitor_document(run, v, {}))
+    assert "Named: parameters 0.weight, 0.bias; modules 3 (ReLU), 5 (ReLU); at steps" in report
+
+
+@pytest.mark.parametrize(
+    ("present", "named"),
+    [(("tanh",), "Tanh"), (("sigmoid",), "Sigmoid"), (("sigmoid", "tanh"), "Sigmoid or Tanh")],
+)
+def test_saturated_and_recurrent_modules_carry_their_class(
+    present: tuple[str, ...], named: str
+) -> None:
+    acts = [{"step": t, "name": "1", "kind": "saturated", "fraction": 0.9} for t in range(20)]
+    ctx = RunContext(activations=present, recurrent={"rnn": "gru"})
+    v = judge(MonitorRun(steady(), acts, context=ctx))
+    assert v.modules == {"1": named} and v.parameters == []
+    (unseen,) = [f for f in v.findings if f.kind == "unseen"]
+    assert unseen.modules == {"rnn": "GRU"} and "the modules rnn (GRU)" in unseen.reason
+
+
+def test_a_real_sequential_with_dead_relus() -> None:
+    """The reproduction: a Sequential MLP whose ReLUs 3 and 5 are dead from the start (biases
+    far below 0), monitored with activations=True."""
+    import torch
+
+    from gradtrace.monitor import GradientMonitor
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 16),
+        torch.nn.ReLU(),
+        torch.nn.Linear(16, 16),
+        torch.nn.ReLU(),
+        torch.nn.Linear(16, 16),
+        torch.nn.ReLU(),
+        torch.nn.Linear(16, 1),
+    )
+    with torch.no_grad():
+        for i in (2, 4):
+            model[i].bias.fill_(-10.0)
+    x, y = torch.randn(32, 8), torch.randn(32, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    with GradientMonitor(model, activations=True).attach(opt) as mon:
+        for _ in range(10):
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+    v = mon.verdict()
+    assert v.status == "vanishing" and v.modules == {"3": "ReLU", "5": "ReLU"}
+    assert v.parameters and all("." in p for p in v.parameters)
+    assert {f.kind for f in v.findings if f.problem} == {"zero", "dead"}
+    text = str(v)
+    assert "  modules: 3 (ReLU), 5 (ReLU)" in text.splitlines() and _lines_fit(text)
+    (params,) = [line for line in text.splitlines() if line.startswith("  parameters:")]
+    assert " 3" not in params and " 5" not in params
+
+
+def test_an_exactly_zero_gradient_is_named_zero_not_vanishing() -> None:
+    records = []
+    for t in range(20):
+        records += [rec(t, "out.weight", 1.0), rec(t, "in.weight", 0.0)]
+    v = judge(MonitorRun(records))
+    text = str(v)
+    assert [f.kind for f in v.findings] == ["zero"] and "vanishing:" not in text
+    assert "- zero: in.weight: gradient exactly 0 at every recorded step" in text
+    assert "dead units upstream" in " ".join(text.split()) and _lines_fit(text)
+    # zero at most steps, small at the others: vanishing, but the words say zero, not "ratio 0"
+    records = []
+    for t in range(20):
+        records += [rec(t, "out.weight", 1.0), rec(t, "in.weight", 0.0 if t % 5 else 1e-3)]
+    (f,) = judge(MonitorRun(records)).findings
+    assert f.kind == "vanishing" and "median ratio 0)" not in f.reason
+    assert f.reason.endswith("(smallest: in.weight, exactly 0 at 16 of 20 recorded steps)")

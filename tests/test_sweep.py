@@ -567,7 +567,7 @@ def test_driver_killed_mid_sweep_resumes_without_losing_or_repeating_a_cell(
 def test_a_worker_killed_mid_task_is_retried_and_the_sweep_completes(
     tmp_path: Path, reference: tuple[Path, pd.DataFrame]
 ) -> None:
-    psutil = pytest.importorskip("psutil")
+    psutil = pytest.importorskip("psutil", reason="psutil comes with distributed (dask extra)")
     grid, store = _grid(tmp_path), tmp_path / "worker.db"
     p = _sweep(str(grid), "--store", str(store), "--workers", "2")
     try:

@@ -17,6 +17,7 @@ Renderers (``gradtrace.present``) turn a ``Solution`` into text, Markdown, LaTeX
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -27,6 +28,7 @@ from gradtrace.core.activations import get_activation
 from gradtrace.core.backprop import Trace, backprop
 from gradtrace.core.network import Network, Preset, get_preset
 from gradtrace.symbolic import ChainDerivation, SigmoidAnalysis, derive_chain, sigmoid_analysis
+from gradtrace.symbolic.forms import Z
 from gradtrace.symbolic.steps import (
     Derivation,
     bce_sigmoid_delta_steps,
@@ -115,47 +117,76 @@ class NumericPart:
 
 @dataclass(frozen=True)
 class FactoredGradient:
-    """``dL/dw_k`` of a sigmoid chain with an identity output and the squared error, written by
-    the chain: ``2 (y - y_hat)``, then ``w_j s'(z_(j-1))`` per layer passed back, then the
-    layer's input ``s(z_(k-1))`` (``x`` for the first).
+    """``dL/dw_k`` of a sigmoid chain written by the chain: the output factor (the squared
+    error's ``2 (y - y_hat)`` after an identity output, the cross-entropy's ``y - y_hat`` after a
+    sigmoid), then ``w_j s'(z_(j-1))`` per layer passed back, then the layer's input
+    ``s(z_(k-1))`` (``x`` for the first).
 
     **Fields:** ``parameter`` (``"w1"``...); ``factors``: ``(role, layer)`` in backward order,
     roles as in ``symbolic.Factor`` (``output``, ``weight``, ``derivative``, ``input``);
-    ``expr``: the product in the inputs; ``verified``: SymPy found it equal to ``sympy.diff``
-    of the whole loss by ``w_k``.
+    ``expr``: the product in the inputs; ``plain``: the same product with each factor written
+    in the inputs through ``s`` and ``s'`` (``2(w3 s(w2 s(w1 x)) - y_hat) * s(w2 s(w1 x))``, the
+    plain notation); ``verified``: SymPy found ``expr`` equal to ``sympy.diff`` of the whole loss
+    by ``w_k``.
     """
 
     parameter: str
     factors: tuple[tuple[str, int], ...]
     expr: sp.Expr
+    plain: str
     verified: bool
 
 
+def _output_factor(c: ChainDerivation) -> tuple[str, sp.Expr, sp.Symbol]:
+    """The first factor of every gradient, from its step-by-step derivation: its plain text in
+    ``y``, its expression, and the symbol that stands for ``y`` in it."""
+    spec = c.spec
+    if spec.activation != "sigmoid" or spec.biases or spec.residual:
+        raise ValueError("factored gradients are written for sigmoid chains without biases")
+    if (spec.output_activation, spec.loss) == ("identity", "l2"):
+        step = l2_delta_steps().result  # 2(y - y_hat), in y
+        return step.plain, step.expr, sp.Symbol("y", real=True)
+    if (spec.output_activation, spec.loss) == ("sigmoid", "bce"):
+        step = bce_sigmoid_delta_steps().result  # y - y_hat, SymPy's form in z = z_L
+        return f"({step.plain})", step.expr, Z
+    raise ValueError(f"no factored form for {spec.output_activation} output with {spec.loss}")
+
+
 def factored_gradients(c: ChainDerivation) -> tuple[FactoredGradient, ...]:
-    """(c)'s gradients factored by the chain, built from the rules of (a) and the squared
-    error's ``dL/dy`` (not from ``c``'s closed forms), and checked against ``diff(c.loss, w_k)``."""
+    """The gradients factored by the chain, built from the rules of (a) and the loss's derivation
+    (the squared error's ``dL/dy`` for (c), the cross-entropy's ``delta_L`` for (b)), not from
+    ``c``'s closed forms, and checked against ``diff(c.loss, w_k)``."""
     u = sp.Symbol("u", real=True)
     s = get_activation("sigmoid").sympy(u)
     ds = s * (1 - s)  # s' = s (1 - s), part (a)
-    y_sym = sp.Symbol("y", real=True)
-    dl_dy = l2_delta_steps().result.expr  # 2 (y - y_hat)
-    y = c.z_closed[-1]
+    out_plain, out_expr, out_sym = _output_factor(c)
+    # each pre-activation in the inputs: z1 = w1 x, z2 = w2 s(w1 x), ...
+    z_plain: list[str] = []
+    for k, w in enumerate(c.weights):
+        z_plain.append(f"{w} x" if k == 0 else f"{w} s({z_plain[-1]})")
+    y_plain = z_plain[-1] if c.spec.output_activation == "identity" else f"s({z_plain[-1]})"
     out: list[FactoredGradient] = []
     for w in c.weights:
         g = c.gradient(str(w))
         factors = tuple((f.role, f.layer) for f in g.factors)
         parts: list[sp.Expr] = []
+        texts: list[str] = []
         for role, layer in factors:
             if role == "output":
-                parts.append(dl_dy.subs(y_sym, y))
+                parts.append(out_expr.subs(out_sym, c.z_closed[-1]))  # y = z_L; s(z) at z_L
+                texts.append(re.sub(r"\by\b", y_plain, out_plain))
             elif role == "weight":
                 parts.append(c.weights[layer - 1])
-            elif role == "derivative":
+                texts.append(str(c.weights[layer - 1]))
+            elif role == "derivative":  # s'(z_layer), beside the weight that multiplies it
                 parts.append(ds.subs(u, c.z_closed[layer - 1]))
+                texts[-1] += f" s'({z_plain[layer - 1]})"
             else:  # input: s(z_layer), or x for the first layer
                 parts.append(c.x if layer == 0 else s.subs(u, c.z_closed[layer - 1]))
+                texts.append("x" if layer == 0 else f"s({z_plain[layer - 1]})")
         expr = sp.Mul(*parts)
-        out.append(FactoredGradient(g.parameter, factors, expr, equal(expr, sp.diff(c.loss, w))))
+        verified = equal(expr, sp.diff(c.loss, w))
+        out.append(FactoredGradient(g.parameter, factors, expr, " * ".join(texts), verified))
     return tuple(out)
 
 

@@ -48,7 +48,8 @@ The rules, with the reason for each threshold (every threshold is a ``Thresholds
 8. ``dead`` / ``saturated``: from the activation records, ReLU modules with more than
    ``dead_fraction`` of their units 0 for every sample of the batch, sigmoid/tanh modules with
    more than ``saturated_fraction`` of their outputs saturated, in at least ``sustained`` of the
-   recorded steps and at the end: such units pass back no gradient.
+   recorded steps and at the end: such units pass back no gradient. These findings name modules
+   (``Finding.modules``, with their classes), not parameters.
 
 Informational findings (``Finding.problem`` False) leave the status alone: ``skipped`` (rare),
 ``recovered``, ``by_design``, ``frozen``, ``unused`` (trainable, no gradient at any step),
@@ -60,7 +61,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -78,6 +79,7 @@ __all__ = [
     "check_spikes",
     "check_units",
     "check_vanishing",
+    "module_list",
     "name_list",
     "no_data_finding",
     "shorten",
@@ -134,14 +136,25 @@ class Thresholds:
 class Finding:
     """One thing the verdict found: ``kind`` (a key of ``PROBLEMS``, or an informational kind:
     ``"no_data"``, ``"skipped"``, ``"recovered"``, ``"by_design"``, ``"frozen"``, ``"unused"``,
-    ``"tied"``, ``"unseen"``), the parameters or modules, the steps, the reason in words, and
-    ``problem``: whether it bears on the status (False: informational)."""
+    ``"tied"``, ``"unseen"``), ``layers``, the steps, the reason in words, and ``problem``:
+    whether it bears on the status (False: informational).
+
+    ``layers`` holds every name the finding is about. Most are parameters (``"0.weight"``); the
+    activation findings (``dead``, ``saturated``) and ``unseen`` name modules instead (``"3"``, an
+    ``nn.Sequential`` child). ``modules`` maps each name that is a module to its class
+    (``{"3": "ReLU"}``); ``parameters`` is the rest."""
 
     kind: str
     layers: list[str]
     steps: list[int]
     reason: str
     problem: bool = True
+    modules: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def parameters(self) -> list[str]:
+        """The names in ``layers`` that are parameters, not modules."""
+        return [n for n in self.layers if n not in self.modules]
 
 
 # ---- the checks ----------------------------------------------------------------------------------
@@ -165,6 +178,11 @@ def name_list(names: Sequence[str], limit: int = 6) -> str:
     return ", ".join(names[:limit]) + (
         f" and {len(names) - limit} more" if len(names) > limit else ""
     )
+
+
+def module_list(modules: dict[str, str], limit: int = 6) -> str:
+    """``3 (ReLU), 5 (ReLU)``: module names with their classes."""
+    return name_list([f"{n} ({c})" for n, c in modules.items()], limit)
 
 
 def check_nonfinite(records: Sequence[Record], losses: Sequence[Record]) -> Finding | None:
@@ -420,16 +438,35 @@ def check_vanishing(run: MonitorRun, th: Thresholds) -> list[Finding]:
                 ]
             )
         worst = int(np.argmin(ratio))
+        w = hit[worst]
+        smallest = f"median ratio {ratio[worst]:.3g}"
+        if ratio[worst] == 0:  # zero at most steps: say so, a ratio of 0 is not a small gradient
+            zeros = int(np.sum(g[w, finite[w]] == 0))
+            smallest = f"exactly 0 at {zeros} of {int(counted[w])} recorded steps"
         reason = (
             f"{len(hit)} of {len(names)} parameters have gradient norms below {th.vanishing_ratio:g} "
             f"of the largest in at least {th.sustained:.0%} of the steps or in the first {onset}, and still at the end: "
-            f"{name_list([names[i] for i in hit])} (smallest: {names[hit[worst]]}, median ratio {ratio[worst]:.3g})"
+            f"{name_list([names[i] for i in hit])} (smallest: {names[w]}, {smallest})"
         )
         out.append(Finding("vanishing", [names[i] for i in hit], at, reason))
     return out
 
 
-def check_units(activations: Sequence[Record], th: Thresholds) -> list[Finding]:
+def _unit_class(kind: str, present: Sequence[str]) -> str:
+    """The class of a module the activation records name: dead units are measured on ``nn.ReLU``
+    only, saturation on ``nn.Sigmoid`` and ``nn.Tanh`` (told apart where the model has one of
+    the two; ``present`` is ``RunContext.activations``)."""
+    if kind == "dead":
+        return "ReLU"
+    squashing = [c for k, c in (("sigmoid", "Sigmoid"), ("tanh", "Tanh")) if k in present]
+    return squashing[0] if len(squashing) == 1 else "Sigmoid or Tanh"
+
+
+def check_units(
+    activations: Sequence[Record], th: Thresholds, present: Sequence[str] = ()
+) -> list[Finding]:
+    """Rule 8: dead ReLU units and saturated sigmoid/tanh outputs, per module; ``present`` is
+    the model's activation kinds (``RunContext.activations``), to name each module's class."""
     out = []
     for kind, limit in (("dead", th.dead_fraction), ("saturated", th.saturated_fraction)):
         rows = [a for a in activations if a["kind"] == kind]
@@ -447,9 +484,13 @@ def check_units(activations: Sequence[Record], th: Thresholds) -> list[Finding]:
                 if kind == "dead"
                 else "outputs saturated"
             )
-            reason = f"more than {limit:.0%} of {what} in {name_list(hit)}, in at least {th.sustained:.0%} of the steps and at the end"
-            out.append(Finding(kind, hit, sorted(at), reason))
+            classes = {n: _unit_class(kind, present) for n in hit}
+            reason = f"more than {limit:.0%} of {what} in the modules {module_list(classes)}, in at least {th.sustained:.0%} of the steps and at the end"
+            out.append(Finding(kind, hit, sorted(at), reason, modules=classes))
     return out
+
+
+_RECURRENT = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 
 
 def check_notes(run: MonitorRun) -> list[Finding]:
@@ -488,13 +529,15 @@ def check_notes(run: MonitorRun) -> list[Finding]:
             )
         )
     if ctx.recurrent:
+        recurrent = {n: _RECURRENT.get(k, k) for n, k in ctx.recurrent.items()}
         out.append(
             Finding(
                 "unseen",
                 list(ctx.recurrent),
                 [],
-                f"the activations inside {name_list(list(ctx.recurrent))} (nn.RNN/LSTM/GRU) are computed in one kernel, so the dead-unit and saturation checks do not see them; their weights' gradients are recorded",
+                f"the activations inside the modules {module_list(recurrent)} are computed in one kernel, so the dead-unit and saturation checks do not see them; their weights' gradients are recorded",
                 problem=False,
+                modules=recurrent,
             )
         )
     return out

@@ -45,6 +45,8 @@ from gradtrace.monitor.checks import (
     check_spikes,
     check_units,
     check_vanishing,
+    module_list,
+    name_list,
     no_data_finding,
     shorten,
 )
@@ -119,7 +121,11 @@ class Verdict:
     """``status`` in ``STATUSES``; ``layers`` and ``steps`` implicated by that status;
     ``advice``: ranked fixes (``Advice``, each a ``str`` that also carries its ``remedy`` and
     ``params``); ``findings``: everything found, problems first, worst first; ``theory``: the
-    mean-field comparison for a plain MLP, else None; ``thresholds``: those applied."""
+    mean-field comparison for a plain MLP, else None; ``thresholds``: those applied.
+
+    ``layers`` holds parameters and modules together, as the findings name them; ``modules``
+    maps the names that are modules (a dead ReLU ``"3"``) to their classes, and ``parameters``
+    is the rest (see ``Finding``)."""
 
     status: str
     layers: list[str]
@@ -128,16 +134,24 @@ class Verdict:
     findings: list[Finding] = field(default_factory=list)
     theory: TheoryComparison | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)  # what the verdict applied
+    modules: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def parameters(self) -> list[str]:
+        """The names in ``layers`` that are parameters, not modules."""
+        return [n for n in self.layers if n not in self.modules]
 
     def to_dict(self) -> JSONObject:
-        """The verdict as JSON-ready data: status, layers, steps, the advice as data
-        (``Advice.to_dict``), the findings and the thresholds applied."""
+        """The verdict as JSON-ready data: status, layers (split into parameters and modules),
+        steps, the advice as data (``Advice.to_dict``), the findings and the thresholds applied."""
         return {
             "status": self.status,
             "layers": list(self.layers),
+            "parameters": self.parameters,
+            "modules": dict(self.modules),
             "steps": list(self.steps),
             "advice": [a.to_dict() for a in self.advice],
-            "findings": [asdict(f) for f in self.findings],
+            "findings": [asdict(f) | {"parameters": f.parameters} for f in self.findings],
             "thresholds": asdict(self.thresholds),
         }
 
@@ -199,7 +213,7 @@ def judge(run: MonitorRun, thresholds: Thresholds | None = None) -> Verdict:
         if f is not None
     ]
     findings += check_vanishing(run, th)
-    findings += check_units(run.activations, th)
+    findings += check_units(run.activations, th, run.context.activations)
     findings += check_notes(run)
     problems = [f for f in findings if f.problem]
     status = "healthy"
@@ -212,9 +226,10 @@ def judge(run: MonitorRun, thresholds: Thresholds | None = None) -> Verdict:
         mine + [f for f in problems if f not in mine] + [f for f in findings if not f.problem]
     )
     layers = list(dict.fromkeys(n for f in mine for n in f.layers))
+    modules = {n: c for f in mine for n, c in f.modules.items()}
     at = sorted({s for f in mine for s in f.steps})
     advice = advise(run, status, findings, theory, th)
-    return Verdict(status, layers, at, advice, findings, theory, th)
+    return Verdict(status, layers, at, advice, findings, theory, th, modules)
 
 
 def describe(v: Verdict, width: int = 80) -> str:
@@ -227,11 +242,10 @@ def describe(v: Verdict, width: int = 80) -> str:
         ]
 
     lines = [f"gradient verdict: {v.status}"]
-    if v.layers:
-        shown = ", ".join(v.layers[:6]) + (
-            f" and {len(v.layers) - 6} more" if len(v.layers) > 6 else ""
-        )
-        lines += wrap(f"parameters: {shown}", "  ", "    ")
+    if v.parameters:
+        lines += wrap(f"parameters: {name_list(v.parameters)}", "  ", "    ")
+    if v.modules:
+        lines += wrap(f"modules: {module_list(v.modules)}", "  ", "    ")
     if v.steps:
         lines += wrap(f"steps: {shorten(v.steps)}", "  ", "    ")
     problems = [f for f in v.findings if f.problem]

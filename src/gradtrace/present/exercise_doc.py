@@ -12,6 +12,7 @@ from gradtrace.lab.exercise import NumericPart, Solution
 from gradtrace.present.blocks import (
     Block,
     Bullets,
+    Equations,
     Heading,
     Inline,
     Math,
@@ -262,11 +263,12 @@ def _part_c(sol: Solution) -> list[Block]:
             formula("s'(z) = s(z) (1 - s(z)) = (exp(-z))/((1 + exp(-z))^2)"),
             " from (a). Substituting ",
             formula("z1, z2"),
-            " and y gives each gradient in ",
+            " and y into each factor gives each gradient in ",
             formula("w1, w2, w3, x, y_hat"),
-            " alone; for instance ",
-            formula("dL/dw3 = 2 (w3 s(w2 s(w1 x)) - y_hat) s(w2 s(w1 x))"),
-            ".",
+            " alone:",
+        ),
+        Equations(
+            tuple(formula(f"dL/d{f.parameter} = {f.plain}") for f in reversed(sol.c_factored))
         ),
         Heading("Working", 3),
         par("The loss is ", formula("L = (y_hat - y)^2"), ", so"),

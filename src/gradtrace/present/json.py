@@ -172,7 +172,7 @@ def _part_a(a: SigmoidAnalysis) -> JSONObject:
             {"z": _num(z), "z_exact": sp.sstr(z), "second_derivative": _num(v), "exact": sp.sstr(v)}
             for z, v in a.steepest
         ],
-        "backprop_factor_bound": "|w_j * s'(z_j)| <= |w_j|/4",
+        "backprop_factor_bound": "|w_j * s'(z_(j-1))| <= |w_j|/4",
     }
 
 
@@ -257,6 +257,7 @@ def solution_dict(sol: Solution) -> JSONObject:
                 f.parameter: {
                     "factors": [{"role": r, "layer": k} for r, k in f.factors],
                     "expression": sp.sstr(f.expr),
+                    "formula": f.plain,
                     "verified": f.verified,
                 }
                 for f in sol.c_factored

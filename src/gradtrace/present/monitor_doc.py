@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from gradtrace.monitor.advice import Advice
+from gradtrace.monitor.checks import module_list, name_list
 from gradtrace.monitor.records import MonitorRun, norm_matrix
 from gradtrace.monitor.verdict import Verdict
 from gradtrace.present.blocks import Block, Bullets, Heading, Image, Paragraph, Table, fmt, par
@@ -144,9 +145,11 @@ def monitor_document(run: MonitorRun, verdict: Verdict, pngs: Mapping[str, bytes
     ]
     blocks.append(par(_coverage(run, g)))
     if verdict.layers:
-        shown = verdict.layers[:12]
-        more = f" and {len(verdict.layers) - 12} more" if len(verdict.layers) > 12 else ""
-        blocks.append(par(f"Named: {', '.join(shown)}{more}; at steps {_steps(verdict.steps)}."))
+        named = name_list(verdict.parameters, 12)
+        if verdict.modules:  # the activation checks name modules: say which
+            params = f"parameters {named}; " if verdict.parameters else ""
+            named = f"{params}modules {module_list(verdict.modules, 12)}"
+        blocks.append(par(f"Named: {named}; at steps {_steps(verdict.steps)}."))
     problems = [f for f in verdict.findings if f.problem]
     notes = [f for f in verdict.findings if not f.problem]
     if problems:

@@ -4,6 +4,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 from gradtrace.web.app import LIMITS, LOOPBACK_HOSTS, MAX_BODY_BYTES, create_app
 
 __all__ = ["LIMITS", "LOOPBACK_HOSTS", "MAX_BODY_BYTES", "create_app"]
+
+warnings.warn(
+    "gradtrace.web.api moved to gradtrace.web.app; the old path goes in the next release",
+    DeprecationWarning,
+    stacklevel=2,
+)

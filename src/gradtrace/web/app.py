@@ -30,6 +30,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 import gradtrace
 from gradtrace.core.errors import SpecError
 from gradtrace.web.cost import LIMITS, TIME_LIMIT_S
+from gradtrace.web.headers import SecurityHeaders
 from gradtrace.web.jobs import JobCancelled, JobError, JobLimits, JobRunner
 from gradtrace.web.routes import router, warm_compute, warm_derive
 
@@ -115,7 +116,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(JobError)
     async def _job_error(request: Request, exc: JobError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
+        return JSONResponse(
+            status_code=exc.status, content={"detail": str(exc)}, headers=exc.headers
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -175,8 +178,9 @@ def create_app(
     # a plain ASGI middleware (not @app.middleware): the endpoint's receive stays the server's,
     # so a job sees its client leave (request.is_disconnected) and is cancelled
     app.add_middleware(_BodyLimit)
-    # outermost: a request naming another host is refused before anything else runs
+    # then: a request naming another host is refused before anything else runs
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts or LOOPBACK_HOSTS))
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, the host check's 400 too
     _add_error_handlers(app)
 
     @app.get("/", include_in_schema=False)

@@ -5,7 +5,9 @@ AMD EPYC (``docs/benchmarks.md``, ``benchmarks/web_limits.py``), from per-unit c
 on the slowest variant (activation, loss, backend), rounded up. A request whose estimate is
 over ``BUDGET_S`` is refused with a 422 that names the cost, before it is queued, so that every
 accepted request finishes well within ``TIME_LIMIT_S`` (the wall-clock limit the job runner
-enforces, the backstop for what this model did not foresee).
+enforces, the backstop for what this model did not foresee). The ``check_*`` functions return
+the estimate, and the job runner adds up the estimates of the jobs queued in a lane to refuse at
+once a request that could not be answered within ``TIME_LIMIT_S`` of its arrival.
 
 Where the time goes:
 
@@ -42,6 +44,7 @@ from gradtrace.service.defaults import web_limits
 __all__ = [
     "BUDGET_S",
     "LIMITS",
+    "PHASE_S",
     "TIME_LIMIT_S",
     "check_derive",
     "check_montecarlo",
@@ -54,7 +57,8 @@ __all__ = [
 ]
 
 TIME_LIMIT_S = 10.0
-"""Wall-clock seconds a job may run in its worker; past it the worker is killed (503)."""
+"""Wall-clock seconds from a slow request's arrival to its answer, queue wait included; a job
+still running then has its worker killed (503)."""
 BUDGET_S = 5.0
 """The most a request may cost by the estimates below: half the wall-clock limit, the margin for
 a busy machine and for the variance of the measurements."""
@@ -75,6 +79,7 @@ SIMULATE_LAYER_S = 1e-3  # per simulated layer and sample
 SIMULATE_UNIT_S = 6e-8  # per samples x depth x width^2 x 2, width up to SIMULATE_CACHED_WIDTH
 SIMULATE_WIDE_UNIT_S = 1.5e-7  # the same, wider (a weight matrix past the cache)
 SIMULATE_CACHED_WIDTH = 700
+PHASE_S = 1.0  # a phase diagram not yet cached in the worker: 0.4-0.5 s, 1.5 s when loaded
 
 
 def train_cost(depth: int, steps: int, samples: int = 1) -> float:
@@ -102,33 +107,39 @@ def theory_cost(depth: int, width: int, samples: int) -> float:
     return samples * depth * (SIMULATE_LAYER_S + 2 * width * width * unit)
 
 
-def _refuse(field: str, what: str, cost: float) -> None:
+def _refuse(field: str, what: str, cost: float) -> float:
     if cost > BUDGET_S:
         raise SpecError(
             f"{field}: {what} would take about {cost:.1f} s, over the explorer's "
             f"{BUDGET_S:g} s budget per request; ask for less, or use the CLI",
             field=field,
         )
+    return cost
 
 
-def check_train(depth: int, steps: int, samples: int = 1) -> None:
-    """SpecError (a 422 naming ``steps``) when a training run would cost over the budget."""
+def check_train(depth: int, steps: int, samples: int = 1) -> float:
+    """The estimated seconds of a training run; SpecError (a 422 naming ``steps``) when over
+    the budget."""
     what = f"{steps:,} steps x {depth:,} layers x {samples:,} samples"
-    _refuse("steps", what, train_cost(depth, steps, samples))
+    return _refuse("steps", what, train_cost(depth, steps, samples))
 
 
-def check_montecarlo(depth: int, samples: int) -> None:
-    """SpecError (a 422 naming ``samples``) when a Monte Carlo run would cost over the budget."""
-    _refuse("samples", f"{samples:,} samples x {depth:,} layers", montecarlo_cost(depth, samples))
+def check_montecarlo(depth: int, samples: int) -> float:
+    """The estimated seconds of a Monte Carlo run; SpecError (a 422 naming ``samples``) when
+    over the budget."""
+    what = f"{samples:,} samples x {depth:,} layers"
+    return _refuse("samples", what, montecarlo_cost(depth, samples))
 
 
-def check_derive(depth: int, closed_form: bool = True, biases: bool = False) -> None:
-    """SpecError (a 422 naming ``depth``) when a derivation would cost over the budget."""
+def check_derive(depth: int, closed_form: bool = True, biases: bool = False) -> float:
+    """The estimated seconds of a derivation; SpecError (a 422 naming ``depth``) when over the
+    budget."""
     what = f"a depth-{depth} derivation" + (" with closed forms" if closed_form else "")
-    _refuse("depth", what, derive_cost(depth, closed_form, biases))
+    return _refuse("depth", what, derive_cost(depth, closed_form, biases))
 
 
-def check_theory(depth: int, width: int, samples: int) -> None:
-    """SpecError (a 422 naming ``width``) when a simulation would cost over the budget."""
+def check_theory(depth: int, width: int, samples: int) -> float:
+    """The estimated seconds of a simulation; SpecError (a 422 naming ``width``) when over the
+    budget."""
     what = f"simulating {samples:,} nets of width {width:,} and depth {depth:,}"
-    _refuse("width", what, theory_cost(depth, width, samples))
+    return _refuse("width", what, theory_cost(depth, width, samples))

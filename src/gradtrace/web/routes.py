@@ -23,6 +23,7 @@ from typing import Annotated, TypeVar
 import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from gradtrace.core.jsontypes import JSONObject
 from gradtrace.core.network import PRESETS
@@ -40,8 +41,14 @@ from gradtrace.present.mathml import derivation_mathml
 from gradtrace.present.numbers import finite
 from gradtrace.service import application
 from gradtrace.service.defaults import THEORY, WEB
-from gradtrace.web.cost import check_derive, check_montecarlo, check_theory, check_train
-from gradtrace.web.jobs import JobRunner
+from gradtrace.web.cost import (
+    PHASE_S,
+    check_derive,
+    check_montecarlo,
+    check_theory,
+    check_train,
+)
+from gradtrace.web.jobs import JobRunner, checkpoint
 from gradtrace.web.schemas import (
     ActivationName,
     CurveOut,
@@ -84,12 +91,14 @@ def derive_job(req: DeriveIn) -> Answer:
 
 def montecarlo_job(req: MonteCarloIn) -> Answer:
     """``/api/montecarlo``'s answer."""
-    return montecarlo_dict(application.montecarlo(**req.model_dump()))
+    # one block (65,536 samples) per chunk: between chunks the job stops if its client left
+    result = application.montecarlo(**req.model_dump(), chunk_size=1, progress=checkpoint)
+    return montecarlo_dict(result)
 
 
 def train_job(req: TrainIn) -> Answer:
     """``/api/train``'s answer (its cost checked by ``check_train`` before it was queued)."""
-    h = application.train(**req.model_dump())
+    h = application.train(**req.model_dump(), progress=checkpoint)
     return train_dict(h) | {
         "heatmap": train_heatmap(h, WEB.heatmap_columns),
         "target_scale": req.target_scale,
@@ -133,12 +142,18 @@ def warm_compute() -> None:
 
 
 async def _run(
-    lane: str, job: Callable[[Req], Answer], req: Req, request: Request, response: Response
+    lane: str,
+    job: Callable[[Req], Answer],
+    req: Req,
+    request: Request,
+    response: Response,
+    cost_s: float,
 ) -> Answer:
-    """``job(req)`` in a worker lane; the worker's own time goes in ``Server-Timing`` (queue
-    wait excluded: the page shows it as the Monte Carlo run's time)."""
+    """``job(req)`` in a worker lane (``cost_s``: its estimated seconds); the worker's own time
+    goes in ``Server-Timing`` (queue wait excluded: the page shows it as the Monte Carlo run's
+    time)."""
     jobs: JobRunner = request.app.state.jobs
-    done = await jobs.run(lane, job, req, request.is_disconnected)  # JobCancelled: 499
+    done = await jobs.run(lane, job, req, request.is_disconnected, cost_s=cost_s)  # 499 if left
     response.headers["server-timing"] = f"job;dur={done.seconds * 1e3:.1f}"
     answer: Answer = done.value
     return answer
@@ -169,15 +184,15 @@ def activation(name: ActivationName, query: Annotated[CurveQuery, Query()]) -> A
 @router.post("/derive", response_model=DeriveOut, response_model_exclude_unset=True)
 async def derive(req: DeriveIn, request: Request, response: Response) -> Answer:
     """Symbolic gradients (``gradtrace derive --format json``), plus MathML of each."""
-    check_derive(req.depth, req.closed_form, req.biases)
-    return await _run("derive", derive_job, req, request, response)
+    cost = check_derive(req.depth, req.closed_form, req.biases)
+    return await _run("derive", derive_job, req, request, response, cost)
 
 
 @router.post("/montecarlo", response_model=MonteCarloOut, response_model_exclude_unset=True)
 async def montecarlo(req: MonteCarloIn, request: Request, response: Response) -> Answer:
     """``gradtrace montecarlo --json`` for the same inputs."""
-    check_montecarlo(req.depth, req.samples)
-    return await _run("compute", montecarlo_job, req, request, response)
+    cost = check_montecarlo(req.depth, req.samples)
+    return await _run("compute", montecarlo_job, req, request, response, cost)
 
 
 @router.post("/train", response_model=TrainOut, response_model_exclude_unset=True)
@@ -187,17 +202,18 @@ async def train_endpoint(req: TrainIn, request: Request, response: Response) -> 
     ``target_scale`` divides the target (and trains on that); ``clip_norm`` clips the
     gradient's norm (Pascanu et al. 2013, Algorithm 1).
     """
-    check_train(len(req.weights), req.steps, req.dataset or 1)
-    return await _run("compute", train_job, req, request, response)
+    cost = check_train(len(req.weights), req.steps, req.dataset or 1)
+    return await _run("compute", train_job, req, request, response, cost)
 
 
 @router.post("/theory", response_model=TheoryOut, response_model_exclude_unset=True)
 async def theory(req: TheoryIn, request: Request, response: Response) -> Answer:
     """``gradtrace theory --json`` for the same inputs, plus ``"depth"`` and ``"growth"``
     (``chi_1^(L-l)``, l = 1 .. L: the predicted ``E|dL/dh^l|^2 / E|dL/dh^L|^2``)."""
-    if req.simulate:
-        check_theory(req.depth, req.width, req.samples)
-    return await _run("compute", theory_job, req, request, response)
+    if not req.simulate:  # the quadrature alone: milliseconds, answered at once
+        return await run_in_threadpool(theory_job, req)
+    cost = check_theory(req.depth, req.width, req.samples)
+    return await _run("compute", theory_job, req, request, response, cost)
 
 
 @router.post("/phase", response_model=PhaseOut, response_model_exclude_unset=True)
@@ -205,4 +221,4 @@ async def phase(req: PhaseIn, request: Request, response: Response) -> Answer:
     """The mean-field phase diagram of an activation: the ``sigma_w2`` (columns) and
     ``sigma_b2`` (rows) grids, ``chi_1`` and ``log10 xi_c`` on them (null: infinite), and the
     critical ``sigma_w2`` at each ``sigma_b2`` (null: none)."""
-    return await _run("derive", _phase_request, req, request, response)
+    return await _run("derive", _phase_request, req, request, response, PHASE_S)

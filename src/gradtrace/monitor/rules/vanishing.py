@@ -128,7 +128,7 @@ def _dead(r: RunFacts, f: Finding) -> list[Proposal]:
             "init",
             0.9 if at_start else 0.5,
             "Re-initialize with He init and zero biases",
-            f"the ReLUs in {dead} are dead from the first step, so the initialization put their inputs below 0 for every sample; zero biases and He init start every unit active on about half the inputs (He et al. 2015)"
+            f"the ReLU modules {dead} are dead from the first step, so the initialization put their inputs below 0 for every sample; zero biases and He init start every unit active on about half the inputs (He et al. 2015)"
             if at_start
             else "units die when their biases are far negative for the inputs they see; zero biases start every unit active on about half the inputs",
             {"scheme": "he"},
@@ -138,7 +138,7 @@ def _dead(r: RunFacts, f: Finding) -> list[Proposal]:
             "activation",
             0.7,
             "Replace ReLU with LeakyReLU (negative slope 0.01)",
-            f"dead ReLUs ({dead}) output 0 for every input and pass back no gradient, so they cannot recover; LeakyReLU never outputs exactly 0 (Maas et al. 2013)",
+            f"dead ReLUs (the modules {dead}) output 0 for every input and pass back no gradient, so they cannot recover; LeakyReLU never outputs exactly 0 (Maas et al. 2013)",
             {"to": "leaky_relu"},
             f.kind,
         ),
