@@ -37,7 +37,7 @@ def test_readme_python_example_runs_and_its_comments_hold() -> None:
     assert "activation {'to': 'relu', 'init': 'he'}" in printed
     # the README's excerpt of print(verdict) is what it prints, up to the elided lines; a line
     # that ends in "..." is a prefix (the last steps listed sit on a threshold: 28 on one CPU,
-    # 29 on another)
+    # 29 on another; the smallest ratio, near 1e-6, moves with the thread count)
     text = README.read_text().split("```text\ngradient verdict:")[1].split("```")[0]
     shown = ("gradient verdict:" + text).splitlines()
     lines = printed.splitlines()
