@@ -94,11 +94,15 @@ class Equations:
 
 @dataclass(frozen=True)
 class Table:
-    """A table with a header row and an optional caption."""
+    """A table with a header row and an optional caption. ``under``: the columns (0-based) that
+    a terminal too narrow for the whole table writes under their row instead, one line each:
+    long formulas, such as the chain-rule products, that would otherwise be squeezed into a
+    narrow column (other formats ignore it)."""
 
     header: tuple[Inline, ...]
     rows: tuple[tuple[Inline, ...], ...]
     caption: str = ""
+    under: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
