@@ -263,19 +263,18 @@ def _table_lines(table: Table, width: int) -> list[Line]:
     if grid is not None:
         out += _grid_lines(columns[0], columns[1:], grid, [[] for _ in columns[1:]])
         return [*out, ("", "")]
-    chunks = _chunks(header, rows, width)
-    grids = [
-        _grid([header[i] for i in c], [[r[i] for i in c] for r in rows], width) for c in chunks
-    ]
-    if all(g is not None for g in grids):  # the columns in turns, each beside the first
-        for c, g in zip(chunks, grids, strict=True):
-            assert g is not None
-            sub = [[r[i] for i in c] for r in rows]
-            out += [*_grid_lines([header[i] for i in c], sub, g, [[] for _ in rows]), ("", "")]
-        return out
+    turns = []
+    for cols in _chunks(header, rows, width):
+        sub = [[r[i] for i in cols] for r in rows]
+        grid = _grid([header[i] for i in cols], sub, width)
+        if grid is None:
+            break
+        turns += [*_grid_lines([header[i] for i in cols], sub, grid, [[] for _ in rows]), ("", "")]
+    else:  # the columns in turns, each beside the first
+        return out + turns
     for row in rows:  # too narrow for any grid
-        for h, c in zip(header, row, strict=True):
-            out += [(line, "") for line in wrap(c, width, f"{' ' * MARGIN}{h}: ", " " * 6)]
+        for h, cell in zip(header, row, strict=True):
+            out += [(line, "") for line in wrap(cell, width, f"{' ' * MARGIN}{h}: ", " " * 6)]
         out.append(("", ""))
     return out
 
