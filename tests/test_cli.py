@@ -512,6 +512,33 @@ def test_help_shows_types_and_defaults(capsys: pytest.CaptureFixture[str]) -> No
     assert "--weights W1,...,WL" in out and "--x <float>" in out and "<str>" not in out
 
 
+def test_help_lists_every_command_with_its_whole_summary_at_80_columns(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(capsys, "--help")
+    commands = out.split("\nCommands:\n", 1)[1].splitlines()
+    assert code == 0 and len(commands) == 15
+    for line in commands:  # one line each, its summary a whole sentence (click cuts with "...")
+        assert len(line) <= 80 and line.endswith(".") and not line.endswith("..."), line
+
+
+@pytest.mark.parametrize(
+    ("command", "usage"),
+    [
+        ("monitor-report", "[OPTIONS] RECORDS"),
+        ("reproduce", "[OPTIONS] NAME"),
+        ("sweep", "[OPTIONS] GRID.toml"),
+        ("sweep-status", "[OPTIONS] PATH"),
+    ],
+)
+def test_usage_names_the_arguments_as_their_help_does(
+    capsys: pytest.CaptureFixture[str], command: str, usage: str
+) -> None:
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0 and out.splitlines()[0] == f"Usage: gradtrace {command} {usage}"
+
+
 @pytest.mark.parametrize(
     "args",
     [
