@@ -750,6 +750,20 @@ def test_monitor_report(name: str, monitor_report: dict[str, Any]) -> None:
     _check_report_file("monitor/out", name, monitor_report)
 
 
+def _h1(markdown: str) -> list[str]:
+    """The level-1 headings of a Markdown file (outside its math blocks)."""
+    return [
+        line
+        for line in re.sub(r"\$\$.*?\$\$", "", markdown, flags=re.S).splitlines()
+        if line.startswith("# ")
+    ]
+
+
+@needs_plots
+def test_monitor_report_has_one_title(monitor_report: dict[str, Any]) -> None:
+    assert _h1(monitor_report["report.md"]) == ["# gradtrace monitor report: nonfinite"]
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """``gradtrace report --quick --samples 1000 --out rep``: the smallest report (about 25 s)."""
@@ -768,6 +782,12 @@ REPORT_FILES = ["stdout.txt", "files.json", "report.md", "report.html", "config.
 @pytest.mark.parametrize("name", REPORT_FILES)
 def test_report(name: str, report: dict[str, Any]) -> None:
     _check_report_file("report", name, report)
+
+
+@needs_plots
+@pytest.mark.slow
+def test_report_has_one_title(report: dict[str, Any]) -> None:
+    assert _h1(report["report.md"]) == ["# gradtrace report: vanishing and exploding gradients"]
 
 
 # ---- the web API --------------------------------------------------------------------------------
