@@ -24,7 +24,7 @@ SYMBOLS = {n: sp.Symbol(n) for n in ("w1", "w2", "w3", "x", "y_hat")}
 POINT = {"w1": 0.25, "w2": -0.11, "w3": 0.78, "x": 0.63}
 
 
-def render_text(width: int = 100) -> str:
+def render_text(width: int = 80) -> str:
     buf = io.StringIO()
     console = Console(
         file=buf, width=width, color_system=None, force_terminal=False, legacy_windows=False
@@ -34,7 +34,7 @@ def render_text(width: int = 100) -> str:
 
 
 def test_golden_text() -> None:
-    """`gradtrace solve` at width 100; regenerate with GRADTRACE_UPDATE_GOLDEN=1 after a reviewed change."""
+    """`gradtrace solve` at width 80; regenerate with GRADTRACE_UPDATE_GOLDEN=1 after a reviewed change."""
     text = render_text()
     if os.environ.get("GRADTRACE_UPDATE_GOLDEN"):
         GOLDEN.write_text(text)

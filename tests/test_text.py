@@ -94,16 +94,18 @@ def test_a_narrow_table_wraps_its_text_and_keeps_its_numbers() -> None:
 
 def test_columns_marked_under_go_below_their_row_when_the_table_is_too_wide() -> None:
     product = "delta2 = delta3 * w3 * s'(z2) = -0.406504 * 0.78 * 0.24978"
-    t = Table(("layer", "product", "delta"), (("2", product, "-0.0791986"),), under=(1,))
+    row = ("2", product, "-0.0791986", "He et al. 2015")
+    t = Table(("layer", m("product"), "delta", "source"), (row,), under=(1, 3))
     wide = document_text([t], 100).splitlines()
-    assert wide[2] == f"  2       {product}   -0.0791986"
+    assert wide[2] == f"  2       {product}   -0.0791986   He et al. 2015"
     narrow = document_text([t], 50).splitlines()
-    assert narrow == [
+    assert narrow == [  # a formula's header names no value below: the product names itself
         "  layer   delta",
         "  " + "─" * 18,
         "  2       -0.0791986",
         "          delta2 = delta3 * w3 * s'(z2)",
         "              = -0.406504 * 0.78 * 0.24978",
+        "          source: He et al. 2015",
         "",
     ]
 

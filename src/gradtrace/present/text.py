@@ -6,10 +6,11 @@ coloured on a terminal and plain elsewhere (``print_document``). Rules of the la
 - text wraps between words; a lone operator (``=``, ``·``, ``-``...) stays with the word after
   it, so a line never ends in one; in running text a short formula (``∂L/∂w₂ = -0.0427113``)
   is never split;
-- a table keeps every number whole: when it is too wide, its headers wrap first, then its text
-  columns; the columns a ``Table`` marks ``under`` (long chain-rule products) leave the grid
-  and are written, one per line, under their row; a table that cannot fit even so is written
-  row by row, one ``header: value`` per line;
+- a table keeps every number whole: when it is too wide, the columns a ``Table`` marks
+  ``under`` (long chain-rule products, sources) leave the grid and are written, one per line,
+  under their row; then its headers wrap, then its text columns; a table that cannot fit even
+  so is transposed (few rows), else its columns come in turns beside the first, else it is
+  written row by row, one ``header: value`` per line;
 - displayed formulas keep their alignment; a formula too long for the line goes on below,
   indented by four more.
 """
@@ -46,7 +47,7 @@ ATOM = 24
 _KEEP = "\ue000"
 """Stands for a space that is not a break (inside a short formula) while text is wrapped."""
 
-_OPERATORS = frozenset("= ≠ < > <= >= ≤ ≥ ≈ ~ · * × / + - − -> <- → ←".split())
+_OPERATORS = frozenset("= ≠ < > <= >= ≤ ≥ ≈ ~ · * × / + - − +- ± -> <- → ←".split())
 """Words that are an operator: a line may begin with one, never end in one."""
 
 MARGIN, GAP = 2, 3
@@ -160,8 +161,12 @@ def _column_widths(header: list[str], rows: list[list[str]], room: int) -> list[
     natural = [max(cell_len(c) for c in col) for col in cols]
     cells = [max([_longest_word(col[0])] + [cell_len(c) for c in col[1:]]) for col in cols]
     words = [max(_longest_word(c) for c in col) for col in cols]
-    if sum(cells) <= room:
-        return _spread(cells, natural, room)
+    if sum(cells) <= room:  # the headers wrap: whole ones first, the shortest to unwrap first
+        widths = list(cells)
+        for i in sorted(range(len(cols)), key=lambda i: natural[i] - cells[i]):
+            if sum(widths) + natural[i] - cells[i] <= room:
+                widths[i] = natural[i]
+        return widths
     if sum(words) <= room:
         return _spread(words, cells, room)
     return None
@@ -245,12 +250,18 @@ def _table_lines(table: Table, width: int) -> list[Line]:
     if grid is not None:
         widths = grid[0]
         indent = " " * (MARGIN + widths[0] + grid[1] if widths[0] < 12 else MARGIN + 4)
+        labels = [h if isinstance(h, str) else "" for h in table.header]  # a formula: none
         below = [
             [
                 line
                 for i in everything
                 if i not in shown and row[i]
-                for line in wrap(row[i], width, indent, indent + "    ")
+                for line in wrap(
+                    f"{labels[i]}: {row[i]}" if labels[i] else row[i],
+                    width,
+                    indent,
+                    indent + "    ",
+                )
             ]
             for row in rows
         ]
