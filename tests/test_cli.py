@@ -512,6 +512,31 @@ def test_help_shows_types_and_defaults(capsys: pytest.CaptureFixture[str]) -> No
     assert "--weights W1,...,WL" in out and "--x <float>" in out and "<str>" not in out
 
 
+def test_text_width_is_columns_else_the_terminals_else_80(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import os
+
+    from gradtrace.cli import output
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    size = os.terminal_size((132, 40))
+    monkeypatch.setattr(output.shutil, "get_terminal_size", lambda *a, **k: size)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())  # a pipe, a file
+    assert output.text_width() == 80
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    assert output.text_width() == 132
+    for columns, width in (("100", 100), ("60", 60), ("", 132), ("wide", 132), ("0", 132)):
+        monkeypatch.setenv("COLUMNS", columns)
+        assert output.text_width() == width, columns
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.setenv("COLUMNS", "100")
+    assert output.text_width() == 100
+
+
 def test_help_lists_every_command_with_its_whole_summary_at_80_columns(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
