@@ -27,6 +27,7 @@ def test_wrap_breaks_between_words_and_keeps_operators_with_the_next_word() -> N
     lines = wrap("delta2 = delta3 * w3 * s'(z2) = -0.406504 * 0.78 * 0.24978", 30)
     assert lines == ["delta2 = delta3 * w3 * s'(z2)", "= -0.406504 * 0.78 * 0.24978"]
     assert wrap("a <= b and c", 5) == ["a", "<= b", "and c"]
+    assert wrap("as in Sec. 5 of it", 10) == ["as in", "Sec. 5 of", "it"]
 
 
 def test_wrap_keeps_the_indentation_and_hangs_continuations() -> None:

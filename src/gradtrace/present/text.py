@@ -50,6 +50,9 @@ _KEEP = "\ue000"
 _OPERATORS = frozenset("= ≠ < > <= >= ≤ ≥ ≈ ~ · * × / + - − +- ± -> <- → ←".split())
 """Words that are an operator: a line may begin with one, never end in one."""
 
+_TIES = ("Sec.", "Eq.", "Eqs.", "Fig.", "Figs.", "Thm.")
+"""Words kept with the word after them: ``Sec. 5`` never splits."""
+
 MARGIN, GAP = 2, 3
 """A table's left margin and the space between its columns (2 when it is too wide for 3)."""
 
@@ -58,7 +61,8 @@ MARGIN, GAP = 2, 3
 
 
 def _words(text: str) -> list[tuple[str, str]]:
-    """``text`` as (space before, word) pairs; an operator is joined to the word after it."""
+    """``text`` as (space before, word) pairs; an operator (or ``Sec.``, ``Eq.``...) is joined
+    to the word after it."""
     pairs = [(mt[1], mt[2]) for mt in re.finditer(r"(\s*)(\S+)", text)]
     out: list[tuple[str, str]] = []
     glue = False
@@ -67,7 +71,7 @@ def _words(text: str) -> list[tuple[str, str]]:
             out[-1] = (out[-1][0], out[-1][1] + space + word)
         else:
             out.append((space, word))
-        glue = word in _OPERATORS
+        glue = word in _OPERATORS or word.endswith(_TIES)
     return out
 
 
