@@ -512,6 +512,58 @@ def test_help_shows_types_and_defaults(capsys: pytest.CaptureFixture[str]) -> No
     assert "--weights W1,...,WL" in out and "--x <float>" in out and "<str>" not in out
 
 
+def test_text_width_is_columns_else_the_terminals_else_80(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import os
+
+    from gradtrace.cli import output
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    size = os.terminal_size((132, 40))
+    monkeypatch.setattr(output.shutil, "get_terminal_size", lambda *a, **k: size)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())  # a pipe, a file
+    assert output.text_width() == 80
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    assert output.text_width() == 132
+    for columns, width in (("100", 100), ("60", 60), ("", 132), ("wide", 132), ("0", 132)):
+        monkeypatch.setenv("COLUMNS", columns)
+        assert output.text_width() == width, columns
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.setenv("COLUMNS", "100")
+    assert output.text_width() == 100
+
+
+def test_help_lists_every_command_with_its_whole_summary_at_80_columns(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(capsys, "--help")
+    commands = out.split("\nCommands:\n", 1)[1].splitlines()
+    assert code == 0 and len(commands) == 15
+    for line in commands:  # one line each, its summary a whole sentence (click cuts with "...")
+        assert len(line) <= 80 and line.endswith(".") and not line.endswith("..."), line
+
+
+@pytest.mark.parametrize(
+    ("command", "usage"),
+    [
+        ("monitor-report", "[OPTIONS] RECORDS"),
+        ("reproduce", "[OPTIONS] NAME"),
+        ("sweep", "[OPTIONS] GRID.toml"),
+        ("sweep-status", "[OPTIONS] PATH"),
+    ],
+)
+def test_usage_names_the_arguments_as_their_help_does(
+    capsys: pytest.CaptureFixture[str], command: str, usage: str
+) -> None:
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0 and out.splitlines()[0] == f"Usage: gradtrace {command} {usage}"
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -32,8 +32,10 @@ What is left out or normalised, because it is not deterministic or not behaviour
   working directory and is given relative paths, so no temporary path reaches an output;
 - ``gradtrace serve`` (it blocks): only its help and a bad-input line;
 - ``--figure`` outputs (PNG bytes).
-Terminal state is fixed: COLUMNS=80 (help; 200 for the text outputs, so that tables are whole,
-and 80 again for the ``*-80cols`` case), LINES=24, TERM=dumb, NO_COLOR=1, no FORCE_COLOR.
+Terminal state is fixed: COLUMNS=80, LINES=24, TERM=dumb, NO_COLOR=1, no FORCE_COLOR. Every
+text output is run twice, at COLUMNS=80 and piped with COLUMNS unset (stdout is not a terminal,
+so it is laid out at 80 columns too), against the same golden; ``test_text_goldens_fit_80_columns``
+holds every text golden to 80 columns and no trailing spaces.
 """
 
 from __future__ import annotations
@@ -375,11 +377,6 @@ OUTPUTS: list[tuple[str, list[str], bool]] = [
         True,
     ),
     (
-        "montecarlo-depth3-text-80cols",
-        ["montecarlo", "--depth", "3", "--samples", "1000", "--seed", "1"],
-        False,
-    ),
-    (
         "depth-tanh-json",
         [
             "depth",
@@ -504,25 +501,40 @@ SLOW_OUTPUTS = {"depth-tanh-text"}
 """Seconds each (the tanh chain's stationary rate is a 1500-cell linear solve): marked slow; its
 numbers are goldened fast by ``depth-tanh-json``."""
 
-WIDE = "200"
-"""$COLUMNS for the text outputs, so that no table cell is cut short ("0.00…"); the ones named
-``*-80cols`` keep 80 columns, to golden how a narrow terminal cuts them."""
+TERMINALS = ["80", "piped"]
+"""How each text output is run: at COLUMNS=80, and piped with COLUMNS unset (80 as well)."""
+
+
+def set_columns(m: pytest.MonkeyPatch, terminal: str) -> None:
+    if terminal == "piped":
+        m.delenv("COLUMNS", raising=False)
+    else:
+        m.setenv("COLUMNS", terminal)
+
+
+def _text_param(o: tuple[str, list[str], bool], terminal: str) -> Any:
+    marks = [pytest.mark.slow] if o[0] in SLOW_OUTPUTS else []
+    return pytest.param(*o, terminal, marks=marks, id=f"{o[0]}-{terminal}")
+
 
 # the reproductions that take seconds to a minute even with --quick: text and JSON, marked slow
 SLOW_REPRODUCTIONS = ["glorot2010", "pennington2017", "hanin2018", "schoenholz2017"]
 
 
 @pytest.mark.parametrize(
-    ("name", "argv", "as_json"),
-    [pytest.param(*o, marks=[pytest.mark.slow] if o[0] in SLOW_OUTPUTS else []) for o in OUTPUTS],
-    ids=[o[0] for o in OUTPUTS],
+    ("name", "argv", "as_json", "terminal"),
+    [_text_param(o, t) for o in OUTPUTS for t in (["80"] if o[2] else TERMINALS)],
 )
 def test_output(
-    name: str, argv: list[str], as_json: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str,
+    argv: list[str],
+    as_json: bool,
+    terminal: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    if not name.endswith("-80cols"):
-        monkeypatch.setenv("COLUMNS", WIDE)
+    set_columns(monkeypatch, terminal)
     check_run(name, argv, as_json)
 
 
@@ -533,7 +545,6 @@ def test_slow_reproduction(
     reproduction: str, fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("COLUMNS", WIDE)
     # the text and JSON runs present one result: compute it once (schoenholz2017 takes a minute)
     from gradtrace.reproduce import Entry
 
@@ -651,9 +662,20 @@ RERUNS = [
 
 
 @needs_dask
-@pytest.mark.parametrize(("name", "argv", "as_json"), RERUNS, ids=[r[0] for r in RERUNS])
-def test_sweep_store(name: str, argv: list[str], as_json: bool, swept_copy: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "argv", "as_json", "terminal"),
+    [_text_param(r, t) for r in RERUNS for t in (["80"] if r[2] else TERMINALS)],
+)
+def test_sweep_store(
+    name: str,
+    argv: list[str],
+    as_json: bool,
+    terminal: str,
+    swept_copy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Everything done already: no cluster is started."""
+    set_columns(monkeypatch, terminal)
     check_run(name, argv, as_json)
 
 
@@ -677,7 +699,7 @@ def trainability(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, s
     """``reproduce trainability --quick`` into a fresh store (a real sweep, tens of seconds)."""
     folder = tmp_path_factory.mktemp("trainability")
     argv = ["reproduce", "trainability", "--quick", "--store", "t.db", "--workers", "1"]
-    with in_folder(folder, WIDE):
+    with in_folder(folder):
         status, out, err = run_cli(argv)
     return folder, status, out, err
 
@@ -765,6 +787,20 @@ def test_monitor_report(name: str, monitor_report: dict[str, Any]) -> None:
     _check_report_file("monitor/out", name, monitor_report)
 
 
+def _h1(markdown: str) -> list[str]:
+    """The level-1 headings of a Markdown file (outside its math blocks)."""
+    return [
+        line
+        for line in re.sub(r"\$\$.*?\$\$", "", markdown, flags=re.S).splitlines()
+        if line.startswith("# ")
+    ]
+
+
+@needs_plots
+def test_monitor_report_has_one_title(monitor_report: dict[str, Any]) -> None:
+    assert _h1(monitor_report["report.md"]) == ["# gradtrace monitor report: nonfinite"]
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """``gradtrace report --quick --samples 1000 --out rep``: the smallest report (about 25 s)."""
@@ -783,6 +819,12 @@ REPORT_FILES = ["stdout.txt", "files.json", "report.md", "report.html", "config.
 @pytest.mark.parametrize("name", REPORT_FILES)
 def test_report(name: str, report: dict[str, Any]) -> None:
     _check_report_file("report", name, report)
+
+
+@needs_plots
+@pytest.mark.slow
+def test_report_has_one_title(report: dict[str, Any]) -> None:
+    assert _h1(report["report.md"]) == ["# gradtrace report: vanishing and exploding gradients"]
 
 
 # ---- the web API --------------------------------------------------------------------------------
@@ -958,6 +1000,39 @@ def test_page_served(url: str, name: str, client: Any) -> None:
     assert r.status_code == 200
     golden = json.loads((GOLDEN / "static.json").read_text())
     assert _sha256(r.content) == golden[name]
+
+
+# ---- every text golden fits the terminal ------------------------------------------------------
+
+WIDTH = 80
+
+
+def _laid_out(path: Path) -> bool:
+    """Whether a golden is text laid out for the terminal: not JSON, not the Markdown and LaTeX
+    outputs or the reports' files (source text, a paragraph per line), not an error (one line on
+    stderr whatever its length, so that a log keeps it whole)."""
+    rel = path.relative_to(GOLDEN).as_posix()
+    return (
+        path.suffix == ".txt"
+        and not rel.endswith(("-markdown.txt", "-latex.txt", "error.txt"))
+        and not rel.startswith("cli/errors/")
+    )
+
+
+def test_text_goldens_fit_80_columns() -> None:
+    """Each command's text output, the help, the reports' printed lines and solve.txt: no line
+    wider than 80 columns; every golden but JSON: no line ending in a space."""
+    from rich.cells import cell_len
+
+    files = sorted(p for p in GOLDEN.rglob("*") if p.is_file() and p.suffix != ".json")
+    laid_out = [p for p in files if _laid_out(p)]
+    assert len(laid_out) > 40
+    for path in files:
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            where = f"{path.relative_to(GOLDEN)}:{i}"
+            assert line == line.rstrip(), f"{where} ends in a space"
+            if path in laid_out:
+                assert cell_len(line) <= WIDTH, f"{where} is {cell_len(line)} columns wide"
 
 
 # ---- no golden without its test -------------------------------------------------------------

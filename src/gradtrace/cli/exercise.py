@@ -33,7 +33,10 @@ __all__ = ["derive", "grad", "solve"]
 
 
 def solve(fmt: FormatOpt = Format.text) -> None:
-    """The worked solution of the exercise, parts a-d, step by step."""
+    """The exercise's worked solution, parts a-d, step by step.
+
+    Every derivation, product and number of the 1-D sigmoid chain of docs/exercise.md.
+    """
     from gradtrace.present.exercise_doc import solution_document
     from gradtrace.present.json import solution_dict
     from gradtrace.service import application
@@ -68,7 +71,10 @@ def grad(
     as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
-    """Forward and backward pass of any chain: every z, a, phi'(z), delta and dL/dw."""
+    """Forward and backward pass of any chain, factor by factor.
+
+    Every z, a, phi'(z), delta and dL/dw, with the chain-rule product that gives it.
+    """
     from gradtrace.service import application
 
     result = application.grad(
@@ -116,7 +122,10 @@ def derive(
     quiet: QuietOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
-    """Symbolic gradients dL/dw_k (and dL/db_k) of a chain, in chain-product and closed form."""
+    """Symbolic gradients of a chain, derived by SymPy.
+
+    dL/dw_k (and dL/db_k) of a chain, in chain-product and closed form.
+    """
     from gradtrace.present.exercise_doc import derivation_document
     from gradtrace.present.json import derivation_dict
     from gradtrace.service import application

@@ -58,7 +58,10 @@ def montecarlo(
     as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
-    """Distribution of |dL/dw_k| per layer over random initializations (N(0, 1) by default)."""
+    """|dL/dw_k| per layer over random initializations.
+
+    The distribution of each layer's gradient over random weights (N(0, 1) by default).
+    """
     from gradtrace.present.json import montecarlo_dict
     from gradtrace.present.lab_doc import montecarlo_document
     from gradtrace.service import application
@@ -107,7 +110,10 @@ def depth(
     as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
-    """log10|dL/dw_1| against depth (up to 10,000) and the per-layer rate, fitted and expected."""
+    """log10|dL/dw_1| against depth, up to 10,000 layers.
+
+    With the per-layer rate, fitted and expected.
+    """
     from gradtrace.present.json import depth_dict
     from gradtrace.present.lab_doc import depth_document
     from gradtrace.service import application
@@ -155,7 +161,10 @@ def train(
     as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
-    """Gradient descent step by step: converged, oscillating or diverged, and how each layer moved."""
+    """Gradient descent step by step, and how each layer moved.
+
+    Whether it converged, oscillated or diverged, and how far each layer's weight moved.
+    """
     from gradtrace.present.json import train_dict
     from gradtrace.present.lab_doc import train_document
     from gradtrace.service import application
@@ -188,8 +197,10 @@ def remedies(
     as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
-    """Remedies side by side: smaller steps, clipping, target scaling, Huber; tanh, relu, a larger
-    init, skip connections."""
+    """Remedies for exploding and vanishing gradients, compared.
+
+    Smaller steps, clipping, target scaling, Huber; tanh, relu, a larger init, skip connections.
+    """
     from gradtrace.present.json import remedies_dict
     from gradtrace.present.lab_doc import remedies_document
     from gradtrace.service import application

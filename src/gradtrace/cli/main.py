@@ -29,13 +29,17 @@ status 2.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+import typer.core
 
 from gradtrace import __version__
 from gradtrace.cli import exercise, lab, runs, serve, theory
 from gradtrace.core.errors import SpecError
+
+if TYPE_CHECKING:
+    from typer import _click  # the click that typer vendors: its Context
 
 __all__ = ["app", "main"]
 
@@ -69,6 +73,15 @@ def _root(
     """Exact, explained gradients of chain networks: watch them vanish and explode."""
 
 
+class _Command(typer.core.TyperCommand):
+    """A command whose usage line names a required argument as its help does (``RECORDS``),
+    not in typer's braces (``{RECORDS}``, which reads as a set or a template)."""
+
+    def collect_usage_pieces(self, ctx: _click.Context) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
+
 # the order of `gradtrace --help`
 for command in (
     exercise.solve,
@@ -87,7 +100,7 @@ for command in (
     runs.sweep_status,
     serve.serve,
 ):
-    app.command(command.__name__.replace("_", "-"))(command)
+    app.command(command.__name__.replace("_", "-"), cls=_Command)(command)
 
 
 # ---- errors: one line on stderr, exit status 2 ----------------------------------------------

@@ -7,6 +7,8 @@ else in the CLI writes to stdout except the few one-line summaries (``write``).
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -21,7 +23,16 @@ if TYPE_CHECKING:
 
     from gradtrace.present.blocks import Block
 
-__all__ = ["emit", "output", "print_json", "progress", "save_figure", "show_bar", "write"]
+__all__ = [
+    "emit",
+    "output",
+    "print_json",
+    "progress",
+    "save_figure",
+    "show_bar",
+    "text_width",
+    "write",
+]
 
 R = TypeVar("R")
 
@@ -36,13 +47,23 @@ def print_json(obj: object) -> None:
     write(json.dumps(obj, indent=2, allow_nan=False))
 
 
-def _console() -> Console:
-    """A rich console: the terminal's width; piped, ``$COLUMNS`` if set, else 110."""
-    import shutil
+def text_width() -> int:
+    """The width the text output is laid out at: ``$COLUMNS`` when set, else the terminal's
+    width when stdout is a terminal, else 80 (a file, a pipe, a pager)."""
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return 80
 
+
+def _console() -> Console:
+    """The one rich console of the text output, ``text_width()`` wide (colours and bold only
+    on a terminal: rich decides from stdout, ``NO_COLOR`` and ``TERM``)."""
     from rich.console import Console
 
-    return Console(width=None if sys.stdout.isatty() else shutil.get_terminal_size((110, 24))[0])
+    return Console(width=text_width())
 
 
 def emit(blocks: list[Block], fmt: Format) -> None:

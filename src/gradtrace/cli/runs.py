@@ -47,7 +47,10 @@ def report(
     ] = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """One self-contained HTML report (and a Markdown twin, figures, config.json) in --out."""
+    """A self-contained HTML report of the whole lab, in --out.
+
+    One HTML file, with a Markdown twin, the figures and config.json beside it.
+    """
     from gradtrace.service import application
 
     with progress(enabled=not quiet and sys.stderr.isatty()) as update:
@@ -69,7 +72,10 @@ def monitor_report(
     out: Annotated[str, out_option()] = "monitor-report",
     force: ForceOpt = False,
 ) -> None:
-    """Render a gradient-monitor run: verdict, heat map, per-parameter summary (HTML in --out)."""
+    """The report of a gradient-monitor run, in --out.
+
+    Its verdict, heat map and per-parameter summary, as HTML and Markdown.
+    """
     from gradtrace.service import application
 
     _wrote(application.monitor_report(records, out, force=force), Path(out))
@@ -122,7 +128,10 @@ def reproduce(
     as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
-    """A classic paper's result, reproduced: its table, anchors and (with --figure) figure."""
+    """A classic paper's result, reproduced.
+
+    Its table, its anchors against the paper and (with --figure) its figure.
+    """
     from gradtrace.present.json import reproduction_dict
     from gradtrace.present.reproduce_doc import reproduction_document
     from gradtrace.service import application
@@ -181,7 +190,10 @@ def sweep(
     quiet: QuietOpt = False,
     as_json: PlainJsonOpt = False,
 ) -> None:
-    """Run a grid of cells on Dask into a store; a rerun computes only what is not done yet."""
+    """Run a grid of cells on Dask into a store.
+
+    A rerun computes only what is not done yet.
+    """
     from gradtrace.present.sweep_doc import plan_lines, report_dict, report_lines
     from gradtrace.service import application
 

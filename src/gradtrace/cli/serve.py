@@ -15,7 +15,10 @@ def serve(
     host: Annotated[str, option(SERVE.host, metavar="HOST")] = SERVE.host.default,
     port: Annotated[int, option(SERVE.port, parser=whole)] = SERVE.port.default,
 ) -> None:
-    """Start the explorer page and its JSON API (needs the web extra: pip install gradtrace[web])."""
+    """Start the explorer page and its JSON API.
+
+    Needs the web extra: pip install gradtrace[web].
+    """
     lo, hi = int(SERVE.port.ge or 0), int(SERVE.port.le or 0)
     if not lo <= port <= hi:
         raise SpecError(f"--port must be between {lo} and {hi}, got {port}", field="port")

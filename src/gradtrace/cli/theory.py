@@ -43,7 +43,10 @@ def theory(
     as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
-    """Mean-field theory: q*, c*, chi_1, depth scales, phase and the critical line."""
+    """Mean-field theory of deep, wide random nets.
+
+    q*, c*, chi_1, the depth scales, the phase and the critical line.
+    """
     from gradtrace.present.json import theory_dict
     from gradtrace.present.theory_doc import theory_document
     from gradtrace.service import application
@@ -92,7 +95,10 @@ def jacobian(
     as_json: JsonOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
-    """Squared singular values of deep random nets' Jacobians, measured and predicted."""
+    """Jacobian spectra of random deep nets: measured, predicted.
+
+    The squared singular values of the input-output Jacobian, against free probability.
+    """
     from gradtrace.present.json import jacobian_dict
     from gradtrace.present.spectra_doc import jacobian_document
     from gradtrace.service import application

@@ -94,11 +94,16 @@ class Equations:
 
 @dataclass(frozen=True)
 class Table:
-    """A table with a header row and an optional caption."""
+    """A table with a header row and an optional caption. ``under``: the columns (0-based) that
+    a terminal too narrow for the whole table writes under their row instead, one line each
+    (``header: value``, or the value alone under a formula's header: a product such as
+    ``delta2 = delta3 * w3 * s'(z2) = ...`` names itself): long text that would otherwise be
+    squeezed into a narrow column. Other formats ignore it."""
 
     header: tuple[Inline, ...]
     rows: tuple[tuple[Inline, ...], ...]
     caption: str = ""
+    under: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

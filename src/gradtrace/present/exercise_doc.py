@@ -5,6 +5,8 @@ document of ``gradtrace derive`` (re-exported here, where the CLI imports it).""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from gradtrace.core.backprop import Trace
@@ -64,7 +66,7 @@ def _unicode(block: Block, names: dict[str, str]) -> Block:
     for the terminal (its LaTeX unchanged), with ``names`` replaced."""
     if isinstance(block, Table):
         rows = tuple(tuple(_uni(c, names) for c in row) for row in block.rows)
-        return Table(tuple(_uni(h, names) for h in block.header), rows, block.caption)
+        return replace(block, header=tuple(_uni(h, names) for h in block.header), rows=rows)
     if isinstance(block, Paragraph):
         return Paragraph(tuple(_uni(p, names) for p in block.parts))
     return block

@@ -32,12 +32,14 @@ def _cell(c: Inline) -> str:
     return _inline(c).replace("|", r"\|")
 
 
-def document_markdown(blocks: list[Block]) -> str:
-    """The document as a Markdown string."""
-    out: list[str] = []
+def document_markdown(blocks: list[Block], *, title: str | None = None) -> str:
+    """The document as a Markdown string; with ``title``, under it as the one level-1 heading
+    (the document's own headings one level down)."""
+    out: list[str] = [] if title is None else [f"# {title}"]
+    shift = 0 if title is None else 1
     for block in blocks:
         if isinstance(block, Heading):
-            out.append("#" * block.level + " " + block.text)
+            out.append("#" * (block.level + shift) + " " + block.text)
         elif isinstance(block, Paragraph):
             out.append(_inline(block.parts))
         elif isinstance(block, Equations):

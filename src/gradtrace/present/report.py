@@ -299,9 +299,7 @@ def _write_folder(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         (tmp / "report.html").write_text(document_html(blocks, title=title), encoding="utf-8")
-        (tmp / "report.md").write_text(
-            f"# {title}\n\n" + document_markdown(blocks), encoding="utf-8"
-        )
+        (tmp / "report.md").write_text(document_markdown(blocks, title=title), encoding="utf-8")
         for name, fig in figures.items():
             plots.save(fig, tmp / name)
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")

@@ -78,7 +78,8 @@ def anchors_table(result: ReproductionResult) -> Table:
         "within",
         "source",
     )
-    return Table(header, rows, "the paper's value (or the closed form) beside the measurement")
+    caption = "the paper's value (or the closed form) beside the measurement"
+    return Table(header, rows, caption, under=(6,))  # a narrow terminal: the source below
 
 
 def reproduction_document(result: ReproductionResult) -> list[Block]:

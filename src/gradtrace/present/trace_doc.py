@@ -94,7 +94,9 @@ def forward_table(trace: Trace, layers: list[int] | None = None) -> Table:
 
 def backward_table(trace: Trace, layers: list[int] | None = None) -> Table:
     """``phi'(z_k)``, ``delta_k`` with its chain-rule factors, and ``dL/dw_k`` per layer
-    (``layers``: the 0-based ones to show, default all), from the output back."""
+    (``layers``: the 0-based ones to show, default all), from the output back. The two columns
+    of products (``delta_k = ...``, ``dL/dw_k = ...``) go under their row where the terminal is
+    too narrow for them (``Table.under``)."""
     L = trace.depth
     layers = sorted(range(L) if layers is None else layers, reverse=True)
     inputs = trace.inputs
@@ -116,11 +118,11 @@ def backward_table(trace: Trace, layers: list[int] | None = None) -> Table:
                 f"delta{i + 1} * w{i + 1} * {phi}'(z{i}) = {fmt(trace.delta[k + 1])} * "
                 f"{fmt(trace.weights[k + 1])} * {d_phi}"
             )
-        grad = f"delta{i} * {_input_name(k)} = {fmt(trace.delta[k])} * {fmt(inputs[k])}"
+        grad = f"dL/dw{i} = delta{i} * {_input_name(k)} = {fmt(trace.delta[k])} * {fmt(inputs[k])}"
         row: tuple[Inline, ...] = (
             str(i),
             num(trace.activation_derivative[k]),
-            m(rule),
+            m(f"delta{i} = {rule}"),
             num(trace.delta[k]),
             m(grad),
             num(trace.grad_weight[k]),
@@ -138,7 +140,8 @@ def backward_table(trace: Trace, layers: list[int] | None = None) -> Table:
     )
     if trace.grad_bias is not None:
         header = (*header, m("dL/db"))
-    return Table(header, _with_gap(rows, layers), "Backward pass (from the output back)")
+    caption = "Backward pass (from the output back)"
+    return Table(header, _with_gap(rows, layers), caption, under=(2, 4))
 
 
 def _listing(name: str, values: np.ndarray, layers: list[int]) -> str:
