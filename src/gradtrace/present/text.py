@@ -41,7 +41,7 @@ __all__ = ["document_lines", "document_text", "print_document", "wrap"]
 Line = tuple[str, str]
 """One output line and its rich style ("" for none)."""
 
-ATOM = 24
+ATOM = 36
 """A formula in running text up to this many cells wide is never split across lines."""
 
 _KEEP = "\ue000"
