@@ -3,7 +3,7 @@
 The layout is done here, line by line (``document_lines``); rich only prints the lines, bold or
 coloured on a terminal and plain elsewhere (``print_document``). Rules of the layout:
 
-- text wraps between words; a lone operator (``=``, ``·``, ``-``...) stays with the word after
+- text wraps between words; an operator (``=``, ``·``, ``-``...) stays with the word after
   it, so a line never ends in one; in running text a short formula (``∂L/∂w₂ = -0.0427113``)
   is never split;
 - a table keeps every number whole: when it is too wide, the columns a ``Table`` marks
