@@ -3,7 +3,7 @@
 The layout is done here, line by line (``document_lines``); rich only prints the lines, bold or
 coloured on a terminal and plain elsewhere (``print_document``). Rules of the layout:
 
-- text wraps between words; a lone operator (``=``, ``·``, ``-``...) stays with the word after
+- text wraps between words; an operator (``=``, ``·``, ``-``...) stays with the word after
   it, so a line never ends in one; in running text a short formula (``∂L/∂w₂ = -0.0427113``)
   is never split;
 - a table keeps every number whole: when it is too wide, the columns a ``Table`` marks
@@ -41,7 +41,7 @@ __all__ = ["document_lines", "document_text", "print_document", "wrap"]
 Line = tuple[str, str]
 """One output line and its rich style ("" for none)."""
 
-ATOM = 24
+ATOM = 36
 """A formula in running text up to this many cells wide is never split across lines."""
 
 _KEEP = "\ue000"
