@@ -6,7 +6,7 @@ contrast; tests/browser.py check_reading) and axe-core finds nothing."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,6 @@ pytest.importorskip("uvicorn")
 from browser import (
     axe_violations,
     check_reading,
-    explorer_server,
-    launch,
     open_with_csp,
     requires_chromium,
     save_small,
@@ -32,21 +30,6 @@ from gradtrace.service import application
 IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 PANELS = ("chain-panel", "table-panel", "bars-box", "curve-box", "formulas-panel", "mc-panel")
 PANELS += ("tr-panel", "th-panel")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with explorer_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        b = launch(pw)
-        yield b
-        b.close()
 
 
 # ---- the lesson, step by step, against the engine -----------------------------------------------

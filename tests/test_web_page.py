@@ -15,16 +15,10 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
 
-from browser import explorer_server, launch, new_page, requires_chromium, save_small
+from browser import launch, new_page, requires_chromium, save_small
 from gradtrace import Network, backprop, get_preset
 
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "explorer.png"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with explorer_server() as url:
-        yield url
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,26 +16,9 @@ pytest.importorskip("uvicorn")
 from browser import (
     axe_violations,
     check_reading,
-    explorer_server,
-    launch,
     open_with_csp,
     requires_chromium,
 )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with explorer_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        b = launch(pw)
-        yield b
-        b.close()
 
 
 @requires_chromium
